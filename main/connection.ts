@@ -1,0 +1,129 @@
+import type { WebSocket } from 'ws';
+import type { Agent } from '../shared/schemas/records.js';
+
+/** What a frame is, for the slow-consumer policy (§9.18, §9.20). */
+export const FrameKind = {
+  /** replies to the socket's own requests: always sent */
+  Reply: 0,
+  /** deliveries: dropped over the cap (the caller keeps them in the mailbox) */
+  Live: 1,
+  /** join/leave: the first thing dropped, never replayed */
+  Presence: 2,
+} as const;
+export type FrameKind = (typeof FrameKind)[keyof typeof FrameKind];
+
+/** One WebSocket and what the hub knows of it. Volatile: lives and dies with the socket. */
+export class Connection {
+  agentId: string | null = null;
+  tokenHash = '';
+  name = '';
+  status = '';
+  capabilities: string[] = [];
+  connectedAt = 0;
+  lastSeen: number;
+  protocolVersion: number | string | null = null;
+  clientType: string | null = null;
+  presenceEvents = true;
+  resources: Record<string, number> | null = null;
+  ollamaUrl: string | null = null;
+  /** timestamps of recent violations (§2.3) */
+  readonly violations: number[] = [];
+  /** set while a mailbox replay is being sent: live frames wait behind it */
+  pending: string[] | null = null;
+  private pendingBytes = 0;
+  /** the `mailbox_since` of the identify, null when the agent asked for no replay */
+  replayFrom: number | null = null;
+  /** since when the send buffer has been over the cap, 0 when under */
+  overSince = 0;
+  dropped = 0;
+  closing = false;
+  pongPending = false;
+
+  constructor(
+    readonly id: number,
+    readonly ws: WebSocket,
+    readonly ip: string,
+    private readonly bufferMax: number,
+    now: number,
+  ) {
+    this.lastSeen = now;
+  }
+
+  get limiterKey(): string {
+    return this.agentId ? `a:${this.agentId}` : `c:${this.id}`;
+  }
+
+  agent(): Agent & Record<string, unknown> {
+    return {
+      agent_id: this.agentId ?? '',
+      name: this.name,
+      status: this.status,
+      capabilities: this.capabilities,
+      connected_at: this.connectedAt,
+      protocol_version: this.protocolVersion,
+      ...(this.resources ? { resources: this.resources } : {}),
+    };
+  }
+
+  /**
+   * Sends a pre-encoded frame unless the policy drops it. Returns false when
+   * the frame was not sent (the caller decides whether a mailbox keeps it).
+   */
+  send(text: string, kind: FrameKind, now = Date.now()): boolean {
+    if (this.closing || this.ws.readyState !== 1) return false;
+    if (kind === FrameKind.Live && this.pending) {
+      if (this.pendingBytes + text.length > this.bufferMax) return false;
+      this.pendingBytes += text.length;
+      this.pending.push(text);
+      return true;
+    }
+    const buffered = this.ws.bufferedAmount;
+    if (kind !== FrameKind.Reply) {
+      const cap = kind === FrameKind.Presence ? this.bufferMax / 2 : this.bufferMax;
+      if (buffered > cap) {
+        if (this.overSince === 0) this.overSince = now;
+        this.dropped++;
+        return false;
+      }
+    }
+    if (buffered <= this.bufferMax) this.overSince = 0;
+    this.ws.send(text);
+    return true;
+  }
+
+  /** Starts a mailbox replay: live frames queue (bounded) until `endReplay`. */
+  beginReplay(): void {
+    this.pending = [];
+    this.pendingBytes = 0;
+  }
+
+  /** Ends a mailbox replay: frames that arrived meanwhile go out in order. */
+  endReplay(): void {
+    const pending = this.pending ?? [];
+    this.pending = null;
+    this.pendingBytes = 0;
+    for (const text of pending) this.send(text, FrameKind.Live);
+  }
+
+  /** Sends in order, waiting for the socket to drain past half the cap: a replay never floods memory. */
+  async sendPaced(text: string): Promise<void> {
+    if (this.closing || this.ws.readyState !== 1) return;
+    if (this.ws.bufferedAmount < this.bufferMax / 2) {
+      this.ws.send(text);
+      return;
+    }
+    await new Promise<void>((resolve) => this.ws.send(text, () => resolve()));
+  }
+
+  sendJson(frame: Record<string, unknown>): void {
+    this.send(JSON.stringify(frame), FrameKind.Reply);
+  }
+
+  close(code: number, reason: string): void {
+    if (this.closing) return;
+    this.closing = true;
+    this.ws.close(code, reason);
+    // a peer that never answers the close handshake must not hold the slot
+    setTimeout(() => this.ws.terminate(), 2000).unref();
+  }
+}

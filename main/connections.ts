@@ -1,0 +1,78 @@
+import type { WebSocket } from 'ws';
+import type { Agent } from '../shared/schemas/records.js';
+import { Connection, FrameKind } from './connection.js';
+
+/**
+ * The registry of live sockets and presence. One socket per agent: the newest
+ * identify wins (§9.6). Presence frames are encoded once per fan-out.
+ */
+export class Connections {
+  readonly all = new Map<number, Connection>();
+  private readonly byAgent = new Map<string, Connection>();
+  private nextId = 1;
+  /** sockets whose send buffer is over the cap, checked by the slow-consumer timer */
+  readonly congested = new Set<Connection>();
+
+  constructor(private readonly bufferMax: number) {}
+
+  add(ws: WebSocket, ip: string, now: number): Connection {
+    const conn = new Connection(this.nextId++, ws, ip, this.bufferMax, now);
+    this.all.set(conn.id, conn);
+    return conn;
+  }
+
+  /** Makes `conn` the agent's socket; returns the socket it replaces, if any. */
+  bind(conn: Connection): Connection | undefined {
+    const agent = conn.agentId as string;
+    const prev = this.byAgent.get(agent);
+    this.byAgent.set(agent, conn);
+    return prev === conn ? undefined : prev;
+  }
+
+  /** Forgets a closed socket; true when it was its agent's current socket (the agent left). */
+  remove(conn: Connection): boolean {
+    this.all.delete(conn.id);
+    this.congested.delete(conn);
+    if (conn.agentId && this.byAgent.get(conn.agentId) === conn) {
+      this.byAgent.delete(conn.agentId);
+      return true;
+    }
+    return false;
+  }
+
+  online(agent: string): Connection | undefined {
+    return this.byAgent.get(agent);
+  }
+
+  agentIds(): Set<string> {
+    return new Set(this.byAgent.keys());
+  }
+
+  agents(): Connection[] {
+    return [...this.byAgent.values()];
+  }
+
+  count(): number {
+    return this.byAgent.size;
+  }
+
+  list(): Agent[] {
+    return this.agents().map((c) => c.agent());
+  }
+
+  /** Sends a presence frame to every identified socket that wants presence, except `except`. */
+  presence(frame: Record<string, unknown>, except?: Connection): void {
+    const text = JSON.stringify(frame);
+    for (const c of this.byAgent.values()) {
+      if (c === except || !c.presenceEvents) continue;
+      if (!c.send(text, FrameKind.Presence)) this.congested.add(c);
+    }
+  }
+
+  /** Sends a pre-encoded live frame; false when it was dropped (§9.20). */
+  deliver(conn: Connection, text: string): boolean {
+    const ok = conn.send(text, FrameKind.Live);
+    if (!ok) this.congested.add(conn);
+    return ok;
+  }
+}

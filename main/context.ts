@@ -1,0 +1,39 @@
+import type { EventEmitter } from 'node:events';
+import type { Config } from '../shared/config.js';
+import type { MessagingOps } from '../workers/messaging.js';
+import type { RegistryOps } from '../workers/registry.js';
+import type { Analytics } from './analytics.js';
+import type { TokenCache } from './auth.js';
+import type { Connections } from './connections.js';
+import type { DomainClient } from './domain-client.js';
+import type { Limiter } from './limiter.js';
+import type { Logger } from './log.js';
+import type { Settings } from './settings.js';
+import type { Validator } from './validation.js';
+import type { Violations } from './violations.js';
+
+/** Everything a handler on the main thread may use. Built once by `startHub`. */
+export interface Hub {
+  config: Config;
+  log: Logger;
+  validator: Validator;
+  limiter: Limiter;
+  violations: Violations;
+  tokens: TokenCache;
+  conns: Connections;
+  analytics: Analytics;
+  settings: Settings;
+  registry: DomainClient<RegistryOps>;
+  messaging: DomainClient<MessagingOps>;
+  startedAt: number;
+  publicUrl: () => { ws: string; api: string };
+  /** `identified` and `left` (a Connection): the scheduler listens */
+  events: EventEmitter;
+  fsmStateOf: (agent: string) => string;
+  currentTaskOf: (agent: string) => string | null;
+  lastStateChangeOf: (agent: string) => number | null;
+  sweepMailboxes: () => void;
+  health: () => Record<string, unknown>;
+  /** counters for /metrics and /health */
+  counters: { mailboxDropped: number; liveDropped: number; lenient: number };
+}

@@ -1,0 +1,149 @@
+import { Piscina } from 'piscina';
+import { ErrorCode, HubError } from '../shared/errors.js';
+import type { Batch, BatchItem, BatchResult, OpTable } from '../workers/runtime.js';
+import type { Logger } from './log.js';
+
+type Args<F> = F extends (store: any, args: infer A, now: number) => unknown ? A : never;
+
+interface Pending {
+  item: BatchItem;
+  resolve: (v: unknown) => void;
+  reject: (e: unknown) => void;
+}
+
+export interface DomainStats {
+  state: 'ready' | 'unhealthy' | 'closed';
+  batches: number;
+  items: number;
+  max_batch: number;
+  queued: number;
+  in_flight: number;
+  last_error: string | null;
+}
+
+const ext = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
+
+/**
+ * The main thread's handle on one domain worker. Calls made in one event-loop
+ * turn travel as ONE piscina task (one LMDB transaction, one fsync); at most
+ * one batch is in flight, and what arrives meanwhile joins the next batch, so
+ * batches grow under load instead of queueing behind fsyncs.
+ */
+export class DomainClient<O extends OpTable<any>> {
+  readonly name: string;
+  private readonly pool: Piscina;
+  private queue: Pending[] = [];
+  private inFlight = 0;
+  private scheduled = false;
+  private closed = false;
+  readonly stats: DomainStats = {
+    state: 'ready',
+    batches: 0,
+    items: 0,
+    max_batch: 0,
+    queued: 0,
+    in_flight: 0,
+    last_error: null,
+  };
+
+  constructor(
+    name: string,
+    workerData: unknown,
+    private readonly opts: { batchMax: number; queueMax: number; log: Logger },
+  ) {
+    this.name = name;
+    this.pool = new Piscina({
+      filename: new URL(`../workers/${name}${ext}`, import.meta.url).href,
+      minThreads: 1,
+      maxThreads: 1,
+      idleTimeout: Number.POSITIVE_INFINITY,
+      workerData,
+    });
+    this.pool.on('error', (err: Error) => {
+      this.stats.state = 'unhealthy';
+      this.stats.last_error = err.message;
+      opts.log.error({ domain: name, err }, 'domain worker error');
+    });
+  }
+
+  call<K extends keyof O & string>(op: K, args: Args<O[K]>): Promise<ReturnType<O[K]>> {
+    if (this.closed) return Promise.reject(new HubError(ErrorCode.shuttingDown));
+    if (this.queue.length >= this.opts.queueMax) {
+      return Promise.reject(new HubError(ErrorCode.overloaded, { retry_after_ms: 1000 }));
+    }
+    return new Promise((resolve, reject) => {
+      this.queue.push({ item: { op, args }, resolve: resolve as (v: unknown) => void, reject });
+      this.stats.queued = this.queue.length;
+      if (this.inFlight === 0) {
+        if (this.queue.length >= this.opts.batchMax) this.flush();
+        else if (!this.scheduled) {
+          this.scheduled = true;
+          setImmediate(() => this.flush());
+        }
+      }
+    });
+  }
+
+  private flush(): void {
+    this.scheduled = false;
+    if (this.inFlight > 0 || this.queue.length === 0) return;
+    const taken = this.queue.splice(0, this.opts.batchMax);
+    this.stats.queued = this.queue.length;
+    this.inFlight = 1;
+    this.stats.in_flight = 1;
+    const batch: Batch = { items: taken.map((p) => p.item), now: Date.now() };
+    this.pool.run(batch).then(
+      (res: BatchResult) => this.settle(taken, res),
+      (err: Error) => this.fail(taken, err),
+    );
+  }
+
+  private settle(taken: Pending[], res: BatchResult): void {
+    this.stats.batches++;
+    this.stats.items += taken.length;
+    if (taken.length > this.stats.max_batch) this.stats.max_batch = taken.length;
+    if (res.storageError) this.markUnhealthy(res.storageError);
+    else if (this.stats.state === 'unhealthy') {
+      this.stats.state = 'ready';
+      this.opts.log.info({ domain: this.name }, 'domain storage healthy again');
+    }
+    for (let i = 0; i < taken.length; i++) {
+      const r = res.results[i];
+      if (r.ok) taken[i].resolve(r.value);
+      else taken[i].reject(new HubError(r.error.code, r.error.fields));
+    }
+    this.next();
+  }
+
+  private fail(taken: Pending[], err: Error): void {
+    this.markUnhealthy(err.message);
+    for (const p of taken) p.reject(new HubError(ErrorCode.storageUnavailable));
+    this.next();
+  }
+
+  private markUnhealthy(message: string): void {
+    if (this.stats.state !== 'unhealthy')
+      this.opts.log.error({ domain: this.name, err: message }, 'domain storage failed');
+    this.stats.state = 'unhealthy';
+    this.stats.last_error = message;
+  }
+
+  private next(): void {
+    this.inFlight = 0;
+    this.stats.in_flight = 0;
+    if (this.queue.length > 0) this.flush();
+  }
+
+  /** Finishes what is queued, flushes and closes the environment, stops the thread. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    while (this.queue.length > 0 || this.inFlight > 0) await new Promise((r) => setTimeout(r, 5));
+    try {
+      await this.pool.run({ items: [], now: Date.now(), close: true } satisfies Batch);
+    } finally {
+      await this.pool.destroy();
+      this.stats.state = 'closed';
+    }
+  }
+}

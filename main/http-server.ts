@@ -1,0 +1,193 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { ErrorCode, HubError, httpStatus } from '../shared/errors.js';
+import { jsonDepthExceeds } from '../shared/json.js';
+import type { Action } from '../shared/ratelimit.js';
+import type { HttpSchemas } from '../shared/schemas/http.js';
+import { bearer } from './auth.js';
+import type { Hub } from './context.js';
+
+/**
+ * Who may call a route (PROTOCOL.md §1): `auth` = Bearer header; `tok` =
+ * header or `?token=`; `own` = tok whose agent is `:agent_id`; `admin` = the
+ * admin token (admin port only); `none`.
+ */
+export type AuthMode = 'none' | 'auth' | 'tok' | 'own' | 'admin';
+
+export interface Ctx {
+  hub: Hub;
+  req: IncomingMessage;
+  params: Record<string, string>;
+  query: URLSearchParams;
+  body: any;
+  /** the calling agent (auth/tok/own routes) */
+  agent: string;
+  ip: string;
+}
+
+export interface Reply {
+  status?: number;
+  body: unknown;
+  headers?: Record<string, string>;
+}
+
+export interface Route {
+  method: string;
+  path: string;
+  auth: AuthMode;
+  /** the rate-limit action; `http` by default on agent routes, none on admin routes */
+  action?: Action | null;
+  body?: keyof HttpSchemas;
+  handler: (ctx: Ctx) => Reply | Promise<Reply>;
+}
+
+interface Compiled extends Route {
+  re: RegExp;
+  keys: string[];
+}
+
+export function compile(routes: Route[]): Compiled[] {
+  return routes.map((r) => {
+    const keys: string[] = [];
+    const src = r.path.replace(/:([a-z_]+)/g, (_m, k: string) => {
+      keys.push(k);
+      return '([^/]+)';
+    });
+    return { ...r, re: new RegExp(`^${src}/?$`), keys };
+  });
+}
+
+export function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  if (res.headersSent) return;
+  const text = typeof body === 'string' ? body : JSON.stringify(body);
+  res.writeHead(status, {
+    'content-type': typeof body === 'string' ? 'text/plain; version=0.0.4' : 'application/json',
+    'content-length': Buffer.byteLength(text),
+    ...headers,
+  });
+  res.end(text);
+}
+
+export function sendError(res: ServerResponse, err: unknown, hub: Hub): void {
+  if (err instanceof HubError) {
+    const status = httpStatus[err.code] ?? 400;
+    const headers: Record<string, string> = {};
+    const retry = err.fields.retry_after_ms;
+    if (typeof retry === 'number') headers['retry-after'] = String(Math.max(1, Math.ceil(retry / 1000)));
+    send(res, status, { error: err.code, ...err.fields }, headers);
+    return;
+  }
+  hub.log.error({ err }, 'http handler failed');
+  send(res, 500, { error: ErrorCode.internal });
+}
+
+function readBody(req: IncomingMessage, max: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const declared = Number(req.headers['content-length'] ?? 0);
+    if (declared > max) {
+      reject(new HubError(ErrorCode.payloadTooLarge, { max_bytes: max }));
+      req.resume();
+      return;
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size > max) {
+        reject(new HubError(ErrorCode.payloadTooLarge, { max_bytes: max }));
+        req.destroy();
+        return;
+      }
+      chunks.push(c);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
+}
+
+const unauthorized = (hint: boolean) =>
+  new HubError(ErrorCode.unauthorized, hint ? { hint: 'provide Authorization: Bearer <token>' } : {});
+
+function authenticate(
+  hub: Hub,
+  route: Compiled,
+  req: IncomingMessage,
+  query: URLSearchParams,
+  params: Record<string, string>,
+): string {
+  if (route.auth === 'none') return '';
+  const header = bearer(req.headers.authorization);
+  if (route.auth === 'admin') {
+    if (header && hub.tokens.isAdmin(header)) return '';
+    throw unauthorized(true);
+  }
+  const token = route.auth === 'auth' ? header : (header ?? query.get('token'));
+  const found = token ? hub.tokens.lookup(token) : null;
+  if (!found) throw unauthorized(route.auth === 'auth');
+  if (route.auth === 'own' && found.agent !== params.agent_id) throw unauthorized(false);
+  return found.agent;
+}
+
+function limit(hub: Hub, route: Compiled, agent: string, ip: string): void {
+  const action = route.action === undefined ? (route.auth === 'admin' ? null : 'http') : route.action;
+  if (!action) return;
+  const r = hub.limiter.take(agent ? `a:${agent}` : `ip:${ip}`, action);
+  if (r.allowed) return;
+  if (agent) hub.violations.record([], agent, Date.now());
+  throw new HubError(ErrorCode.rateLimited, { retry_after_ms: Math.ceil(r.retryAfterMs / 1000) * 1000, action });
+}
+
+/** One request: route → auth → rate limit → body (size, JSON, depth, schema) → handler → reply. */
+export function handler(hub: Hub, routes: Compiled[], rewrite: (path: string) => string = (p) => p) {
+  return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    try {
+      const url = new URL(req.url ?? '/', 'http://hub');
+      const path = rewrite(url.pathname);
+      let route: Compiled | undefined;
+      let m: RegExpExecArray | null = null;
+      for (const r of routes) {
+        if (r.method !== req.method) continue;
+        m = r.re.exec(path);
+        if (m) {
+          route = r;
+          break;
+        }
+      }
+      if (!route || !m) throw new HubError(ErrorCode.notFound);
+      const params: Record<string, string> = {};
+      route.keys.forEach((k, i) => {
+        params[k] = decodeURIComponent((m as RegExpExecArray)[i + 1]);
+      });
+      const ip = req.socket.remoteAddress ?? 'unknown';
+      const agent = authenticate(hub, route, req, url.searchParams, params);
+      limit(hub, route, agent, ip);
+      let body: unknown;
+      if (route.body) {
+        const text = await readBody(req, hub.config.maxBodyBytes);
+        if (jsonDepthExceeds(text, hub.config.maxDepth)) {
+          const detail = `nested deeper than ${hub.config.maxDepth} levels`;
+          throw new HubError(ErrorCode.validationFailed, { errors: [{ field: 'message', error: 'too_long', detail }] });
+        }
+        let raw: unknown;
+        try {
+          raw = text === '' ? {} : JSON.parse(text);
+        } catch {
+          throw new HubError(ErrorCode.invalidJson);
+        }
+        const parsed = hub.validator.body(route.body, raw);
+        if (!parsed.ok) throw new HubError(ErrorCode.validationFailed, { errors: parsed.errors });
+        body = parsed.value;
+      } else req.resume();
+      const out = await route.handler({ hub, req, params, query: url.searchParams, body, agent, ip });
+      send(res, out.status ?? 200, out.body, out.headers);
+    } catch (err) {
+      sendError(res, err, hub);
+    }
+  };
+}
+
+/** Parses query parameters with a schema; 422 on failure. */
+export function query<K extends keyof HttpSchemas>(ctx: Ctx, name: K) {
+  const parsed = ctx.hub.validator.body(name, Object.fromEntries(ctx.query));
+  if (!parsed.ok) throw new HubError(ErrorCode.validationFailed, { errors: parsed.errors });
+  return parsed.value;
+}

@@ -1,0 +1,163 @@
+import { EventEmitter } from 'node:events';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { resolve } from 'node:path';
+import type { Config } from '../shared/config.js';
+import type { MessagingOps } from '../workers/messaging.js';
+import type { RegistryOps } from '../workers/registry.js';
+import { Analytics } from './analytics.js';
+import { TokenCache } from './auth.js';
+import { Connections } from './connections.js';
+import type { Hub } from './context.js';
+import { DomainClient } from './domain-client.js';
+import { compile, handler } from './http-server.js';
+import { Limiter } from './limiter.js';
+import { createLogger, type Logger } from './log.js';
+import { adminRewrite, adminRoutes } from './routes-admin.js';
+import { publicRoutes } from './routes-public.js';
+import { Settings } from './settings.js';
+import { startTimers } from './timers.js';
+import { Validator } from './validation.js';
+import { Violations } from './violations.js';
+import { attachWebSocket } from './ws-gateway.js';
+
+export interface RunningHub {
+  hub: Hub;
+  port: number;
+  adminPort: number;
+  /** the admin token when this start generated it (first start, no AGENTCOM_ADMIN_TOKEN) */
+  generatedAdminToken?: string;
+  close(): Promise<void>;
+}
+
+function listen(server: Server, port: number, host: string): Promise<number> {
+  return new Promise((ok, fail) => {
+    server.once('error', fail);
+    server.listen(port, host, () => {
+      server.off('error', fail);
+      ok((server.address() as AddressInfo).port);
+    });
+  });
+}
+
+export async function startHub(config: Config, log: Logger = createLogger(config.logLevel)): Promise<RunningHub> {
+  const dataDir = resolve(config.data);
+  const batching = { batchMax: config.batchMax, queueMax: config.queueMax, log };
+  const registry = new DomainClient<RegistryOps>('registry', { dataDir }, batching);
+  const messaging = new DomainClient<MessagingOps>(
+    'messaging',
+    {
+      dataDir,
+      caps: {
+        historyMax: config.historyMax,
+        threadMax: config.threadMax,
+        mailboxMax: config.mailboxMax,
+        channelHistoryPerChannel: config.channelHistoryPerChannel,
+        channelHistoryTotal: config.channelHistoryTotal,
+        idempotencyTtlMs: config.idempotencyTtlMs,
+      },
+    },
+    batching,
+  );
+  const domains = [registry, messaging];
+
+  let ports = { public: 0, admin: 0 };
+  let open = false;
+  const hub: Hub = {
+    config,
+    log,
+    validator: new Validator(config, log),
+    limiter: new Limiter(config),
+    violations: new Violations(config),
+    tokens: new TokenCache(),
+    conns: new Connections(config.sendBufferMax),
+    analytics: new Analytics(),
+    settings: new Settings(config.mailboxTtlMs),
+    registry,
+    messaging,
+    events: new EventEmitter(),
+    startedAt: Date.now(),
+    counters: { mailboxDropped: 0, liveDropped: 0, lenient: 0 },
+    publicUrl: () => {
+      const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
+      return { ws: `ws://${host}:${ports.public}/ws`, api: `http://${host}:${ports.public}` };
+    },
+    fsmStateOf: () => 'idle',
+    currentTaskOf: () => null,
+    lastStateChangeOf: () => null,
+    sweepMailboxes: () => {
+      messaging.call('sweep', { ttlMs: hub.settings.mailbox_ttl_ms }).then(
+        (r) => {
+          if (r.mailbox || r.idempotency) log.info(r, 'mailbox sweep evicted entries');
+        },
+        (err) => log.error({ err }, 'mailbox sweep failed'),
+      );
+    },
+    health: () => ({
+      status: domains.every((d) => d.stats.state === 'ready') ? 'ok' : 'degraded',
+      service: 'agent_com',
+      uptime_ms: Date.now() - hub.startedAt,
+      agents_connected: hub.conns.count(),
+      connections: hub.conns.all.size,
+      workers: Object.fromEntries(domains.map((d) => [d.name, { ...d.stats }])),
+      counters: { ...hub.counters, violations: hub.violations.total, lenient: hub.validator.lenientAccepted },
+    }),
+  };
+
+  let generatedAdminToken: string | undefined;
+  try {
+    const admin = await registry.call('ensureAdminToken', { provided: config.adminToken });
+    generatedAdminToken = admin.generated;
+    const snap = await registry.call('snapshot', {});
+    hub.tokens.load(snap.tokens, admin.hash);
+    hub.settings.load(snap.config);
+    hub.limiter.load(snap.overrides, snap.whitelist);
+    await messaging.call('health', {});
+  } catch (err) {
+    await Promise.allSettled(domains.map((d) => d.close()));
+    throw err;
+  }
+
+  const publicServer = createServer(handler(hub, compile(publicRoutes)));
+  const adminServer = createServer(handler(hub, compile(adminRoutes), adminRewrite));
+  const wss = attachWebSocket(hub, publicServer, () => open);
+  ports = {
+    public: await listen(publicServer, config.port, config.host),
+    admin: await listen(adminServer, config.adminPort, config.adminHost),
+  };
+  open = true;
+  const stopTimers = startTimers(hub);
+  log.info(
+    {
+      public: hub.publicUrl().api,
+      ws: hub.publicUrl().ws,
+      admin: `http://${config.adminHost}:${ports.admin}`,
+      data: dataDir,
+      validation: config.validationMode,
+    },
+    'hub listening',
+  );
+
+  let closing: Promise<void> | null = null;
+  const close = () => {
+    closing ??= (async () => {
+      open = false;
+      stopTimers();
+      publicServer.close();
+      adminServer.close();
+      const deadline = Date.now() + config.shutdownMs / 2;
+      while (Date.now() < deadline && domains.some((d) => d.stats.queued > 0 || d.stats.in_flight > 0)) {
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      for (const c of hub.conns.all.values()) c.close(1001, 'hub shutting down');
+      wss.close();
+      await Promise.allSettled(domains.map((d) => d.close()));
+      publicServer.closeAllConnections();
+      adminServer.closeAllConnections();
+      log.info('hub stopped');
+    })();
+    return closing;
+  };
+
+  return { hub, port: ports.public, adminPort: ports.admin, generatedAdminToken, close };
+}

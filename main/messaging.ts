@@ -1,0 +1,116 @@
+import type { Msg, StoredMsg } from '../shared/schemas/records.js';
+import { newId } from '../shared/tokens.js';
+import type { Connection } from './connection.js';
+import type { Hub } from './context.js';
+
+export interface SendInput {
+  to?: string | null;
+  payload: Record<string, unknown>;
+  type?: string | null;
+  reply_to?: string | null;
+  idempotency_key?: string | null;
+}
+
+export interface SendReply {
+  id: string;
+  seq: number;
+}
+
+/** The `message` frame an agent receives; mailbox deliveries carry their `seq` (§9.21). */
+export function messageFrame(m: Msg | StoredMsg, seq?: number): string {
+  const frame: Record<string, unknown> = {
+    type: 'message',
+    id: m.id,
+    from: m.from,
+    message_type: m.type,
+    payload: m.payload,
+    reply_to: m.reply_to,
+    timestamp: m.timestamp,
+  };
+  if (m.channel !== undefined) frame.channel = m.channel;
+  if (seq !== undefined) frame.seq = seq;
+  return JSON.stringify(frame);
+}
+
+/**
+ * Direct or broadcast send, shared by WS and HTTP. The write (history,
+ * threads, mailbox copies for agents without a socket) commits and flushes
+ * first; then live frames go out; a live frame dropped for a slow consumer is
+ * copied to that mailbox before the sender's ack (§9.20–9.21).
+ */
+export async function sendMessage(hub: Hub, from: string, input: SendInput): Promise<SendReply> {
+  const now = Date.now();
+  const broadcast = !input.to || input.to === 'broadcast';
+  const msg: Msg = {
+    id: newId(),
+    from,
+    to: broadcast ? null : (input.to as string),
+    type: input.type ?? 'chat',
+    payload: input.payload,
+    reply_to: input.reply_to ?? null,
+    timestamp: now,
+  };
+  let mailboxFor: string[];
+  if (broadcast) {
+    mailboxFor = [];
+    for (const a of hub.tokens.agents()) if (a !== from && !hub.conns.online(a)) mailboxFor.push(a);
+  } else {
+    mailboxFor = hub.conns.online(msg.to as string) ? [] : [msg.to as string];
+  }
+  const idem = input.idempotency_key ? { agent: from, key: input.idempotency_key } : null;
+  const res = await hub.messaging.call('send', { msg, mailboxFor, idem });
+  if ('replay' in res) return res.replay as SendReply;
+
+  hub.analytics.sent(from, now);
+  const mailboxed = new Set(res.mailboxed);
+  const live = messageFrame(msg);
+  const late: string[] = [];
+  const targets: Connection[] = broadcast ? hub.conns.agents() : [];
+  if (!broadcast) {
+    const c = hub.conns.online(msg.to as string);
+    if (c) targets.push(c);
+    else if (!mailboxed.has(msg.to as string)) late.push(msg.to as string);
+  }
+  for (const c of targets) {
+    const agent = c.agentId as string;
+    if (mailboxed.has(agent)) {
+      // identified while the write was in flight: its replay (if it asked for one) covers it
+      if (c.replayFrom === null) hub.conns.deliver(c, messageFrame(msg, res.seq));
+    } else if (hub.conns.deliver(c, live)) {
+      hub.analytics.received(agent, now);
+    } else if (agent !== from || !broadcast) {
+      late.push(agent);
+    }
+  }
+  if (late.length) {
+    hub.counters.liveDropped += late.length;
+    await hub.messaging.call('mailboxCopy', { agents: late, seq: res.seq });
+  }
+  if (res.dropped) hub.counters.mailboxDropped += res.dropped;
+  return { id: res.id, seq: res.seq };
+}
+
+/** Sends the agent's mailbox after `since`, in order, before any live frame (§9.21). */
+export async function replayMailbox(hub: Hub, conn: Connection, since: number): Promise<void> {
+  conn.beginReplay();
+  try {
+    let cursor = since;
+    for (;;) {
+      const page = await hub.messaging.call('poll', {
+        agent: conn.agentId as string,
+        since: cursor,
+        limit: REPLAY_PAGE,
+      });
+      for (const m of page.messages) {
+        if (conn.closing) return;
+        await conn.sendPaced(messageFrame(m, m.seq));
+      }
+      if (page.messages.length < REPLAY_PAGE) return;
+      cursor = page.last_seq;
+    }
+  } finally {
+    conn.endReplay();
+  }
+}
+
+const REPLAY_PAGE = 500;

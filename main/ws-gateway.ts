@@ -1,0 +1,144 @@
+import type { IncomingMessage, Server } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { type RawData, type WebSocket, WebSocketServer } from 'ws';
+import { ErrorCode, HubError } from '../shared/errors.js';
+import { isPlainObject, jsonDepthExceeds } from '../shared/json.js';
+import type { Action } from '../shared/ratelimit.js';
+import type { FieldError } from '../shared/schemas/validate.js';
+import type { WsType } from '../shared/schemas/ws.js';
+import type { Connection } from './connection.js';
+import type { Hub } from './context.js';
+import { handlers, onClosed } from './ws-handlers.js';
+
+/** Frames that spend an action bucket besides `ws_message` (§9.4). */
+const ACTION_OF: Partial<Record<WsType, Action>> = { message: 'message', channel_publish: 'channel_publish' };
+
+function clientIp(req: IncomingMessage): string {
+  return req.socket.remoteAddress ?? 'unknown';
+}
+
+/** Sends an error frame; violations count toward the §2.3 close and back-off. */
+export function violation(hub: Hub, conn: Connection, frame: Record<string, unknown>): void {
+  conn.sendJson(frame);
+  const now = Date.now();
+  if (!hub.violations.record(conn.violations, conn.agentId, now)) return;
+  if (conn.agentId) {
+    const ms = hub.violations.punish(conn.agentId, now);
+    hub.log.warn({ agent_id: conn.agentId, backoff_ms: ms }, 'agent closed for repeated violations');
+  }
+  conn.close(1008, 'too many validation errors');
+}
+
+function validationFailed(messageType: string, errors: FieldError[]) {
+  return { type: 'error', error: ErrorCode.validationFailed, message_type: messageType, errors };
+}
+
+function rateLimited(hub: Hub, conn: Connection, action: Action): boolean {
+  const r = hub.limiter.take(conn.limiterKey, action);
+  if (r.allowed) {
+    if (r.remaining < r.capacity * 0.2) {
+      conn.sendJson({ type: 'rate_limit_warning', action, remaining: r.remaining, capacity: r.capacity });
+    }
+    return false;
+  }
+  const retry = Math.ceil(r.retryAfterMs / 1000) * 1000;
+  violation(hub, conn, { type: 'error', error: ErrorCode.rateLimited, retry_after_ms: retry, action });
+  return true;
+}
+
+export function errorFrame(err: unknown, hub: Hub, type: string): Record<string, unknown> {
+  if (err instanceof HubError) return { type: 'error', error: err.code, ...err.fields };
+  hub.log.error({ err, frame_type: type }, 'frame handler failed');
+  return { type: 'error', error: ErrorCode.internal };
+}
+
+function onFrame(hub: Hub, conn: Connection, data: RawData): void {
+  conn.lastSeen = Date.now();
+  if (rateLimited(hub, conn, 'ws_message')) return;
+  const text = data.toString();
+  if (jsonDepthExceeds(text, hub.config.maxDepth)) {
+    const detail = `nested deeper than ${hub.config.maxDepth} levels`;
+    violation(hub, conn, validationFailed('unknown', [{ field: 'message', error: 'too_long', detail }]));
+    return;
+  }
+  let obj: unknown;
+  try {
+    obj = JSON.parse(text);
+  } catch {
+    violation(hub, conn, { type: 'error', error: ErrorCode.invalidJson });
+    return;
+  }
+  if (!isPlainObject(obj)) {
+    const detail = 'a frame must be a JSON object';
+    violation(hub, conn, validationFailed('unknown', [{ field: 'message', error: 'wrong_type', detail }]));
+    return;
+  }
+  const type = obj.type;
+  if (typeof type !== 'string') {
+    const error = type === undefined || type === null ? 'required' : 'wrong_type';
+    violation(hub, conn, validationFailed('unknown', [{ field: 'type', error, detail: 'type must be a string' }]));
+    return;
+  }
+  if (!Object.hasOwn(handlers, type)) {
+    const known_types = Object.keys(handlers);
+    const err: FieldError = {
+      field: 'type',
+      error: 'unknown_message_type',
+      detail: `unknown type "${type.slice(0, 64)}"`,
+      value: type.slice(0, 64),
+      known_types,
+    };
+    violation(hub, conn, validationFailed('unknown', [err]));
+    return;
+  }
+  const t = type as WsType;
+  if (t !== 'identify' && !conn.agentId) {
+    conn.sendJson({ type: 'error', error: ErrorCode.notIdentified });
+    return;
+  }
+  const parsed = hub.validator.frame(t, obj);
+  if (!parsed.ok) {
+    violation(hub, conn, validationFailed(t, parsed.errors));
+    return;
+  }
+  const action = ACTION_OF[t];
+  if (action && rateLimited(hub, conn, action)) return;
+  if (typeof obj.protocol_version === 'number' || typeof obj.protocol_version === 'string') {
+    conn.protocolVersion = obj.protocol_version;
+  }
+  const handler = handlers[t] as (hub: Hub, conn: Connection, frame: unknown) => void | Promise<void>;
+  try {
+    const out = handler(hub, conn, parsed.value);
+    if (out) out.catch((err) => conn.sendJson(errorFrame(err, hub, t)));
+  } catch (err) {
+    conn.sendJson(errorFrame(err, hub, t));
+  }
+}
+
+function onConnection(hub: Hub, ws: WebSocket, req: IncomingMessage): void {
+  const conn = hub.conns.add(ws, clientIp(req), Date.now());
+  hub.limiter.pin(conn.limiterKey);
+  ws.on('message', (data) => onFrame(hub, conn, data));
+  ws.on('pong', () => {
+    conn.pongPending = false;
+  });
+  ws.on('error', (err) => hub.log.debug({ conn: conn.id, err: err.message }, 'socket error'));
+  ws.on('close', (code) => onClosed(hub, conn, code));
+}
+
+/** WebSocket on `/ws` of the public server (`noServer`, no per-message deflate). */
+export function attachWebSocket(hub: Hub, server: Server, isOpen: () => boolean): WebSocketServer {
+  const wss = new WebSocketServer({ noServer: true, maxPayload: hub.config.maxFrameBytes, perMessageDeflate: false });
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    const path = (req.url ?? '').split('?')[0];
+    if (path !== '/ws' || !isOpen()) {
+      socket.end(
+        `HTTP/1.1 ${path === '/ws' ? '503 Service Unavailable' : '404 Not Found'}\r\nConnection: close\r\n\r\n`,
+      );
+      return;
+    }
+    socket.on('error', () => socket.destroy());
+    wss.handleUpgrade(req, socket, head, (ws) => onConnection(hub, ws, req));
+  });
+  return wss;
+}

@@ -1,0 +1,91 @@
+import * as v from 'valibot';
+import { ACTIONS } from './ratelimit.js';
+
+const int = (def: number, min = 0) => v.optional(v.pipe(v.number(), v.integer(), v.minValue(min)), def);
+
+const Bucket = v.object({
+  capacity: v.pipe(v.number(), v.integer(), v.minValue(1)),
+  per_min: v.pipe(v.number(), v.minValue(0)),
+});
+export const BucketSchema = Bucket;
+export type BucketLimit = v.InferOutput<typeof Bucket>;
+
+/** PROTOCOL.md §9.4 defaults, per minute. `onboard` is 3 per 5 min. */
+export const DEFAULT_RATE_LIMITS: Record<(typeof ACTIONS)[number], BucketLimit> = {
+  ws_message: { capacity: 200, per_min: 200 },
+  message: { capacity: 100, per_min: 100 },
+  channel_publish: { capacity: 50, per_min: 50 },
+  task_submit: { capacity: 20, per_min: 20 },
+  mailbox_poll: { capacity: 30, per_min: 30 },
+  channel_create: { capacity: 5, per_min: 5 },
+  http: { capacity: 300, per_min: 300 },
+  onboard: { capacity: 3, per_min: 0.6 },
+};
+
+/**
+ * Every knob of the hub. Flags are the kebab-case key (`--mailbox-max`), env
+ * the upper snake case with an AGENTCOM_ prefix (`AGENTCOM_MAILBOX_MAX`);
+ * `--config file.json` takes the camelCase keys. Tests shrink the timers.
+ */
+export const ConfigSchema = v.object({
+  host: v.optional(v.string(), '0.0.0.0'),
+  port: int(4000),
+  adminHost: v.optional(v.string(), '127.0.0.1'),
+  adminPort: int(4001),
+  data: v.optional(v.string(), './data'),
+  adminToken: v.optional(v.string(), ''),
+  logLevel: v.optional(v.picklist(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']), 'info'),
+  validationMode: v.optional(v.picklist(['strict', 'log-only']), 'strict'),
+
+  // validation limits (§9.2, §9.19, §9.29)
+  maxFrameBytes: int(1024 * 1024, 1024),
+  maxBodyBytes: int(8 * 1024 * 1024, 1024),
+  maxDepth: int(32, 2),
+  maxAgentId: int(64, 1),
+  maxPayloadBytes: int(64 * 1024, 16),
+  maxDescription: int(4096, 1),
+  maxCapabilities: int(20, 0),
+  maxCapability: int(64, 1),
+  maxName: int(128, 1),
+  maxStatus: int(256, 1),
+  maxChannel: int(64, 1),
+
+  // storage caps (§9.5, §9.12)
+  historyMax: int(10_000, 1),
+  threadMax: int(10_000, 1),
+  mailboxMax: int(10_000, 1),
+  mailboxTtlMs: int(7 * 24 * 3600_000, 1),
+  mailboxSweepMs: int(3600_000, 10),
+  channelHistoryPerChannel: int(200, 1),
+  channelHistoryTotal: int(5_000, 1),
+  idempotencyTtlMs: int(24 * 3600_000, 1),
+
+  // batching and overload (§9.23)
+  batchMax: int(2048, 1),
+  queueMax: int(50_000, 1),
+
+  // connections (§9.20, §9.26)
+  sendBufferMax: int(8 * 1024 * 1024, 1024),
+  slowConsumerMs: int(30_000, 10),
+  reaperIntervalMs: int(30_000, 10),
+  idleTimeoutMs: int(60_000, 10),
+  wsPingIntervalMs: int(20_000, 10),
+  violationWindowMs: int(60_000, 10),
+  violationMax: int(10, 1),
+  backoffMs: v.optional(v.array(v.pipe(v.number(), v.integer(), v.minValue(0))), [30_000, 60_000, 300_000]),
+  shutdownMs: int(10_000, 100),
+
+  // rate limiting (§9.4)
+  rateLimits: v.optional(v.record(v.picklist(ACTIONS), Bucket), {}),
+  rateSlots: int(65_536, 16),
+});
+
+export type Config = v.InferOutput<typeof ConfigSchema>;
+
+export function parseConfig(input: Record<string, unknown>): Config {
+  return v.parse(ConfigSchema, input);
+}
+
+export function rateLimitFor(config: Config, action: (typeof ACTIONS)[number]): BucketLimit {
+  return config.rateLimits[action] ?? DEFAULT_RATE_LIMITS[action];
+}

@@ -1,0 +1,76 @@
+import * as v from 'valibot';
+import type { Config } from '../config.js';
+import { isPlainObject, jsonBytes } from '../json.js';
+
+/** The subset of Config that shapes validation; tests and log-only mode build schemas from it. */
+export type Limits = Pick<
+  Config,
+  | 'maxAgentId'
+  | 'maxPayloadBytes'
+  | 'maxDescription'
+  | 'maxCapabilities'
+  | 'maxCapability'
+  | 'maxName'
+  | 'maxStatus'
+  | 'maxChannel'
+>;
+
+/** No limits at all: what log-only mode falls back to when only a limit was broken. */
+export const UNBOUNDED: Limits = {
+  maxAgentId: Number.MAX_SAFE_INTEGER,
+  maxPayloadBytes: Number.MAX_SAFE_INTEGER,
+  maxDescription: Number.MAX_SAFE_INTEGER,
+  maxCapabilities: Number.MAX_SAFE_INTEGER,
+  maxCapability: Number.MAX_SAFE_INTEGER,
+  maxName: Number.MAX_SAFE_INTEGER,
+  maxStatus: Number.MAX_SAFE_INTEGER,
+  maxChannel: Number.MAX_SAFE_INTEGER,
+};
+
+export const AGENT_ID_RE = /^[A-Za-z0-9._-]+$/;
+export const CHANNEL_RE = /^[a-z0-9_-]+$/;
+
+/** `null` means absent (§2.1). */
+export const opt = <S extends v.GenericSchema>(s: S) => v.nullish(s);
+
+export const str = (max: number) => v.pipe(v.string(), v.maxLength(max, `at most ${max} characters`));
+export const nonEmpty = (max: number) =>
+  v.pipe(v.string(), v.minLength(1, 'must not be empty'), v.maxLength(max, `at most ${max} characters`));
+export const int = () => v.pipe(v.number(), v.integer('must be an integer'));
+export const nonNegInt = () => v.pipe(v.number(), v.integer('must be an integer'), v.minValue(0, 'must be ≥ 0'));
+
+/** A JSON object (not an array), at most `max` bytes as JSON. The size check's issue maps to `too_long`. */
+export const jsonObject = (max = Number.MAX_SAFE_INTEGER) =>
+  v.pipe(
+    v.custom<Record<string, unknown>>(isPlainObject, 'must be an object'),
+    v.check((o) => max === Number.MAX_SAFE_INTEGER || jsonBytes(o) <= max, `at most ${max} bytes as JSON`),
+  );
+
+export const agentId = (l: Limits) =>
+  v.pipe(
+    v.string(),
+    v.minLength(1, 'must not be empty'),
+    v.maxLength(l.maxAgentId, `at most ${l.maxAgentId} characters`),
+    v.regex(AGENT_ID_RE, 'only letters, digits, ".", "_" and "-"'),
+  );
+
+export const capabilities = (l: Limits) =>
+  v.pipe(v.array(str(l.maxCapability)), v.maxLength(l.maxCapabilities, `at most ${l.maxCapabilities} capabilities`));
+
+/** §4 normalisation: strip leading `#`, lower-case, drop chars outside [a-z0-9_-]; then validate. */
+export function normaliseChannel(name: string): string {
+  return name
+    .replace(/^#+/, '')
+    .toLowerCase()
+    .replace(/[^a-z0-9_-]/g, '');
+}
+
+export const channelName = (l: Limits) =>
+  v.pipe(
+    v.string(),
+    v.transform(normaliseChannel),
+    v.minLength(1, 'must contain a letter, digit, "-" or "_"'),
+    v.maxLength(l.maxChannel, `at most ${l.maxChannel} characters`),
+  );
+
+export const idempotencyKey = () => opt(str(128));

@@ -1,0 +1,49 @@
+import * as v from 'valibot';
+import { BucketSchema } from '../config.js';
+import { ACTIONS } from '../ratelimit.js';
+import { agentId, idempotencyKey, jsonObject, type Limits, nonNegInt, opt, str } from './common.js';
+
+/** Query strings arrive as text; a number that is not a whole number is a 422, never a 500 (§9.13). */
+const queryInt = () =>
+  v.pipe(
+    v.string(),
+    v.regex(/^\d{1,15}$/, 'must be a non-negative integer'),
+    v.transform((s) => Number(s)),
+  );
+
+export function makeHttpSchemas(l: Limits) {
+  return {
+    onboard: v.object({ agent_id: agentId(l) }),
+    sendMessage: v.object({
+      payload: jsonObject(l.maxPayloadBytes),
+      to: opt(str(l.maxAgentId)),
+      type: opt(str(64)),
+      reply_to: opt(str(128)),
+      idempotency_key: idempotencyKey(),
+    }),
+    mailboxQuery: v.object({ since: v.optional(queryInt()) }),
+    mailboxAck: v.object({ seq: nonNegInt() }),
+    messagesQuery: v.object({
+      from: v.optional(str(l.maxAgentId)),
+      to: v.optional(str(l.maxAgentId)),
+      channel: v.optional(str(l.maxChannel)),
+      start_time: v.optional(queryInt()),
+      end_time: v.optional(queryInt()),
+      cursor: v.optional(queryInt()),
+      limit: v.optional(queryInt()),
+    }),
+    heartbeat: v.object({ heartbeat_interval_ms: v.pipe(v.number(), v.integer(), v.minValue(1)) }),
+    mailboxRetention: v.object({ mailbox_ttl_ms: v.pipe(v.number(), v.integer(), v.minValue(1)) }),
+    defaultRepo: v.object({ url: str(512) }),
+    alertThresholds: jsonObject(),
+    createToken: v.object({ agent_id: agentId(l) }),
+    restart: v.object({ reason: opt(str(2000)) }),
+    logLevel: v.object({ level: str(32) }),
+    overrides: v.record(v.picklist(ACTIONS), BucketSchema),
+    whitelistPut: v.object({ agent_ids: v.array(agentId(l)) }),
+    whitelistPost: v.object({ agent_id: agentId(l) }),
+  };
+}
+
+export type HttpSchemas = ReturnType<typeof makeHttpSchemas>;
+export type HttpBody<K extends keyof HttpSchemas> = v.InferOutput<HttpSchemas[K]>;

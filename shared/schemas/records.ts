@@ -1,0 +1,32 @@
+import * as v from 'valibot';
+
+/**
+ * Stored and outgoing record shapes. They are built by the hub, never parsed
+ * from clients, so the schemas exist to give one definition of each shape.
+ */
+export const MsgSchema = v.object({
+  id: v.string(),
+  from: v.string(),
+  to: v.nullable(v.string()),
+  type: v.string(),
+  payload: v.record(v.string(), v.unknown()),
+  reply_to: v.nullable(v.string()),
+  timestamp: v.number(),
+  channel: v.optional(v.string()),
+});
+export type Msg = v.InferOutput<typeof MsgSchema>;
+
+export const StoredMsgSchema = v.object({ ...MsgSchema.entries, seq: v.number() });
+export type StoredMsg = v.InferOutput<typeof StoredMsgSchema>;
+
+export const HistEntrySchema = v.object({ seq: v.number(), message: MsgSchema, stored_at: v.number() });
+export type HistEntry = v.InferOutput<typeof HistEntrySchema>;
+
+export const AgentSchema = v.object({
+  agent_id: v.string(),
+  name: v.string(),
+  status: v.string(),
+  capabilities: v.array(v.string()),
+  connected_at: v.number(),
+});
+export type Agent = v.InferOutput<typeof AgentSchema>;

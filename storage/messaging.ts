@@ -1,0 +1,361 @@
+import type { HistEntry, Msg, StoredMsg } from '../shared/schemas/records.js';
+import { all, type Db, type DomainEnv, first, span } from './env.js';
+import { IdempotencyStore } from './idempotency.js';
+
+export const MESSAGING_DBS = [
+  'meta',
+  'history',
+  'byId',
+  'mailbox',
+  'mailboxTime',
+  'mailboxCount',
+  'threads',
+  'threadIndex',
+  'replies',
+  'threadCount',
+  'chanHist',
+  'chanAll',
+  'chanCount',
+  'idem',
+  'idemTime',
+] as const;
+export type MessagingDb = (typeof MESSAGING_DBS)[number];
+
+export interface MessagingCaps {
+  historyMax: number;
+  threadMax: number;
+  mailboxMax: number;
+  channelHistoryPerChannel: number;
+  channelHistoryTotal: number;
+  idempotencyTtlMs: number;
+}
+
+interface MailboxRec {
+  msg: StoredMsg;
+  stored_at: number;
+}
+
+interface ChanRec {
+  entry: HistEntry;
+  /** global history seq, the key of the entry's `chanAll` row */
+  gseq: number;
+}
+
+interface ThreadRec {
+  msg: Msg;
+  root: string;
+}
+
+export interface SendResult {
+  seq: number;
+  id: string;
+  /** agents that got a mailbox copy */
+  mailboxed: string[];
+  /** agents whose oldest mailbox entry was dropped for the cap */
+  dropped: number;
+}
+
+export interface HistoryQuery {
+  from?: string;
+  to?: string;
+  channel?: string;
+  start_time?: number;
+  end_time?: number;
+  cursor?: number;
+  limit?: number;
+}
+
+const MAX_WALK = 10_000;
+
+/**
+ * The messaging domain: every message record (§9.22): global history, the
+ * id index, threads, mailboxes and channel history. Plain synchronous
+ * functions meant to run inside one write transaction per batch.
+ */
+export class MessagingStore {
+  private readonly db: Record<MessagingDb, Db>;
+  readonly idem: IdempotencyStore;
+  private seq: number;
+  private historyCount: number;
+  private chanTotal: number;
+
+  constructor(
+    env: DomainEnv<MessagingDb>,
+    private caps: MessagingCaps,
+  ) {
+    this.db = env.dbs;
+    this.idem = new IdempotencyStore(this.db.idem, this.db.idemTime, caps.idempotencyTtlMs);
+    this.seq = (this.db.meta.get('seq') as number | undefined) ?? 0;
+    this.historyCount = this.db.history.getKeysCount();
+    this.chanTotal = this.db.chanAll.getKeysCount();
+  }
+
+  setCaps(caps: Partial<MessagingCaps>): void {
+    this.caps = { ...this.caps, ...caps };
+  }
+
+  private nextSeq(): number {
+    this.seq += 1;
+    this.db.meta.putSync('seq', this.seq);
+    return this.seq;
+  }
+
+  lastSeq(): number {
+    return this.seq;
+  }
+
+  counts(): Record<string, number> {
+    return {
+      history: this.db.history.getKeysCount(),
+      mailbox: this.db.mailbox.getKeysCount(),
+      threads: this.db.threads.getKeysCount(),
+      channel_history: this.db.chanAll.getKeysCount(),
+    };
+  }
+
+  /** Stores a direct or broadcast message: history, thread index, and mailbox copies for `mailboxFor`. */
+  send(msg: Msg, mailboxFor: readonly string[], now: number): SendResult {
+    const seq = this.nextSeq();
+    const stored: StoredMsg = { ...msg, seq };
+    this.appendHistory(stored);
+    if (msg.reply_to) this.indexThread(msg);
+    let dropped = 0;
+    for (const agent of mailboxFor) dropped += this.mailboxPut(agent, stored, now);
+    return { seq, id: msg.id, mailboxed: [...mailboxFor], dropped };
+  }
+
+  /** A channel publish: one channel-history record (also in global history) and mailbox copies (§9.22). */
+  publish(channel: string, msg: Msg, mailboxFor: readonly string[], now: number): SendResult & { channelSeq: number } {
+    const chanSeq = ((this.db.chanCount.get(['seq', channel]) as number | undefined) ?? 0) + 1;
+    this.db.chanCount.putSync(['seq', channel], chanSeq);
+    const res = this.send({ ...msg, channel }, [], now);
+    const entry: HistEntry = { seq: chanSeq, message: { ...msg, channel }, stored_at: now };
+    this.db.chanHist.putSync([channel, chanSeq], { entry, gseq: res.seq } satisfies ChanRec);
+    this.db.chanAll.putSync(res.seq, [channel, chanSeq]);
+    this.chanTotal++;
+    const n = ((this.db.chanCount.get(['n', channel]) as number | undefined) ?? 0) + 1;
+    this.db.chanCount.putSync(['n', channel], n);
+    if (n > this.caps.channelHistoryPerChannel) this.dropOldestChannelEntry(channel);
+    while (this.chanTotal > this.caps.channelHistoryTotal) {
+      const head = first(this.db.chanAll.getRange({ limit: 1 }));
+      if (!head) break;
+      const [ch, s] = head.value as [string, number];
+      this.removeChannelEntry(ch, s, head.key as number);
+    }
+    const stored: StoredMsg = { ...msg, channel, seq: res.seq, payload: { ...msg.payload, channel } };
+    let dropped = 0;
+    for (const agent of mailboxFor) dropped += this.mailboxPut(agent, stored, now);
+    return { ...res, channelSeq: chanSeq, mailboxed: [...mailboxFor], dropped };
+  }
+
+  private dropOldestChannelEntry(channel: string): void {
+    const head = first(this.db.chanHist.getRange({ ...span(channel), limit: 1 }));
+    if (!head) return;
+    this.removeChannelEntry(channel, (head.key as [string, number])[1], (head.value as ChanRec).gseq);
+  }
+
+  private removeChannelEntry(channel: string, chanSeq: number, globalSeq: number): void {
+    if (!this.db.chanHist.doesExist([channel, chanSeq])) return;
+    this.db.chanHist.removeSync([channel, chanSeq]);
+    this.db.chanAll.removeSync(globalSeq);
+    this.chanTotal--;
+    const n = (this.db.chanCount.get(['n', channel]) as number) - 1;
+    this.db.chanCount.putSync(['n', channel], Math.max(0, n));
+  }
+
+  /** Newest `limit` entries with seq > since, ascending (§4 Channels). */
+  channelHistory(channel: string, limit: number, since: number): HistEntry[] {
+    const out: HistEntry[] = [];
+    for (const { value } of this.db.chanHist.getRange({
+      start: [channel, Number.MAX_SAFE_INTEGER],
+      end: [channel, since],
+      reverse: true,
+      limit,
+    })) {
+      out.push((value as ChanRec).entry);
+    }
+    return out.reverse();
+  }
+
+  private appendHistory(msg: StoredMsg): void {
+    this.db.history.putSync(msg.seq, msg);
+    this.db.byId.putSync(msg.id, msg.seq);
+    this.historyCount++;
+    if (this.historyCount <= this.caps.historyMax) return;
+    const over = this.historyCount - this.caps.historyMax;
+    for (const { key, value } of all(this.db.history.getRange({ limit: over }))) {
+      this.db.history.removeSync(key);
+      this.db.byId.removeSync((value as StoredMsg).id);
+      this.historyCount--;
+    }
+  }
+
+  /** Returns 1 when the cap made it drop the agent's oldest entry. */
+  private mailboxPut(agent: string, msg: StoredMsg, now: number): number {
+    const key = [agent, msg.seq];
+    if (this.db.mailbox.doesExist(key)) return 0;
+    this.db.mailbox.putSync(key, { msg, stored_at: now } satisfies MailboxRec);
+    this.db.mailboxTime.putSync([now, agent, msg.seq], 1);
+    const n = ((this.db.mailboxCount.get(agent) as number | undefined) ?? 0) + 1;
+    if (n <= this.caps.mailboxMax) {
+      this.db.mailboxCount.putSync(agent, n);
+      return 0;
+    }
+    const oldest = first(this.db.mailbox.getRange({ ...span(agent), limit: 1 }));
+    if (oldest) this.mailboxRemove(oldest.key as [string, number], (oldest.value as MailboxRec).stored_at);
+    this.db.mailboxCount.putSync(agent, n - 1);
+    return 1;
+  }
+
+  private mailboxRemove(key: [string, number], storedAt: number): void {
+    this.db.mailbox.removeSync(key);
+    this.db.mailboxTime.removeSync([storedAt, key[0], key[1]]);
+  }
+
+  /** Late mailbox copy of an already stored message (its live frame was dropped, §9.21). */
+  mailboxCopy(agents: readonly string[], seq: number, now: number): number {
+    const msg = this.db.history.get(seq) as StoredMsg | undefined;
+    if (!msg) return 0;
+    let stored = 0;
+    for (const a of agents) {
+      this.mailboxPut(a, msg, now);
+      stored++;
+    }
+    return stored;
+  }
+
+  /** Entries with seq > since, ascending. `last_seq` is the highest returned, else `since`. */
+  poll(agent: string, since: number, limit = Number.MAX_SAFE_INTEGER): { messages: StoredMsg[]; last_seq: number } {
+    const messages: StoredMsg[] = [];
+    for (const { value } of this.db.mailbox.getRange({
+      start: [agent, since + 1],
+      end: [agent, Number.MAX_SAFE_INTEGER],
+      limit,
+    })) {
+      messages.push((value as MailboxRec).msg);
+    }
+    const last = messages.length ? messages[messages.length - 1].seq : since;
+    return { messages, last_seq: last };
+  }
+
+  /** Deletes the agent's entries with seq ≤ upTo. */
+  ack(agent: string, upTo: number): number {
+    let n = 0;
+    for (const { key, value } of all(this.db.mailbox.getRange({ start: [agent, 0], end: [agent, upTo + 1] }))) {
+      this.mailboxRemove(key as [string, number], (value as MailboxRec).stored_at);
+      n++;
+    }
+    if (n) {
+      const left = ((this.db.mailboxCount.get(agent) as number | undefined) ?? n) - n;
+      if (left > 0) this.db.mailboxCount.putSync(agent, left);
+      else this.db.mailboxCount.removeSync(agent);
+    }
+    return n;
+  }
+
+  /** Drops entries stored before now − ttl. */
+  sweepMailbox(now: number, ttlMs: number): number {
+    let n = 0;
+    const touched = new Map<string, number>();
+    for (const { key } of all(this.db.mailboxTime.getRange({ end: [now - ttlMs] }))) {
+      const [at, agent, seq] = key as [number, string, number];
+      this.mailboxRemove([agent, seq], at);
+      touched.set(agent, (touched.get(agent) ?? 0) + 1);
+      n++;
+    }
+    for (const [agent, k] of touched) {
+      const left = ((this.db.mailboxCount.get(agent) as number | undefined) ?? k) - k;
+      if (left > 0) this.db.mailboxCount.putSync(agent, left);
+      else this.db.mailboxCount.removeSync(agent);
+    }
+    return n;
+  }
+
+  mailboxSize(agent: string): number {
+    return (this.db.mailboxCount.get(agent) as number | undefined) ?? 0;
+  }
+
+  /** Global history, filters ANDed, cursor exclusive, ascending (§4 History). */
+  history(q: HistoryQuery): { messages: StoredMsg[]; cursor: number } {
+    const limit = Math.min(Math.max(q.limit ?? 50, 1), 200);
+    const messages: StoredMsg[] = [];
+    for (const { value } of this.db.history.getRange({ start: (q.cursor ?? 0) + 1 })) {
+      const m = value as StoredMsg;
+      if (q.from !== undefined && m.from !== q.from) continue;
+      if (q.to !== undefined && m.to !== q.to) continue;
+      if (q.channel !== undefined && (m.channel ?? m.payload.channel) !== q.channel) continue;
+      if (q.start_time !== undefined && m.timestamp < q.start_time) continue;
+      if (q.end_time !== undefined && m.timestamp > q.end_time) continue;
+      messages.push(m);
+      if (messages.length >= limit) break;
+    }
+    const cursor = messages.length ? messages[messages.length - 1].seq : (q.cursor ?? 0);
+    return { messages, cursor };
+  }
+
+  private findMsg(id: string): Msg | undefined {
+    const t = this.db.threads.get(id) as ThreadRec | undefined;
+    if (t) return t.msg;
+    const seq = this.db.byId.get(id) as number | undefined;
+    if (seq === undefined) return undefined;
+    const { seq: _s, ...msg } = this.db.history.get(seq) as StoredMsg;
+    return msg;
+  }
+
+  /** Walks reply_to links up; an unknown id is its own root; a cycle ends the walk. */
+  rootOf(id: string): string {
+    const seen = new Set<string>();
+    let cur = id;
+    while (!seen.has(cur) && seen.size < MAX_WALK) {
+      seen.add(cur);
+      const parent = this.findMsg(cur)?.reply_to;
+      if (!parent || seen.has(parent)) return cur;
+      cur = parent;
+    }
+    return cur;
+  }
+
+  private indexThread(msg: Msg): void {
+    const parentId = msg.reply_to as string;
+    if (!this.db.threads.doesExist(parentId)) {
+      const parent = this.findMsg(parentId);
+      if (parent) this.db.threads.putSync(parentId, { msg: parent, root: this.rootOf(parentId) } satisfies ThreadRec);
+    }
+    const root = this.rootOf(parentId);
+    this.db.threads.putSync(msg.id, { msg, root } satisfies ThreadRec);
+    this.db.threadIndex.putSync([root, msg.timestamp, msg.id], 1);
+    this.db.replies.putSync([parentId, msg.timestamp, msg.id], 1);
+    const n = ((this.db.threadCount.get(root) as number | undefined) ?? 0) + 1;
+    if (n <= this.caps.threadMax) {
+      this.db.threadCount.putSync(root, n);
+      return;
+    }
+    const oldest = first(
+      this.db.threadIndex.getRange({ start: [root], end: [root, Number.MAX_SAFE_INTEGER], limit: 1 }),
+    );
+    if (oldest) this.db.threadIndex.removeSync(oldest.key);
+    this.db.threadCount.putSync(root, n - 1);
+  }
+
+  /** Root plus descendants by timestamp. */
+  thread(id: string): { root: string; messages: Msg[] } {
+    const root = this.rootOf(id);
+    const messages: Msg[] = [];
+    const rootMsg = this.findMsg(root);
+    if (rootMsg) messages.push(rootMsg);
+    for (const { key } of this.db.threadIndex.getRange({ start: [root], end: [root, Number.MAX_SAFE_INTEGER] })) {
+      const m = this.findMsg((key as [string, number, string])[2]);
+      if (m && m.id !== root) messages.push(m);
+    }
+    return { root, messages };
+  }
+
+  replies(id: string): Msg[] {
+    const out: Msg[] = [];
+    for (const { key } of this.db.replies.getRange({ start: [id], end: [id, Number.MAX_SAFE_INTEGER] })) {
+      const m = this.findMsg((key as [string, number, string])[2]);
+      if (m) out.push(m);
+    }
+    return out;
+  }
+}

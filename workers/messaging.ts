@@ -1,0 +1,48 @@
+import { workerData } from 'piscina';
+import type { Msg } from '../shared/schemas/records.js';
+import { openDomainEnv } from '../storage/env.js';
+import { type HistoryQuery, MESSAGING_DBS, type MessagingCaps, MessagingStore } from '../storage/messaging.js';
+import { batchHandler } from './runtime.js';
+
+const { dataDir, caps } = workerData as { dataDir: string; caps: MessagingCaps };
+const env = openDomainEnv(dataDir, 'messaging', MESSAGING_DBS);
+const store = new MessagingStore(env, caps);
+
+type Idem = { agent: string; key: string } | null;
+
+/** Replays the first reply for a repeated idempotency key; else runs `fn` and remembers its reply. */
+function once<T>(s: MessagingStore, idem: Idem, now: number, fn: () => T): T | { replay: unknown } {
+  if (idem) {
+    const prior = s.idem.get(idem.agent, idem.key, now);
+    if (prior !== undefined) return { replay: prior };
+  }
+  const out = fn();
+  if (idem) s.idem.put(idem.agent, idem.key, out, now);
+  return out;
+}
+
+export const ops = {
+  send: (s: MessagingStore, a: { msg: Msg; mailboxFor: string[]; idem: Idem }, now: number) =>
+    once(s, a.idem, now, () => s.send(a.msg, a.mailboxFor, now)),
+  publish: (s: MessagingStore, a: { channel: string; msg: Msg; mailboxFor: string[]; idem: Idem }, now: number) =>
+    once(s, a.idem, now, () => s.publish(a.channel, a.msg, a.mailboxFor, now)),
+  mailboxCopy: (s: MessagingStore, a: { agents: string[]; seq: number }, now: number) =>
+    s.mailboxCopy(a.agents, a.seq, now),
+  poll: (s: MessagingStore, a: { agent: string; since: number; limit?: number }) => s.poll(a.agent, a.since, a.limit),
+  ack: (s: MessagingStore, a: { agent: string; seq: number }) => s.ack(a.agent, a.seq),
+  sweep: (s: MessagingStore, a: { ttlMs: number }, now: number) => ({
+    mailbox: s.sweepMailbox(now, a.ttlMs),
+    idempotency: s.idem.sweep(now),
+  }),
+  history: (s: MessagingStore, a: HistoryQuery) => s.history(a),
+  channelHistory: (s: MessagingStore, a: { channel: string; limit: number; since: number }) =>
+    s.channelHistory(a.channel, a.limit, a.since),
+  thread: (s: MessagingStore, a: { id: string }) => s.thread(a.id),
+  replies: (s: MessagingStore, a: { id: string }) => s.replies(a.id),
+  root: (s: MessagingStore, a: { id: string }) => s.rootOf(a.id),
+  setCaps: (s: MessagingStore, a: Partial<MessagingCaps>) => s.setCaps(a),
+  health: (s: MessagingStore) => ({ counts: s.counts(), last_seq: s.lastSeq() }),
+};
+
+export type MessagingOps = typeof ops;
+export default batchHandler(env.root, store, ops);
