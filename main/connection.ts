@@ -119,6 +119,11 @@ export class Connection {
     this.send(JSON.stringify(frame), FrameKind.Reply);
   }
 
+  /** A pre-encoded frame that must not be dropped (replies, task assignments). */
+  sendText(text: string): void {
+    this.send(text, FrameKind.Reply);
+  }
+
   close(code: number, reason: string): void {
     if (this.closing) return;
     this.closing = true;

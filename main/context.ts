@@ -1,13 +1,17 @@
 import type { EventEmitter } from 'node:events';
 import type { Config } from '../shared/config.js';
+import type { ChannelOps } from '../workers/channels.js';
 import type { MessagingOps } from '../workers/messaging.js';
 import type { RegistryOps } from '../workers/registry.js';
+import type { TaskOps } from '../workers/tasks.js';
 import type { Analytics } from './analytics.js';
 import type { TokenCache } from './auth.js';
+import type { ChannelDirectory } from './channels.js';
 import type { Connections } from './connections.js';
 import type { DomainClient } from './domain-client.js';
 import type { Limiter } from './limiter.js';
 import type { Logger } from './log.js';
+import type { Pipeline } from './pipeline.js';
 import type { Settings } from './settings.js';
 import type { Validator } from './validation.js';
 import type { Violations } from './violations.js';
@@ -25,13 +29,16 @@ export interface Hub {
   settings: Settings;
   registry: DomainClient<RegistryOps>;
   messaging: DomainClient<MessagingOps>;
+  channelsDomain: DomainClient<ChannelOps>;
+  tasks: DomainClient<TaskOps>;
+  /** main's copy of channel subscribers, for fan-out */
+  channels: ChannelDirectory;
+  /** agent FSM and scheduler */
+  pipeline: Pipeline;
   startedAt: number;
   publicUrl: () => { ws: string; api: string };
   /** `identified` and `left` (a Connection): the scheduler listens */
   events: EventEmitter;
-  fsmStateOf: (agent: string) => string;
-  currentTaskOf: (agent: string) => string | null;
-  lastStateChangeOf: (agent: string) => number | null;
   sweepMailboxes: () => void;
   health: () => Record<string, unknown>;
   /** counters for /metrics and /health */

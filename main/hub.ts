@@ -3,16 +3,20 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { resolve } from 'node:path';
 import type { Config } from '../shared/config.js';
+import type { ChannelOps } from '../workers/channels.js';
 import type { MessagingOps } from '../workers/messaging.js';
 import type { RegistryOps } from '../workers/registry.js';
+import type { TaskOps } from '../workers/tasks.js';
 import { Analytics } from './analytics.js';
 import { TokenCache } from './auth.js';
+import { ChannelDirectory } from './channels.js';
 import { Connections } from './connections.js';
 import type { Hub } from './context.js';
 import { DomainClient } from './domain-client.js';
 import { compile, handler } from './http-server.js';
 import { Limiter } from './limiter.js';
 import { createLogger, type Logger } from './log.js';
+import { Pipeline } from './pipeline.js';
 import { adminRewrite, adminRoutes } from './routes-admin.js';
 import { publicRoutes } from './routes-public.js';
 import { Settings } from './settings.js';
@@ -59,7 +63,22 @@ export async function startHub(config: Config, log: Logger = createLogger(config
     },
     batching,
   );
-  const domains = [registry, messaging];
+  const channelsDomain = new DomainClient<ChannelOps>('channels', { dataDir }, batching);
+  const tasks = new DomainClient<TaskOps>(
+    'tasks',
+    {
+      dataDir,
+      caps: {
+        maxReclaims: config.maxReclaims,
+        taskTtlMs: config.taskTtlMs,
+        staleMs: config.staleMs,
+        staleWorkingMs: config.staleWorkingMs,
+        idempotencyTtlMs: config.idempotencyTtlMs,
+      },
+    },
+    batching,
+  );
+  const domains = [registry, messaging, channelsDomain, tasks];
 
   let ports = { public: 0, admin: 0 };
   let open = false;
@@ -75,6 +94,10 @@ export async function startHub(config: Config, log: Logger = createLogger(config
     settings: new Settings(config.mailboxTtlMs),
     registry,
     messaging,
+    channelsDomain,
+    tasks,
+    channels: new ChannelDirectory(),
+    pipeline: undefined as unknown as Pipeline,
     events: new EventEmitter(),
     startedAt: Date.now(),
     counters: { mailboxDropped: 0, liveDropped: 0, lenient: 0 },
@@ -82,9 +105,6 @@ export async function startHub(config: Config, log: Logger = createLogger(config
       const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
       return { ws: `ws://${host}:${ports.public}/ws`, api: `http://${host}:${ports.public}` };
     },
-    fsmStateOf: () => 'idle',
-    currentTaskOf: () => null,
-    lastStateChangeOf: () => null,
     sweepMailboxes: () => {
       messaging.call('sweep', { ttlMs: hub.settings.mailbox_ttl_ms }).then(
         (r) => {
@@ -113,11 +133,14 @@ export async function startHub(config: Config, log: Logger = createLogger(config
     hub.settings.load(snap.config);
     hub.limiter.load(snap.overrides, snap.whitelist);
     await messaging.call('health', {});
+    await tasks.call('health', {});
+    hub.channels.load(await channelsDomain.call('snapshot', {}));
   } catch (err) {
     await Promise.allSettled(domains.map((d) => d.close()));
     throw err;
   }
 
+  hub.pipeline = new Pipeline(hub);
   const publicServer = createServer(handler(hub, compile(publicRoutes)));
   const adminServer = createServer(handler(hub, compile(adminRoutes), adminRewrite));
   const wss = attachWebSocket(hub, publicServer, () => open);
@@ -143,6 +166,7 @@ export async function startHub(config: Config, log: Logger = createLogger(config
     closing ??= (async () => {
       open = false;
       stopTimers();
+      hub.pipeline.stop();
       publicServer.close();
       adminServer.close();
       const deadline = Date.now() + config.shutdownMs / 2;

@@ -3,6 +3,7 @@ import type { HttpBody } from '../shared/schemas/http.js';
 import type { Hub } from './context.js';
 import type { Route } from './http-server.js';
 import { configReads } from './routes-public.js';
+import { adminTaskRoutes } from './routes-tasks.js';
 
 const LEVELS: Record<string, string> = {
   debug: 'debug',
@@ -193,6 +194,7 @@ export const adminRoutes: Route[] = [
       return { body: { status: 'eviction_triggered' } };
     },
   },
+  ...adminTaskRoutes,
   ...configReads.map((r) => ({ ...r, auth: 'admin' as const })),
   configWrite('/api/config/heartbeat-interval', 'heartbeat', async (hub, b) => {
     await hub.registry.call('setConfig', { key: 'heartbeat_interval_ms', value: b.heartbeat_interval_ms });

@@ -3,6 +3,8 @@ import type { HttpBody } from '../shared/schemas/http.js';
 import type { Ctx, Route } from './http-server.js';
 import { query } from './http-server.js';
 import { sendMessage } from './messaging.js';
+import { channelRoutes } from './routes-channels.js';
+import { taskRoutes } from './routes-tasks.js';
 
 const adminOnly = () => {
   throw new HubError(ErrorCode.adminPortOnly);
@@ -44,10 +46,10 @@ function agentState(ctx: Ctx, id: string) {
   return {
     agent_id: id,
     name: c.name,
-    fsm_state: ctx.hub.fsmStateOf(id),
-    current_task_id: ctx.hub.currentTaskOf(id),
+    fsm_state: ctx.hub.pipeline.stateOf(id),
+    current_task_id: ctx.hub.pipeline.taskOf(id),
     capabilities: c.capabilities.map((name) => ({ name })),
-    flags: [],
+    flags: ctx.hub.pipeline.flagsOf(id),
     connected_at: c.connectedAt,
   };
 }
@@ -89,7 +91,7 @@ export const publicRoutes: Route[] = [
     path: '/api/agents',
     auth: 'none',
     handler: (ctx) => ({
-      body: { agents: ctx.hub.conns.list().map((a) => ({ ...a, fsm_state: ctx.hub.fsmStateOf(a.agent_id) })) },
+      body: { agents: ctx.hub.conns.list().map((a) => ({ ...a, fsm_state: ctx.hub.pipeline.stateOf(a.agent_id) })) },
     }),
   },
   {
@@ -105,7 +107,7 @@ export const publicRoutes: Route[] = [
     handler: (ctx) => {
       const s = agentState(ctx, ctx.params.id);
       if (!s) throw new HubError(ErrorCode.agentNotFound);
-      return { body: { ...s, last_state_change: ctx.hub.lastStateChangeOf(ctx.params.id) } };
+      return { body: { ...s, last_state_change: ctx.hub.pipeline.sinceOf(ctx.params.id) } };
     },
   },
   {
@@ -182,6 +184,8 @@ export const publicRoutes: Route[] = [
       return { body: { root: t.root, messages: t.messages, count: t.messages.length } };
     },
   },
+  ...channelRoutes,
+  ...taskRoutes,
   ...configReads,
   { method: 'PUT', path: '/api/config/:key', auth: 'none', action: null, handler: adminOnly },
   {

@@ -3,6 +3,8 @@ import type { WsFrame, WsType } from '../shared/schemas/ws.js';
 import type { Connection } from './connection.js';
 import type { Hub } from './context.js';
 import { replayMailbox, sendMessage } from './messaging.js';
+import { channelHandlers } from './ws-channel-handlers.js';
+import { taskHandlers } from './ws-pipeline-handlers.js';
 
 type Handler<K extends WsType> = (hub: Hub, conn: Connection, frame: WsFrame<K>) => void | Promise<void>;
 export type Handlers = { [K in WsType]?: Handler<K> };
@@ -68,7 +70,7 @@ export function onClosed(hub: Hub, conn: Connection, code: number): void {
   hub.events.emit('left', conn);
 }
 
-export const handlers: Handlers = {
+const core: Handlers = {
   identify,
 
   async message(hub, conn, f) {
@@ -120,3 +122,6 @@ export const handlers: Handlers = {
     hub.log.info({ agent_id: conn.agentId, reason: f.reason ?? null }, 'agent restarting');
   },
 };
+
+/** Every known frame type and its handler. */
+export const handlers: Handlers = { ...core, ...channelHandlers, ...taskHandlers };

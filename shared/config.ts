@@ -75,6 +75,17 @@ export const ConfigSchema = v.object({
   backoffMs: v.optional(v.array(v.pipe(v.number(), v.integer(), v.minValue(0))), [30_000, 60_000, 300_000]),
   shutdownMs: int(10_000, 100),
 
+  // task pipeline timers (§4, §9.11, §9.26, §9.27)
+  acceptTimeoutMs: int(60_000, 10),
+  taskSweepMs: int(30_000, 10),
+  staleMs: int(600_000, 10),
+  staleWorkingMs: int(1_200_000, 10),
+  restartGraceMs: int(90_000, 0),
+  rejectCooldownMs: int(10_000, 0),
+  schedulerFallbackMs: int(5_000, 10),
+  maxReclaims: int(5, 1),
+  taskTtlMs: int(0, 0),
+
   // rate limiting (§9.4)
   rateLimits: v.optional(v.record(v.picklist(ACTIONS), Bucket), {}),
   rateSlots: int(65_536, 16),

@@ -1,7 +1,8 @@
 import * as v from 'valibot';
 import { BucketSchema } from '../config.js';
 import { ACTIONS } from '../ratelimit.js';
-import { agentId, idempotencyKey, jsonObject, type Limits, nonNegInt, opt, str } from './common.js';
+import { agentId, channelName, idempotencyKey, jsonObject, type Limits, nonNegInt, opt, str } from './common.js';
+import { makeTaskSchemas } from './tasks.js';
 
 /** Query strings arrive as text; a number that is not a whole number is a 422, never a 500 (§9.13). */
 const queryInt = () =>
@@ -42,6 +43,16 @@ export function makeHttpSchemas(l: Limits) {
     overrides: v.record(v.picklist(ACTIONS), BucketSchema),
     whitelistPut: v.object({ agent_ids: v.array(agentId(l)) }),
     whitelistPost: v.object({ agent_id: agentId(l) }),
+    createChannel: v.object({ name: str(256), description: opt(str(2000)) }),
+    channelPath: v.object({ channel: channelName(l) }),
+    channelPublish: v.object({
+      payload: jsonObject(l.maxPayloadBytes),
+      type: opt(str(64)),
+      reply_to: opt(str(128)),
+      idempotency_key: idempotencyKey(),
+    }),
+    channelHistoryQuery: v.object({ limit: v.optional(queryInt()), since: v.optional(queryInt()) }),
+    ...makeTaskSchemas(l),
   };
 }
 

@@ -1,0 +1,256 @@
+import { ErrorCode, HubError } from '../shared/errors.js';
+import type { Task } from '../shared/schemas/tasks.js';
+import type { Connection } from './connection.js';
+import type { Hub } from './context.js';
+
+export type FsmState = 'idle' | 'assigned' | 'working' | 'blocked' | 'offline';
+
+interface AgentFsm {
+  state: FsmState;
+  task: string | null;
+  since: number;
+  timer: NodeJS.Timeout | null;
+  /** no offers before this time after a task_rejected (§9.27) */
+  cooldownUntil: number;
+  flags: string[];
+}
+
+/** The `task_assign` frame (§2.4). */
+export function assignFrame(t: Pick<Task, 'id' | 'description' | 'metadata' | 'generation'> & Partial<Task>): string {
+  return JSON.stringify({
+    type: 'task_assign',
+    task_id: t.id,
+    description: t.description,
+    metadata: t.metadata,
+    generation: t.generation,
+    assigned_at: t.assigned_at ?? Date.now(),
+    repo: t.repo ?? null,
+    branch: t.branch ?? null,
+    file_hints: t.file_hints ?? [],
+    success_criteria: t.success_criteria ?? [],
+    verification_steps: t.verification_steps ?? [],
+    complexity: t.complexity ?? null,
+    routing_decision: t.routing_decision ?? null,
+    skip_verification: t.skip_verification ?? false,
+    verification_timeout_ms: t.verification_timeout_ms ?? null,
+    max_verification_retries: t.max_verification_retries ?? 0,
+  });
+}
+
+/**
+ * The agent state machine (volatile, main thread) and the event-driven
+ * scheduler (§4): a pass runs on submit, reclaim, retry, completion, identify
+ * and idle, with a fallback timer; one pass in flight, a request meanwhile
+ * runs one more pass after it. The tasks worker decides and persists the
+ * assignment; main pushes it only after the commit.
+ */
+export class Pipeline {
+  private readonly fsm = new Map<string, AgentFsm>();
+  private running = false;
+  private again = false;
+  private readonly graceUntil: number;
+  private readonly timers: NodeJS.Timeout[] = [];
+  private readonly lastTouch = new Map<string, number>();
+
+  constructor(private readonly hub: Hub) {
+    const c = hub.config;
+    this.graceUntil = Date.now() + c.restartGraceMs;
+    const logFailure = (what: string) => (err: unknown) => {
+      if (!(err instanceof HubError && err.code === ErrorCode.shuttingDown)) hub.log.error({ err }, `${what} failed`);
+    };
+    hub.events.on('identified', (conn: Connection) => this.identified(conn).catch(logFailure('identify pipeline')));
+    hub.events.on('left', (conn: Connection) =>
+      this.left(conn.agentId as string).catch(logFailure('reclaim on leave')),
+    );
+    this.timers.push(setInterval(() => this.kick(), c.schedulerFallbackMs).unref());
+    this.timers.push(setInterval(() => this.sweep(), c.taskSweepMs).unref());
+    this.timers.push(setTimeout(() => this.sweep(), c.restartGraceMs + 10).unref());
+  }
+
+  stop(): void {
+    for (const t of this.timers) clearInterval(t);
+    for (const f of this.fsm.values()) if (f.timer) clearTimeout(f.timer);
+  }
+
+  stateOf(agent: string): FsmState {
+    return this.fsm.get(agent)?.state ?? 'offline';
+  }
+
+  taskOf(agent: string): string | null {
+    return this.fsm.get(agent)?.task ?? null;
+  }
+
+  sinceOf(agent: string): number | null {
+    return this.fsm.get(agent)?.since ?? null;
+  }
+
+  flagsOf(agent: string): string[] {
+    return this.fsm.get(agent)?.flags ?? [];
+  }
+
+  counts(): Record<FsmState, number> {
+    const out: Record<FsmState, number> = { idle: 0, assigned: 0, working: 0, blocked: 0, offline: 0 };
+    for (const f of this.fsm.values()) out[f.state]++;
+    return out;
+  }
+
+  private set(agent: string, state: FsmState, task: string | null): AgentFsm {
+    let f = this.fsm.get(agent);
+    if (!f) {
+      f = { state, task, since: Date.now(), timer: null, cooldownUntil: 0, flags: [] };
+      this.fsm.set(agent, f);
+    }
+    if (f.timer) clearTimeout(f.timer);
+    f.timer = null;
+    if (f.state !== state || f.task !== task) {
+      this.hub.log.debug({ agent_id: agent, from: f.state, to: state, task_id: task }, 'agent fsm');
+      f.since = Date.now();
+    }
+    f.state = state;
+    f.task = task;
+    if (state === 'assigned' && task) {
+      f.timer = setTimeout(() => this.acceptTimeout(agent, task), this.hub.config.acceptTimeoutMs);
+      f.timer.unref();
+    }
+    return f;
+  }
+
+  /** An agent is idle again: clears its cooldown and flags, and offers it work. */
+  idle(agent: string): void {
+    if (!this.hub.conns.online(agent)) return;
+    const f = this.set(agent, 'idle', null);
+    f.cooldownUntil = 0;
+    this.kick();
+  }
+
+  /** The agent whose task this was becomes idle, if the FSM still pointed at it. */
+  release(agent: string | null, taskId: string): void {
+    if (agent && this.fsm.get(agent)?.task === taskId) this.idle(agent);
+  }
+
+  working(agent: string, taskId: string): void {
+    const f = this.set(agent, 'working', taskId);
+    f.cooldownUntil = 0;
+  }
+
+  accepted(agent: string, taskId: string): void {
+    const f = this.fsm.get(agent);
+    if (f?.task === taskId && f.state === 'assigned') this.working(agent, taskId);
+    this.touch(taskId);
+  }
+
+  rejected(agent: string): void {
+    const f = this.set(agent, 'idle', null);
+    f.cooldownUntil = Date.now() + this.hub.config.rejectCooldownMs;
+    setTimeout(() => this.kick(), this.hub.config.rejectCooldownMs + 5).unref();
+    this.kick();
+  }
+
+  /** A sign of progress refreshes the task's updated_at, at most once per second per task. */
+  touch(taskId: string): void {
+    const now = Date.now();
+    if (now - (this.lastTouch.get(taskId) ?? 0) < 1000) return;
+    this.lastTouch.set(taskId, now);
+    this.hub.tasks
+      .call('touch', { id: taskId })
+      .catch((err) => this.hub.log.debug({ err, task_id: taskId }, 'touch failed'));
+  }
+
+  private async identified(conn: Connection): Promise<void> {
+    const agent = conn.agentId as string;
+    const mine = await this.hub.tasks.call('assignedTo', { agent });
+    if (this.hub.conns.online(agent) !== conn) return;
+    if (mine.length) this.set(agent, 'assigned', mine[0].id);
+    else this.idle(agent);
+  }
+
+  private async left(agent: string): Promise<void> {
+    const f = this.fsm.get(agent);
+    if (f?.timer) clearTimeout(f.timer);
+    this.fsm.delete(agent);
+    const reclaimed = await this.hub.tasks.call('reclaimAgent', { agent, reason: 'agent_disconnected' });
+    if (reclaimed.length) {
+      this.hub.log.info({ agent_id: agent, tasks: reclaimed.map((t) => t.id) }, 'tasks reclaimed from departed agent');
+      this.kick();
+    }
+  }
+
+  private async acceptTimeout(agent: string, taskId: string): Promise<void> {
+    const f = this.fsm.get(agent);
+    if (!f || f.task !== taskId || f.state !== 'assigned') return;
+    f.flags = ['unresponsive'];
+    this.hub.log.warn({ agent_id: agent, task_id: taskId }, 'task not accepted in time: reclaimed');
+    await this.hub.tasks.call('reclaim', { id: taskId, reason: 'acceptance_timeout' });
+    this.set(agent, 'idle', null);
+    this.kick();
+  }
+
+  kick(): void {
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    this.running = true;
+    this.pass()
+      .catch((err) => this.hub.log.error({ err }, 'scheduler pass failed'))
+      .finally(() => {
+        this.running = false;
+        if (this.again) {
+          this.again = false;
+          this.kick();
+        }
+      });
+  }
+
+  private async pass(): Promise<void> {
+    const now = Date.now();
+    const candidates = [];
+    for (const [agent, f] of this.fsm) {
+      if (f.state !== 'idle' || f.cooldownUntil > now) continue;
+      if (this.hub.violations.recentlyViolated(agent, now)) continue;
+      const c = this.hub.conns.online(agent);
+      if (c) candidates.push({ agent_id: agent, capabilities: c.capabilities });
+    }
+    if (candidates.length === 0) return;
+    const assigned = await this.hub.tasks.call('schedule', { candidates });
+    for (const t of assigned) {
+      const agent = t.assigned_to as string;
+      const c = this.hub.conns.online(agent);
+      if (!c || this.fsm.get(agent)?.state !== 'idle') {
+        await this.hub.tasks.call('reclaim', { id: t.id, reason: 'agent_unavailable' });
+        this.again = true;
+        continue;
+      }
+      this.set(agent, 'assigned', t.id);
+      c.sendText(assignFrame(t));
+      this.hub.log.info({ agent_id: agent, task_id: t.id, generation: t.generation }, 'task assigned');
+    }
+  }
+
+  private async sweep(): Promise<void> {
+    const working = [...this.fsm].filter(([, f]) => f.state === 'working').map(([a]) => a);
+    try {
+      const r = await this.hub.tasks.call('sweep', {
+        connected: [...this.hub.conns.agentIds()],
+        working,
+        graceUntil: this.graceUntil,
+      });
+      for (const t of r.expired) {
+        const agent = t.assigned_to;
+        if (!agent) continue;
+        this.hub.conns.online(agent)?.sendJson({ type: 'task_cancelled', task_id: t.id, timestamp: Date.now() });
+        this.release(agent, t.id);
+      }
+      for (const t of r.reclaimed) {
+        const prev = t.history[0]?.details?.agent_id as string | undefined;
+        if (prev) this.release(prev, t.id);
+      }
+      if (r.reclaimed.length || r.expired.length) {
+        this.hub.log.info({ reclaimed: r.reclaimed.length, expired: r.expired.length }, 'task sweep');
+        this.kick();
+      }
+    } catch (err) {
+      this.hub.log.error({ err }, 'task sweep failed');
+    }
+  }
+}

@@ -1,0 +1,116 @@
+import * as v from 'valibot';
+import { agentId, capabilities, jsonObject, type Limits, nonNegInt, opt, str } from './common.js';
+
+export const PRIORITIES = { urgent: 0, high: 1, normal: 2, low: 3 } as const;
+export const TIERS = ['trivial', 'standard', 'complex', 'unknown'] as const;
+
+/** POST /api/tasks (§3.3 with the §9.2 limits). */
+export function makeTaskSchemas(l: Limits) {
+  const taskId = str(128);
+  return {
+    taskSubmit: v.object({
+      description: v.pipe(
+        v.string(),
+        v.minLength(1, 'must not be empty'),
+        v.maxLength(l.maxDescription, `at most ${l.maxDescription} characters`),
+      ),
+      priority: opt(str(32)),
+      metadata: opt(jsonObject(l.maxPayloadBytes)),
+      max_retries: opt(v.pipe(nonNegInt(), v.maxValue(100, 'at most 100'))),
+      complete_by: opt(nonNegInt()),
+      needed_capabilities: opt(capabilities(l)),
+      repo: opt(str(512)),
+      branch: opt(str(256)),
+      file_hints: opt(
+        v.array(
+          v.object({
+            path: v.pipe(v.string(), v.minLength(1, 'must not be empty'), v.maxLength(1024)),
+            reason: opt(str(2000)),
+          }),
+        ),
+      ),
+      success_criteria: opt(v.array(str(2000))),
+      verification_steps: opt(
+        v.array(
+          v.object({
+            type: v.pipe(v.string(), v.minLength(1, 'must not be empty'), v.maxLength(64)),
+            target: v.pipe(v.string(), v.minLength(1, 'must not be empty'), v.maxLength(2000)),
+            description: opt(str(2000)),
+          }),
+        ),
+      ),
+      complexity_tier: opt(v.picklist(TIERS, `one of ${TIERS.join(', ')}`)),
+      max_verification_retries: opt(v.pipe(nonNegInt(), v.maxValue(5, 'at most 5'))),
+      skip_verification: opt(v.boolean()),
+      verification_timeout_ms: opt(nonNegInt()),
+      depends_on: opt(v.array(taskId)),
+      goal_id: opt(str(128)),
+      assign_to: opt(agentId(l)),
+      idempotency_key: opt(str(128)),
+    }),
+    taskQuery: v.object({
+      status: v.optional(v.picklist(['queued', 'assigned', 'completed'])),
+      priority: v.optional(v.picklist(Object.keys(PRIORITIES) as Array<keyof typeof PRIORITIES>)),
+      assigned_to: v.optional(str(l.maxAgentId)),
+      goal_id: v.optional(str(128)),
+    }),
+    pushTask: v.object({ agent_id: agentId(l), description: str(l.maxDescription), metadata: opt(jsonObject()) }),
+  };
+}
+
+export type TaskSubmit = v.InferOutput<ReturnType<typeof makeTaskSchemas>['taskSubmit']>;
+
+export const TaskStatus = ['queued', 'assigned', 'completed', 'dead_letter'] as const;
+export type TaskStatusT = (typeof TaskStatus)[number];
+
+/** The stored task (§3.3 Task). Built by the tasks domain, never parsed from a client. */
+export const TaskSchema = v.object({
+  id: v.string(),
+  description: v.string(),
+  priority: v.number(),
+  metadata: v.record(v.string(), v.unknown()),
+  max_retries: v.number(),
+  complete_by: v.nullable(v.number()),
+  needed_capabilities: v.array(v.string()),
+  repo: v.nullable(v.string()),
+  branch: v.nullable(v.string()),
+  file_hints: v.array(v.object({ path: v.string(), reason: v.optional(v.nullable(v.string())) })),
+  success_criteria: v.array(v.string()),
+  verification_steps: v.array(
+    v.object({ type: v.string(), target: v.string(), description: v.optional(v.nullable(v.string())) }),
+  ),
+  max_verification_retries: v.number(),
+  depends_on: v.array(v.string()),
+  goal_id: v.nullable(v.string()),
+  status: v.picklist(TaskStatus),
+  assigned_to: v.nullable(v.string()),
+  assigned_at: v.nullable(v.number()),
+  generation: v.number(),
+  retry_count: v.number(),
+  reclaim_count: v.number(),
+  last_error: v.nullable(v.string()),
+  result: v.nullable(v.record(v.string(), v.unknown())),
+  tokens_used: v.nullable(v.number()),
+  submitted_by: v.string(),
+  created_at: v.number(),
+  updated_at: v.number(),
+  history: v.array(v.object({ event: v.string(), timestamp: v.number(), details: v.record(v.string(), v.unknown()) })),
+  complexity: v.nullable(v.record(v.string(), v.unknown())),
+  verification_report: v.nullable(v.record(v.string(), v.unknown())),
+  verification_history: v.nullable(v.array(v.record(v.string(), v.unknown()))),
+  routing_decision: v.nullable(v.record(v.string(), v.unknown())),
+  // kept for assignment, left out of the API view (§3.3)
+  complexity_tier: v.nullable(v.string()),
+  skip_verification: v.boolean(),
+  verification_timeout_ms: v.nullable(v.number()),
+  assign_to: v.nullable(v.string()),
+});
+export type Task = v.InferOutput<typeof TaskSchema>;
+
+/** The API view of a task: the stored fields less the four §3.3 leaves out. */
+export function taskView(
+  t: Task,
+): Omit<Task, 'complexity_tier' | 'skip_verification' | 'verification_timeout_ms' | 'assign_to'> {
+  const { complexity_tier: _c, skip_verification: _s, verification_timeout_ms: _v, assign_to: _a, ...view } = t;
+  return view;
+}

@@ -1,0 +1,436 @@
+import { randomBytes } from 'node:crypto';
+import { ErrorCode, HubError } from '../shared/errors.js';
+import { PRIORITIES, type Task, type TaskSubmit } from '../shared/schemas/tasks.js';
+import { all, type Db, type DomainEnv } from './env.js';
+import { IdempotencyStore } from './idempotency.js';
+import { complexityOf, routingFor } from './task-routing.js';
+
+export const TASK_DBS = ['tasks', 'queue', 'byAgent', 'idem', 'idemTime'] as const;
+export type TaskDb = (typeof TASK_DBS)[number];
+
+export interface TaskCaps {
+  maxReclaims: number;
+  taskTtlMs: number;
+  staleMs: number;
+  staleWorkingMs: number;
+  idempotencyTtlMs: number;
+}
+
+export interface Candidate {
+  agent_id: string;
+  capabilities: string[];
+}
+
+export type Outcome = 'complete' | 'retried' | 'dead_letter';
+
+const HISTORY_MAX = 50;
+const newTaskId = () => `task-${randomBytes(8).toString('hex')}`;
+
+export interface SweepInput {
+  connected: string[];
+  working: string[];
+  /** assigned tasks of absent agents wait until then after a restart (§9.27) */
+  graceUntil: number;
+}
+
+export interface SweepResult {
+  reclaimed: Task[];
+  expired: Task[];
+}
+
+/**
+ * The tasks domain (§4 Task queue, §9.8–9.13, §9.27): lanes, FIFO within a
+ * lane, generation fencing, retries into dead letter, reclaims, dependencies
+ * and the capability scheduler. Every transition is one write in the batch's
+ * transaction, committed before main announces it.
+ */
+export class TaskStore {
+  private readonly db: Record<TaskDb, Db>;
+  readonly idem: IdempotencyStore;
+
+  constructor(
+    env: DomainEnv<TaskDb>,
+    private caps: TaskCaps,
+  ) {
+    this.db = env.dbs;
+    this.idem = new IdempotencyStore(this.db.idem, this.db.idemTime, caps.idempotencyTtlMs);
+  }
+
+  counts(): Record<string, number> {
+    return { tasks: this.db.tasks.getKeysCount(), queued: this.db.queue.getKeysCount() };
+  }
+
+  private put(t: Task): void {
+    this.db.tasks.putSync(t.id, t);
+  }
+
+  private log(t: Task, event: string, now: number, details: Record<string, unknown> = {}): void {
+    t.history.unshift({ event, timestamp: now, details });
+    if (t.history.length > HISTORY_MAX) t.history.length = HISTORY_MAX;
+    t.updated_at = now;
+  }
+
+  private enqueue(t: Task): void {
+    t.status = 'queued';
+    t.assigned_to = null;
+    t.assigned_at = null;
+    this.db.queue.putSync([t.priority, t.created_at, t.id], 1);
+  }
+
+  private leaveState(t: Task): void {
+    if (t.status === 'queued') this.db.queue.removeSync([t.priority, t.created_at, t.id]);
+    if (t.status === 'assigned' && t.assigned_to) this.db.byAgent.removeSync([t.assigned_to, t.id]);
+  }
+
+  get(id: string): Task {
+    const t = this.db.tasks.get(id) as Task | undefined;
+    if (!t) throw new HubError(ErrorCode.taskNotFound, { task_id: id });
+    return t;
+  }
+
+  find(id: string): Task | undefined {
+    return this.db.tasks.get(id) as Task | undefined;
+  }
+
+  submit(input: TaskSubmit, by: string, now: number): { task: Task; warnings: string[] } {
+    const deps = input.depends_on ?? [];
+    const unknown = deps.map((d, i) => [d, i] as const).filter(([d]) => !this.db.tasks.doesExist(d));
+    if (unknown.length) {
+      throw new HubError(ErrorCode.validationFailed, {
+        errors: unknown.map(([d, i]) => ({
+          field: `depends_on[${i}]`,
+          error: 'wrong_type',
+          detail: `unknown task id ${d}`,
+        })),
+      });
+    }
+    const warnings: string[] = [];
+    if ((input.verification_steps?.length ?? 0) > 10) warnings.push('more than 10 verification_steps');
+    const metadata = input.metadata ?? {};
+    const t: Task = {
+      id: newTaskId(),
+      description: input.description,
+      priority: PRIORITIES[input.priority as keyof typeof PRIORITIES] ?? PRIORITIES.normal,
+      metadata,
+      max_retries: input.max_retries ?? 3,
+      complete_by: input.complete_by ?? null,
+      needed_capabilities: input.needed_capabilities ?? [],
+      repo: input.repo ?? null,
+      branch: input.branch ?? null,
+      file_hints: input.file_hints ?? [],
+      success_criteria: input.success_criteria ?? [],
+      verification_steps: input.verification_steps ?? [],
+      max_verification_retries: input.max_verification_retries ?? 0,
+      depends_on: deps,
+      goal_id: input.goal_id ?? null,
+      status: 'queued',
+      assigned_to: null,
+      assigned_at: null,
+      generation: 0,
+      retry_count: 0,
+      reclaim_count: 0,
+      last_error: null,
+      result: null,
+      tokens_used: null,
+      submitted_by: by,
+      created_at: now,
+      updated_at: now,
+      history: [],
+      complexity: complexityOf(input.description, input.complexity_tier ?? null),
+      verification_report: null,
+      verification_history: null,
+      routing_decision: null,
+      complexity_tier: input.complexity_tier ?? null,
+      skip_verification: input.skip_verification ?? false,
+      verification_timeout_ms: input.verification_timeout_ms ?? null,
+      assign_to: input.assign_to ?? (typeof metadata.assign_to === 'string' ? metadata.assign_to : null),
+    };
+    this.log(t, 'queued', now, { priority: t.priority });
+    this.enqueue(t);
+    this.put(t);
+    return { task: t, warnings };
+  }
+
+  /** Tasks by (priority, created_at), dead letter excluded. */
+  list(f: { status?: string; priority?: number; assigned_to?: string; goal_id?: string }): Task[] {
+    const out = all(this.db.tasks.getRange({}))
+      .map(({ value }) => value as Task)
+      .filter(
+        (t) =>
+          t.status !== 'dead_letter' &&
+          (f.status === undefined || t.status === f.status) &&
+          (f.priority === undefined || t.priority === f.priority) &&
+          (f.assigned_to === undefined || t.assigned_to === f.assigned_to) &&
+          (f.goal_id === undefined || t.goal_id === f.goal_id),
+      );
+    return out.sort((a, b) => a.priority - b.priority || a.created_at - b.created_at);
+  }
+
+  deadLetters(): Task[] {
+    return all(this.db.tasks.getRange({}))
+      .map(({ value }) => value as Task)
+      .filter((t) => t.status === 'dead_letter')
+      .sort((a, b) => a.updated_at - b.updated_at);
+  }
+
+  stats() {
+    const by_status: Record<string, number> = { queued: 0, assigned: 0, completed: 0 };
+    const by_priority: Record<string, number> = {};
+    let dead = 0;
+    for (const { value } of this.db.tasks.getRange({})) {
+      const t = value as Task;
+      if (t.status === 'dead_letter') dead++;
+      else by_status[t.status] = (by_status[t.status] ?? 0) + 1;
+      if (t.status === 'queued') by_priority[String(t.priority)] = (by_priority[String(t.priority)] ?? 0) + 1;
+    }
+    return { by_status, by_priority, dead_letter: dead, queued_index_size: this.db.queue.getKeysCount() };
+  }
+
+  private depsMet(t: Task): boolean {
+    return t.depends_on.every((d) => (this.db.tasks.get(d) as Task | undefined)?.status === 'completed');
+  }
+
+  /**
+   * One scheduler pass: queued tasks in lane order, each to the first unused
+   * candidate that covers its capabilities (or its `assign_to` agent).
+   */
+  schedule(candidates: Candidate[], now: number): Task[] {
+    const free = new Map(candidates.map((c) => [c.agent_id, new Set(c.capabilities)]));
+    const assigned: Task[] = [];
+    for (const { key } of all(this.db.queue.getRange({}))) {
+      if (free.size === 0) break;
+      const t = this.db.tasks.get((key as [number, number, string])[2]) as Task | undefined;
+      if (!t || !this.depsMet(t)) continue;
+      let agent: string | undefined;
+      if (t.assign_to) agent = free.has(t.assign_to) ? t.assign_to : undefined;
+      else {
+        for (const [id, caps] of free) {
+          if (t.needed_capabilities.every((c) => caps.has(c))) {
+            agent = id;
+            break;
+          }
+        }
+      }
+      if (!agent) continue;
+      free.delete(agent);
+      this.leaveState(t);
+      t.status = 'assigned';
+      t.assigned_to = agent;
+      t.assigned_at = now;
+      t.generation += 1;
+      t.routing_decision = routingFor(t, candidates.length, now);
+      this.log(t, 'assigned', now, { agent_id: agent, generation: t.generation });
+      this.db.byAgent.putSync([agent, t.id], 1);
+      this.put(t);
+      assigned.push(t);
+    }
+    return assigned;
+  }
+
+  /** A progress sign (accepted, progress, wake success, continue) refreshes updated_at. */
+  touch(id: string, now: number): Task | null {
+    const t = this.find(id);
+    if (!t || t.status !== 'assigned') return null;
+    t.updated_at = now;
+    this.put(t);
+    return t;
+  }
+
+  private fenced(id: string, generation: number): Task {
+    const t = this.find(id);
+    if (!t) throw new HubError(ErrorCode.notFound);
+    if (t.status !== 'assigned') throw new HubError(ErrorCode.invalidState);
+    if (t.generation !== generation) throw new HubError(ErrorCode.staleGeneration);
+    return t;
+  }
+
+  /** Failure accounting: retry_count+1; dead letter once retry_count ≥ max_retries. */
+  private failed(t: Task, error: string, now: number): Outcome {
+    const agent = t.assigned_to;
+    this.leaveState(t);
+    t.retry_count += 1;
+    t.last_error = error;
+    if (t.retry_count >= t.max_retries) {
+      this.dead(t, error, now);
+      return 'dead_letter';
+    }
+    t.generation += 1;
+    this.log(t, 'retry', now, { agent_id: agent, error, retry_count: t.retry_count });
+    this.enqueue(t);
+    this.put(t);
+    return 'retried';
+  }
+
+  private dead(t: Task, reason: string, now: number): void {
+    this.leaveState(t);
+    t.status = 'dead_letter';
+    t.last_error = reason;
+    t.assigned_to = null;
+    this.log(t, 'dead_letter', now, { reason });
+    this.put(t);
+  }
+
+  complete(
+    a: {
+      task_id: string;
+      generation: number;
+      result?: Record<string, unknown> | null;
+      tokens_used?: number | null;
+      verification_report?: Record<string, unknown> | null;
+      verification_history?: Record<string, unknown>[] | null;
+    },
+    now: number,
+  ): { task: Task; outcome: Outcome; agent: string | null } {
+    const t = this.fenced(a.task_id, a.generation);
+    const agent = t.assigned_to;
+    t.result = a.result ?? null;
+    t.verification_report = a.verification_report ?? null;
+    t.verification_history = a.verification_history ?? null;
+    const fromResult = a.result?.tokens_used;
+    t.tokens_used = a.tokens_used ?? (typeof fromResult === 'number' ? fromResult : null);
+    if (a.result?.status === 'failed') {
+      const err = a.result.error ?? a.result.reason ?? 'result.status failed';
+      return { task: t, outcome: this.failed(t, String(err), now), agent };
+    }
+    this.leaveState(t);
+    t.status = 'completed';
+    this.log(t, 'completed', now, { tokens_used: t.tokens_used, agent_id: agent });
+    this.put(t);
+    return { task: t, outcome: 'complete', agent };
+  }
+
+  fail(a: { task_id: string; generation: number; error: string }, now: number) {
+    const t = this.fenced(a.task_id, a.generation);
+    const agent = t.assigned_to;
+    return { task: t, outcome: this.failed(t, a.error, now), agent };
+  }
+
+  /** The assignment returns to its lane; no retry is counted (§9.9). */
+  reject(id: string, agent: string, reason: string, now: number): Task | null {
+    const t = this.find(id);
+    if (!t || t.status !== 'assigned' || t.assigned_to !== agent) return null;
+    this.leaveState(t);
+    t.generation += 1;
+    this.log(t, 'rejected', now, { agent_id: agent, reason });
+    this.enqueue(t);
+    this.put(t);
+    return t;
+  }
+
+  /** Back to the lane with a new generation; the 5th reclaim dead-letters it as `stalled` (§9.27). */
+  reclaim(id: string, reason: string, now: number): Task | null {
+    const t = this.find(id);
+    if (!t || t.status !== 'assigned') return null;
+    const agent = t.assigned_to;
+    this.leaveState(t);
+    t.reclaim_count += 1;
+    if (t.reclaim_count >= this.caps.maxReclaims) {
+      this.dead(t, 'stalled', now);
+      return t;
+    }
+    t.generation += 1;
+    this.log(t, 'reclaimed', now, { agent_id: agent, reason });
+    this.enqueue(t);
+    this.put(t);
+    return t;
+  }
+
+  assignedTo(agent: string): Task[] {
+    return all(this.db.byAgent.getKeys({ start: [agent], end: [agent, '\uffff'] }))
+      .map((k) => this.find((k as [string, string])[1]))
+      .filter((t): t is Task => t !== undefined && t.status === 'assigned' && t.assigned_to === agent);
+  }
+
+  reclaimAgent(agent: string, reason: string, now: number): Task[] {
+    return this.assignedTo(agent)
+      .map((t) => this.reclaim(t.id, reason, now))
+      .filter((t): t is Task => t !== null);
+  }
+
+  /** `continue` iff the task is assigned to this agent with this generation (§2.1, §9.8). */
+  stateReport(id: string, agent: string, generation: number | null, now: number): 'continue' | 'abort' {
+    const t = this.find(id);
+    if (!t || t.status !== 'assigned' || t.assigned_to !== agent || t.generation !== (generation ?? 0)) return 'abort';
+    t.updated_at = now;
+    this.put(t);
+    return 'continue';
+  }
+
+  recover(id: string, agent: string, now: number): { action: 'continue'; generation: number } | { action: 'reassign' } {
+    const t = this.find(id);
+    if (!t || t.status !== 'assigned' || t.assigned_to !== agent) return { action: 'reassign' };
+    t.updated_at = now;
+    this.put(t);
+    return { action: 'continue', generation: t.generation };
+  }
+
+  /** Only the submitter or the admin (`by` null) may cancel or retry (§9.1). */
+  private owned(id: string, by: string | null): Task {
+    const t = this.get(id);
+    if (by !== null && t.submitted_by !== by) throw new HubError(ErrorCode.adminPortOnly);
+    return t;
+  }
+
+  cancel(id: string, by: string | null): Task {
+    const t = this.owned(id, by);
+    this.leaveState(t);
+    this.db.tasks.removeSync(id);
+    return t;
+  }
+
+  retry(id: string, by: string | null, now: number): Task {
+    const t = this.owned(id, by);
+    if (t.status !== 'dead_letter') throw new HubError(ErrorCode.taskNotFound, { task_id: id });
+    t.retry_count = 0;
+    t.reclaim_count = 0;
+    t.last_error = null;
+    t.generation += 1;
+    this.log(t, 'queued', now, { retry: true });
+    this.enqueue(t);
+    this.put(t);
+    return t;
+  }
+
+  /**
+   * Periodic sweep: deadlines (`complete_by`) dead-letter; stale assignments
+   * and assignments of absent agents (after the restart grace) are reclaimed;
+   * the optional queue TTL (off by default, §9.11) dead-letters old backlog.
+   */
+  sweep(input: SweepInput, now: number): SweepResult {
+    const connected = new Set(input.connected);
+    const working = new Set(input.working);
+    const reclaimed: Task[] = [];
+    const expired: Task[] = [];
+    for (const { value } of all(this.db.tasks.getRange({}))) {
+      const t = value as Task;
+      if (t.status !== 'queued' && t.status !== 'assigned') continue;
+      if (t.complete_by !== null && t.complete_by < now) {
+        expired.push({ ...t });
+        this.dead(t, 'complete_by_expired', now);
+        continue;
+      }
+      if (t.status === 'queued') {
+        const ttl = this.caps.taskTtlMs;
+        if (ttl > 0 && t.complexity_tier !== 'trivial' && now - t.created_at > ttl) {
+          this.dead(t, 'ttl_expired', now);
+          expired.push(t);
+        }
+        continue;
+      }
+      const agent = t.assigned_to as string;
+      const staleAfter = working.has(agent) ? this.caps.staleWorkingMs : this.caps.staleMs;
+      let reason: string | null = null;
+      if (now - t.updated_at > staleAfter) reason = 'stale';
+      else if (!connected.has(agent) && now >= input.graceUntil) reason = 'agent_offline';
+      if (reason) {
+        const r = this.reclaim(t.id, reason, now);
+        if (r) reclaimed.push(r);
+      }
+    }
+    return { reclaimed, expired };
+  }
+
+  setCaps(caps: Partial<TaskCaps>): void {
+    this.caps = { ...this.caps, ...caps };
+  }
+}

@@ -1,0 +1,47 @@
+import { workerData } from 'piscina';
+import type { TaskSubmit } from '../shared/schemas/tasks.js';
+import { openDomainEnv } from '../storage/env.js';
+import { type Candidate, type SweepInput, TASK_DBS, type TaskCaps, TaskStore } from '../storage/tasks.js';
+import { batchHandler } from './runtime.js';
+
+const { dataDir, caps } = workerData as { dataDir: string; caps: TaskCaps };
+const env = openDomainEnv(dataDir, 'tasks', TASK_DBS);
+const store = new TaskStore(env, caps);
+
+type Fenced = { task_id: string; generation: number };
+
+export const ops = {
+  submit: (s: TaskStore, a: { input: TaskSubmit; by: string; key: string | null }, now: number) => {
+    if (a.key) {
+      const prior = s.idem.get(a.by, a.key, now) as { task_id: string } | undefined;
+      if (prior) return { replay: true as const, task: s.get(prior.task_id), warnings: [] as string[] };
+    }
+    const r = s.submit(a.input, a.by, now);
+    if (a.key) s.idem.put(a.by, a.key, { task_id: r.task.id }, now);
+    return { replay: false as const, ...r };
+  },
+  get: (s: TaskStore, a: { id: string }) => s.get(a.id),
+  list: (s: TaskStore, a: { status?: string; priority?: number; assigned_to?: string; goal_id?: string }) => s.list(a),
+  deadLetters: (s: TaskStore) => s.deadLetters(),
+  stats: (s: TaskStore) => s.stats(),
+  schedule: (s: TaskStore, a: { candidates: Candidate[] }, now: number) => s.schedule(a.candidates, now),
+  touch: (s: TaskStore, a: { id: string }, now: number) => s.touch(a.id, now) !== null,
+  complete: (s: TaskStore, a: Parameters<TaskStore['complete']>[0], now: number) => s.complete(a, now),
+  fail: (s: TaskStore, a: Fenced & { error: string }, now: number) => s.fail(a, now),
+  reject: (s: TaskStore, a: { id: string; agent: string; reason: string }, now: number) =>
+    s.reject(a.id, a.agent, a.reason, now),
+  reclaim: (s: TaskStore, a: { id: string; reason: string }, now: number) => s.reclaim(a.id, a.reason, now),
+  reclaimAgent: (s: TaskStore, a: { agent: string; reason: string }, now: number) =>
+    s.reclaimAgent(a.agent, a.reason, now),
+  assignedTo: (s: TaskStore, a: { agent: string }) => s.assignedTo(a.agent),
+  stateReport: (s: TaskStore, a: { id: string; agent: string; generation: number | null }, now: number) =>
+    s.stateReport(a.id, a.agent, a.generation, now),
+  recover: (s: TaskStore, a: { id: string; agent: string }, now: number) => s.recover(a.id, a.agent, now),
+  cancel: (s: TaskStore, a: { id: string; by: string | null }) => s.cancel(a.id, a.by),
+  retry: (s: TaskStore, a: { id: string; by: string | null }, now: number) => s.retry(a.id, a.by, now),
+  sweep: (s: TaskStore, a: SweepInput, now: number) => ({ ...s.sweep(a, now), idempotency: s.idem.sweep(now) }),
+  health: (s: TaskStore) => ({ counts: s.counts() }),
+};
+
+export type TaskOps = typeof ops;
+export default batchHandler(env.root, store, ops);
