@@ -1,6 +1,5 @@
 import { HubError } from '../shared/errors.js';
 import type { Connection } from './connection.js';
-import type { Hub } from './context.js';
 import type { Handlers } from './ws-handlers.js';
 
 /** Task errors keep the original's text form, e.g. `task_complete_failed: stale_generation`. */

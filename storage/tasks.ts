@@ -230,7 +230,7 @@ export class TaskStore {
   /** A progress sign (accepted, progress, wake success, continue) refreshes updated_at. */
   touch(id: string, now: number): Task | null {
     const t = this.find(id);
-    if (!t || t.status !== 'assigned') return null;
+    if (t?.status !== 'assigned') return null;
     t.updated_at = now;
     this.put(t);
     return t;
@@ -308,7 +308,7 @@ export class TaskStore {
   /** The assignment returns to its lane; no retry is counted (§9.9). */
   reject(id: string, agent: string, reason: string, now: number): Task | null {
     const t = this.find(id);
-    if (!t || t.status !== 'assigned' || t.assigned_to !== agent) return null;
+    if (t?.status !== 'assigned' || t.assigned_to !== agent) return null;
     this.leaveState(t);
     t.generation += 1;
     this.log(t, 'rejected', now, { agent_id: agent, reason });
@@ -320,7 +320,7 @@ export class TaskStore {
   /** Back to the lane with a new generation; the 5th reclaim dead-letters it as `stalled` (§9.27). */
   reclaim(id: string, reason: string, now: number): Task | null {
     const t = this.find(id);
-    if (!t || t.status !== 'assigned') return null;
+    if (t?.status !== 'assigned') return null;
     const agent = t.assigned_to;
     this.leaveState(t);
     t.reclaim_count += 1;
@@ -350,7 +350,7 @@ export class TaskStore {
   /** `continue` iff the task is assigned to this agent with this generation (§2.1, §9.8). */
   stateReport(id: string, agent: string, generation: number | null, now: number): 'continue' | 'abort' {
     const t = this.find(id);
-    if (!t || t.status !== 'assigned' || t.assigned_to !== agent || t.generation !== (generation ?? 0)) return 'abort';
+    if (t?.status !== 'assigned' || t.assigned_to !== agent || t.generation !== (generation ?? 0)) return 'abort';
     t.updated_at = now;
     this.put(t);
     return 'continue';
@@ -358,7 +358,7 @@ export class TaskStore {
 
   recover(id: string, agent: string, now: number): { action: 'continue'; generation: number } | { action: 'reassign' } {
     const t = this.find(id);
-    if (!t || t.status !== 'assigned' || t.assigned_to !== agent) return { action: 'reassign' };
+    if (t?.status !== 'assigned' || t.assigned_to !== agent) return { action: 'reassign' };
     t.updated_at = now;
     this.put(t);
     return { action: 'continue', generation: t.generation };
