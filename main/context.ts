@@ -11,6 +11,7 @@ import type { Connections } from './connections.js';
 import type { DomainClient } from './domain-client.js';
 import type { Limiter } from './limiter.js';
 import type { Logger } from './log.js';
+import type { Metrics } from './metrics.js';
 import type { Pipeline } from './pipeline.js';
 import type { Settings } from './settings.js';
 import type { Validator } from './validation.js';
@@ -40,6 +41,10 @@ export interface Hub {
   /** `identified` and `left` (a Connection): the scheduler listens */
   events: EventEmitter;
   sweepMailboxes: () => void;
+  metrics: Metrics;
+  domains: () => Array<DomainClient<any>>;
+  /** §3.5 storage health, from the last sample */
+  storageHealth: () => Record<string, unknown>;
   health: () => Record<string, unknown>;
   /** counters for /metrics and /health */
   counters: { mailboxDropped: number; liveDropped: number; lenient: number };

@@ -49,7 +49,13 @@ export class DomainClient<O extends OpTable<any>> {
   constructor(
     name: string,
     workerData: unknown,
-    private readonly opts: { batchMax: number; queueMax: number; log: Logger },
+    private readonly opts: {
+      batchMax: number;
+      queueMax: number;
+      log: Logger;
+      /** called per batch with its round trip in µs */
+      observe?: (domain: string, micros: number) => void;
+    },
   ) {
     this.name = name;
     this.pool = new Piscina({
@@ -92,8 +98,12 @@ export class DomainClient<O extends OpTable<any>> {
     this.inFlight = 1;
     this.stats.in_flight = 1;
     const batch: Batch = { items: taken.map((p) => p.item), now: Date.now() };
+    const started = performance.now();
     this.pool.run(batch).then(
-      (res: BatchResult) => this.settle(taken, res),
+      (res: BatchResult) => {
+        this.opts.observe?.(this.name, (performance.now() - started) * 1000);
+        this.settle(taken, res);
+      },
       (err: Error) => this.fail(taken, err),
     );
   }

@@ -16,10 +16,12 @@ import { DomainClient } from './domain-client.js';
 import { compile, handler } from './http-server.js';
 import { Limiter } from './limiter.js';
 import { createLogger, type Logger } from './log.js';
+import { Metrics } from './metrics.js';
 import { Pipeline } from './pipeline.js';
 import { adminRewrite, adminRoutes } from './routes-admin.js';
 import { publicRoutes } from './routes-public.js';
 import { Settings } from './settings.js';
+import { StorageSampler } from './storage-sampler.js';
 import { startTimers } from './timers.js';
 import { Validator } from './validation.js';
 import { Violations } from './violations.js';
@@ -46,7 +48,13 @@ function listen(server: Server, port: number, host: string): Promise<number> {
 
 export async function startHub(config: Config, log: Logger = createLogger(config.logLevel)): Promise<RunningHub> {
   const dataDir = resolve(config.data);
-  const batching = { batchMax: config.batchMax, queueMax: config.queueMax, log };
+  const metrics = new Metrics();
+  const batching = {
+    batchMax: config.batchMax,
+    queueMax: config.queueMax,
+    log,
+    observe: (d: string, us: number) => metrics.batch(d, us),
+  };
   const registry = new DomainClient<RegistryOps>('registry', { dataDir }, batching);
   const messaging = new DomainClient<MessagingOps>(
     'messaging',
@@ -101,6 +109,9 @@ export async function startHub(config: Config, log: Logger = createLogger(config
     events: new EventEmitter(),
     startedAt: Date.now(),
     counters: { mailboxDropped: 0, liveDropped: 0, lenient: 0 },
+    metrics,
+    domains: () => domains,
+    storageHealth: () => storage.report(),
     publicUrl: () => {
       const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
       return { ws: `ws://${host}:${ports.public}/ws`, api: `http://${host}:${ports.public}` };
@@ -120,6 +131,7 @@ export async function startHub(config: Config, log: Logger = createLogger(config
       agents_connected: hub.conns.count(),
       connections: hub.conns.all.size,
       workers: Object.fromEntries(domains.map((d) => [d.name, { ...d.stats }])),
+      agents: hub.pipeline.counts(),
       counters: { ...hub.counters, violations: hub.violations.total, lenient: hub.validator.lenientAccepted },
     }),
   };
@@ -141,6 +153,8 @@ export async function startHub(config: Config, log: Logger = createLogger(config
   }
 
   hub.pipeline = new Pipeline(hub);
+  const storage = new StorageSampler(hub, dataDir);
+  await storage.sample();
   const publicServer = createServer(handler(hub, compile(publicRoutes)));
   const adminServer = createServer(handler(hub, compile(adminRoutes), adminRewrite));
   const wss = attachWebSocket(hub, publicServer, () => open);
@@ -166,6 +180,7 @@ export async function startHub(config: Config, log: Logger = createLogger(config
     closing ??= (async () => {
       open = false;
       stopTimers();
+      storage.stop();
       hub.pipeline.stop();
       publicServer.close();
       adminServer.close();

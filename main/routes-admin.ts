@@ -43,6 +43,14 @@ export const adminRoutes: Route[] = [
     auth: 'none',
     handler: ({ hub }) => ({ body: hub.health() }),
   },
+  { method: 'GET', path: '/metrics', auth: 'admin', handler: ({ hub }) => ({ body: hub.metrics.prometheus(hub) }) },
+  {
+    method: 'GET',
+    path: '/admin/storage-health',
+    auth: 'admin',
+    handler: ({ hub }) => ({ body: hub.storageHealth() }),
+  },
+  { method: 'GET', path: '/admin/dets-health', auth: 'admin', handler: ({ hub }) => ({ body: hub.storageHealth() }) },
   {
     method: 'POST',
     path: '/admin/tokens',

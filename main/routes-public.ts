@@ -188,6 +188,7 @@ export const publicRoutes: Route[] = [
   ...taskRoutes,
   ...configReads,
   { method: 'PUT', path: '/api/config/:key', auth: 'none', action: null, handler: adminOnly },
+  { method: 'GET', path: '/api/metrics', auth: 'none', handler: ({ hub }) => ({ body: hub.metrics.api(hub) }) },
   {
     method: 'GET',
     path: '/api/analytics/summary',

@@ -23,6 +23,7 @@ export const taskHandlers: Handlers = {
     try {
       const r = await hub.tasks.call('complete', f);
       conn.sendJson({ type: 'task_ack', task_id: f.task_id, status: r.outcome });
+      hub.metrics.taskOutcome(r.outcome, r.task.created_at, Date.now());
       hub.log.info({ task_id: f.task_id, agent_id: r.agent, outcome: r.outcome }, 'task finished');
       hub.pipeline.release(r.agent, f.task_id);
     } catch (err) {
@@ -35,6 +36,7 @@ export const taskHandlers: Handlers = {
       const error = f.error ?? f.reason ?? 'unknown';
       const r = await hub.tasks.call('fail', { task_id: f.task_id, generation: f.generation, error });
       conn.sendJson({ type: 'task_ack', task_id: f.task_id, status: r.outcome });
+      hub.metrics.taskOutcome(r.outcome, r.task.created_at, Date.now());
       hub.log.info({ task_id: f.task_id, agent_id: r.agent, outcome: r.outcome, error }, 'task failed');
       hub.pipeline.release(r.agent, f.task_id);
     } catch (err) {

@@ -1,5 +1,5 @@
 import { ErrorCode, HubError } from '../shared/errors.js';
-import { all, type Db, type DomainEnv } from './env.js';
+import { all, count, type Db, type DomainEnv } from './env.js';
 
 export const CHANNEL_DBS = ['channels', 'subs', 'subsByAgent'] as const;
 export type ChannelDb = (typeof CHANNEL_DBS)[number];
@@ -24,7 +24,7 @@ export class ChannelStore {
   }
 
   counts(): Record<string, number> {
-    return { channels: this.db.channels.getKeysCount(), subscriptions: this.db.subs.getKeysCount() };
+    return { channels: count(this.db.channels), subscriptions: count(this.db.subs) };
   }
 
   create(name: string, description: string, by: string, now: number): ChannelRec {

@@ -1,5 +1,5 @@
 import type { HistEntry, Msg, StoredMsg } from '../shared/schemas/records.js';
-import { all, type Db, type DomainEnv, first, span } from './env.js';
+import { all, count, type Db, type DomainEnv, first, span } from './env.js';
 import { IdempotencyStore } from './idempotency.js';
 
 export const MESSAGING_DBS = [
@@ -86,8 +86,8 @@ export class MessagingStore {
     this.db = env.dbs;
     this.idem = new IdempotencyStore(this.db.idem, this.db.idemTime, caps.idempotencyTtlMs);
     this.seq = (this.db.meta.get('seq') as number | undefined) ?? 0;
-    this.historyCount = this.db.history.getKeysCount();
-    this.chanTotal = this.db.chanAll.getKeysCount();
+    this.historyCount = count(this.db.history);
+    this.chanTotal = count(this.db.chanAll);
   }
 
   setCaps(caps: Partial<MessagingCaps>): void {
@@ -106,10 +106,10 @@ export class MessagingStore {
 
   counts(): Record<string, number> {
     return {
-      history: this.db.history.getKeysCount(),
-      mailbox: this.db.mailbox.getKeysCount(),
-      threads: this.db.threads.getKeysCount(),
-      channel_history: this.db.chanAll.getKeysCount(),
+      history: count(this.db.history),
+      mailbox: count(this.db.mailbox),
+      threads: count(this.db.threads),
+      channel_history: count(this.db.chanAll),
     };
   }
 

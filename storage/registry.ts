@@ -2,7 +2,7 @@ import type { BucketLimit } from '../shared/config.js';
 import { ErrorCode, HubError } from '../shared/errors.js';
 import type { Action } from '../shared/ratelimit.js';
 import { hashToken, newToken } from '../shared/tokens.js';
-import { all, type Db, type DomainEnv } from './env.js';
+import { all, count, type Db, type DomainEnv } from './env.js';
 
 export const REGISTRY_DBS = ['meta', 'tokens', 'tokensByAgent', 'config', 'overrides', 'whitelist'] as const;
 export type RegistryDb = (typeof REGISTRY_DBS)[number];
@@ -32,7 +32,7 @@ export class RegistryStore {
   }
 
   counts(): Record<string, number> {
-    return { tokens: this.db.tokens.getKeysCount(), config: this.db.config.getKeysCount() };
+    return { tokens: count(this.db.tokens), config: count(this.db.config) };
   }
 
   snapshot(): RegistrySnapshot {

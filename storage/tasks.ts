@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { ErrorCode, HubError } from '../shared/errors.js';
 import { PRIORITIES, type Task, type TaskSubmit } from '../shared/schemas/tasks.js';
-import { all, type Db, type DomainEnv } from './env.js';
+import { all, count, type Db, type DomainEnv } from './env.js';
 import { IdempotencyStore } from './idempotency.js';
 import { complexityOf, routingFor } from './task-routing.js';
 
@@ -57,7 +57,7 @@ export class TaskStore {
   }
 
   counts(): Record<string, number> {
-    return { tasks: this.db.tasks.getKeysCount(), queued: this.db.queue.getKeysCount() };
+    return { tasks: count(this.db.tasks), queued: count(this.db.queue) };
   }
 
   private put(t: Task): void {
@@ -183,7 +183,7 @@ export class TaskStore {
       else by_status[t.status] = (by_status[t.status] ?? 0) + 1;
       if (t.status === 'queued') by_priority[String(t.priority)] = (by_priority[String(t.priority)] ?? 0) + 1;
     }
-    return { by_status, by_priority, dead_letter: dead, queued_index_size: this.db.queue.getKeysCount() };
+    return { by_status, by_priority, dead_letter: dead, queued_index_size: count(this.db.queue) };
   }
 
   private depsMet(t: Task): boolean {
