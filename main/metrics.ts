@@ -41,8 +41,8 @@ export class Metrics {
 
   /** A batch round trip (enqueue of its first item → results back), in µs. */
   batch(domain: string, micros: number): void {
-    let h = this.batches.get(domain);
-    if (!h) this.batches.set(domain, (h = newHistogram()));
+    const h = this.batches.get(domain) ?? newHistogram();
+    this.batches.set(domain, h);
     h.recordValue(Math.max(1, Math.round(micros)));
   }
 
