@@ -6,6 +6,9 @@ import { sendMessage } from './messaging.js';
 import { channelRoutes } from './routes-channels.js';
 import { taskRoutes } from './routes-tasks.js';
 
+/** A poll returns at most this many entries; page with `since=last_seq` (a departure: the original returned all). */
+const MAILBOX_PAGE = 1000;
+
 const adminOnly = () => {
   throw new HubError(ErrorCode.adminPortOnly);
 };
@@ -130,8 +133,9 @@ export const publicRoutes: Route[] = [
     auth: 'own',
     action: 'mailbox_poll',
     handler: async (ctx) => {
-      const since = query(ctx, 'mailboxQuery').since ?? 0;
-      const r = await ctx.hub.messaging.call('poll', { agent: ctx.agent, since });
+      const q = query(ctx, 'mailboxQuery');
+      const limit = Math.min(Math.max(q.limit ?? MAILBOX_PAGE, 1), MAILBOX_PAGE);
+      const r = await ctx.hub.messaging.call('poll', { agent: ctx.agent, since: q.since ?? 0, limit });
       return { body: { agent_id: ctx.agent, messages: r.messages, last_seq: r.last_seq, count: r.messages.length } };
     },
   },

@@ -22,7 +22,7 @@ export function makeHttpSchemas(l: Limits) {
       reply_to: opt(str(128)),
       idempotency_key: idempotencyKey(),
     }),
-    mailboxQuery: v.object({ since: v.optional(queryInt()) }),
+    mailboxQuery: v.object({ since: v.optional(queryInt()), limit: v.optional(queryInt()) }),
     mailboxAck: v.object({ seq: nonNegInt() }),
     messagesQuery: v.object({
       from: v.optional(str(l.maxAgentId)),
