@@ -191,3 +191,9 @@ export function query<K extends keyof HttpSchemas>(ctx: Ctx, name: K) {
   if (!parsed.ok) throw new HubError(ErrorCode.validationFailed, { errors: parsed.errors });
   return parsed.value;
 }
+
+/** The `Idempotency-Key` header, else the body's `idempotency_key` (§9.28). */
+export function idempotencyKey(ctx: Ctx, fromBody: string | null | undefined): string | null {
+  const header = ctx.req.headers['idempotency-key'];
+  return typeof header === 'string' && header !== '' ? header.slice(0, 128) : (fromBody ?? null);
+}

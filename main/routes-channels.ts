@@ -1,7 +1,7 @@
 import { ErrorCode, HubError } from '../shared/errors.js';
 import type { HttpBody } from '../shared/schemas/http.js';
 import { publish, subscribe, unsubscribe } from './channels.js';
-import { type Ctx, query, type Route } from './http-server.js';
+import { type Ctx, idempotencyKey, query, type Route } from './http-server.js';
 
 /** `:ch` normalised and validated like every channel name (§4, §9.5); 404 when it does not exist. */
 function channelOf(ctx: Ctx, mustExist = true): string {
@@ -68,8 +68,7 @@ export const channelRoutes: Route[] = [
     body: 'channelPublish',
     handler: async (ctx) => {
       const b = ctx.body as HttpBody<'channelPublish'>;
-      const header = ctx.req.headers['idempotency-key'];
-      const key = typeof header === 'string' ? header.slice(0, 128) : b.idempotency_key;
+      const key = idempotencyKey(ctx, b.idempotency_key);
       const r = await publish(ctx.hub, ctx.agent, channelOf(ctx), { ...b, idempotency_key: key });
       return { body: { status: 'published', seq: r.seq, id: r.id } };
     },

@@ -1,7 +1,7 @@
 import { ErrorCode, HubError } from '../shared/errors.js';
 import type { HttpBody } from '../shared/schemas/http.js';
 import type { Ctx, Route } from './http-server.js';
-import { query } from './http-server.js';
+import { idempotencyKey, query } from './http-server.js';
 import { sendMessage } from './messaging.js';
 import { channelRoutes } from './routes-channels.js';
 import { taskRoutes } from './routes-tasks.js';
@@ -119,11 +119,10 @@ export const publicRoutes: Route[] = [
     auth: 'auth',
     action: 'message',
     body: 'sendMessage',
-    handler: async ({ hub, agent, body, req }) => {
-      const b = body as HttpBody<'sendMessage'>;
-      const header = req.headers['idempotency-key'];
-      const key = typeof header === 'string' ? header.slice(0, 128) : b.idempotency_key;
-      const r = await sendMessage(hub, agent, { ...b, type: b.type, idempotency_key: key });
+    handler: async (ctx) => {
+      const b = ctx.body as HttpBody<'sendMessage'>;
+      const key = idempotencyKey(ctx, b.idempotency_key);
+      const r = await sendMessage(ctx.hub, ctx.agent, { ...b, idempotency_key: key });
       return { body: { status: 'sent', id: r.id } };
     },
   },

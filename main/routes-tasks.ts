@@ -3,7 +3,7 @@ import type { HttpBody } from '../shared/schemas/http.js';
 import { PRIORITIES, type TaskSubmit, taskView } from '../shared/schemas/tasks.js';
 import { newId } from '../shared/tokens.js';
 import type { Hub } from './context.js';
-import { type AuthMode, type Ctx, query, type Route } from './http-server.js';
+import { type AuthMode, type Ctx, idempotencyKey, query, type Route } from './http-server.js';
 import { assignFrame } from './pipeline.js';
 
 async function cancel(hub: Hub, id: string, by: string | null) {
@@ -68,17 +68,17 @@ export const taskRoutes: Route[] = [
     auth: 'auth',
     action: 'task_submit',
     body: 'taskSubmit',
-    handler: async ({ hub, agent, body, req }) => {
-      const input = body as TaskSubmit;
-      const header = req.headers['idempotency-key'];
-      const key = typeof header === 'string' ? header.slice(0, 128) : (input.idempotency_key ?? null);
+    handler: async (ctx) => {
+      const { hub, agent } = ctx;
+      const input = ctx.body as TaskSubmit;
+      const key = idempotencyKey(ctx, input.idempotency_key);
       const r = await hub.tasks.call('submit', { input, by: agent, key });
       if (!r.replay) {
         hub.log.info({ task_id: r.task.id, by: agent, priority: r.task.priority }, 'task submitted');
         hub.pipeline.kick();
       }
       const out: Record<string, unknown> = {
-        status: r.task.status === 'queued' && !r.replay ? 'queued' : r.task.status,
+        status: r.task.status,
         task_id: r.task.id,
         priority: r.task.priority,
         created_at: r.task.created_at,
