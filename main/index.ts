@@ -14,6 +14,8 @@ async function main(): Promise<void> {
     process.exit(2);
   }
   const log = createLogger(config.logLevel);
+  // a stray rejection is a bug to log, never a reason to drop every agent's connection
+  process.on('unhandledRejection', (err) => log.error({ err }, 'unhandled rejection'));
   const running = await startHub(config, log);
   if (running.generatedAdminToken) {
     log.warn(
