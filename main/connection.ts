@@ -12,6 +12,19 @@ export const FrameKind = {
 } as const;
 export type FrameKind = (typeof FrameKind)[keyof typeof FrameKind];
 
+/**
+ * Sockets written to in this event-loop turn. Each is corked on its first
+ * frame and uncorked once per turn, so a batch's acks and deliveries to one
+ * socket leave in one writev instead of one syscall per frame.
+ */
+const corked: Connection[] = [];
+let uncorkScheduled = false;
+
+function uncorkAll(): void {
+  uncorkScheduled = false;
+  for (const c of corked.splice(0)) c.uncork();
+}
+
 /** One WebSocket and what the hub knows of it. Volatile: lives and dies with the socket. */
 export class Connection {
   agentId: string | null = null;
@@ -38,6 +51,7 @@ export class Connection {
   dropped = 0;
   closing = false;
   pongPending = false;
+  private isCorked = false;
 
   constructor(
     readonly id: number,
@@ -87,8 +101,28 @@ export class Connection {
       }
     }
     if (buffered <= this.bufferMax) this.overSince = 0;
-    this.ws.send(text);
+    this.write(text);
     return true;
+  }
+
+  private write(text: string): void {
+    // ws keeps its net.Socket private; corking it is the documented stream API
+    const socket = (this.ws as unknown as { _socket?: { cork(): void } })._socket;
+    if (!this.isCorked && socket) {
+      socket.cork();
+      this.isCorked = true;
+      corked.push(this);
+      if (!uncorkScheduled) {
+        uncorkScheduled = true;
+        setImmediate(uncorkAll);
+      }
+    }
+    this.ws.send(text);
+  }
+
+  uncork(): void {
+    this.isCorked = false;
+    (this.ws as unknown as { _socket?: { uncork(): void } })._socket?.uncork();
   }
 
   /** Starts a mailbox replay: live frames queue (bounded) until `endReplay`. */
@@ -109,7 +143,7 @@ export class Connection {
   async sendPaced(text: string): Promise<void> {
     if (this.closing || this.ws.readyState !== 1) return;
     if (this.ws.bufferedAmount < this.bufferMax / 2) {
-      this.ws.send(text);
+      this.write(text);
       return;
     }
     await new Promise<void>((resolve) => this.ws.send(text, () => resolve()));

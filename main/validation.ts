@@ -14,6 +14,9 @@ export type Outcome<T> = { ok: true; value: T } | { ok: false; errors: FieldErro
  */
 export class Validator {
   readonly ws: WsSchemas;
+  /** the same schemas without the payload-size check, for frames too small to break it */
+  private readonly wsSmall: WsSchemas;
+  private readonly payloadMax: number;
   readonly http: HttpSchemas;
   private readonly laxWs: WsSchemas | null;
   private readonly laxHttp: HttpSchemas | null;
@@ -24,14 +27,18 @@ export class Validator {
     private readonly log: Logger,
   ) {
     this.ws = makeWsSchemas(config);
+    this.wsSmall = makeWsSchemas({ ...config, maxPayloadBytes: Number.MAX_SAFE_INTEGER });
+    this.payloadMax = config.maxPayloadBytes;
     this.http = makeHttpSchemas(config);
     const lax = config.validationMode === 'log-only';
     this.laxWs = lax ? makeWsSchemas(UNBOUNDED) : null;
     this.laxHttp = lax ? makeHttpSchemas(UNBOUNDED) : null;
   }
 
-  frame<K extends keyof WsSchemas>(type: K, input: unknown): Outcome<v.InferOutput<WsSchemas[K]>> {
-    return this.run(this.ws[type], this.laxWs?.[type], input, type);
+  /** `frameBytes`: a frame no larger than the payload limit cannot hold a payload over it. */
+  frame<K extends keyof WsSchemas>(type: K, input: unknown, frameBytes: number): Outcome<v.InferOutput<WsSchemas[K]>> {
+    const strict = frameBytes <= this.payloadMax ? this.wsSmall[type] : this.ws[type];
+    return this.run(strict, this.laxWs?.[type], input, type);
   }
 
   body<K extends keyof HttpSchemas>(name: K, input: unknown): Outcome<v.InferOutput<HttpSchemas[K]>> {

@@ -96,7 +96,8 @@ function onFrame(hub: Hub, conn: Connection, data: RawData): void {
     conn.sendJson({ type: 'error', error: ErrorCode.notIdentified });
     return;
   }
-  const parsed = hub.validator.frame(t, obj);
+  const bytes = Buffer.isBuffer(data) ? data.length : Buffer.byteLength(text);
+  const parsed = hub.validator.frame(t, obj, bytes);
   if (!parsed.ok) {
     violation(hub, conn, validationFailed(t, parsed.errors));
     return;

@@ -1,4 +1,4 @@
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, randomBytes, randomFillSync, timingSafeEqual } from 'node:crypto';
 
 /** 32 random bytes as 64 lower-hex chars (PROTOCOL.md conventions). */
 export function newToken(): string {
@@ -16,7 +16,16 @@ export function sameHash(a: string, b: string): boolean {
   return x.length === y.length && timingSafeEqual(x, y);
 }
 
+// ids come from a pooled random buffer: one getrandom call per 512 ids, not one per message
+const pool = Buffer.alloc(4096);
+let offset = pool.length;
+
 /** 16 lower-hex chars: message ids. */
 export function newId(): string {
-  return randomBytes(8).toString('hex');
+  if (offset + 8 > pool.length) {
+    randomFillSync(pool);
+    offset = 0;
+  }
+  offset += 8;
+  return pool.toString('hex', offset - 8, offset);
 }
