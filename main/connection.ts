@@ -74,6 +74,7 @@ export class Connection {
       status: this.status,
       capabilities: this.capabilities,
       connected_at: this.connectedAt,
+      last_seen: this.lastSeen,
       protocol_version: this.protocolVersion,
       ...(this.resources ? { resources: this.resources } : {}),
     };

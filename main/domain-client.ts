@@ -154,6 +154,7 @@ export class DomainClient<O extends OpTable<any>> {
     } finally {
       await this.pool.destroy();
       this.stats.state = 'closed';
+      this.opts.log.info({ domain: this.name, batches: this.stats.batches }, 'domain worker stopped');
     }
   }
 }

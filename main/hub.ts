@@ -147,6 +147,7 @@ export async function startHub(config: Config, log: Logger = createLogger(config
     await messaging.call('health', {});
     await tasks.call('health', {});
     hub.channels.load(await channelsDomain.call('snapshot', {}));
+    for (const d of domains) log.info({ domain: d.name, path: resolve(dataDir, d.name) }, 'domain worker ready');
   } catch (err) {
     await Promise.allSettled(domains.map((d) => d.close()));
     throw err;

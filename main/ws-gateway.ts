@@ -119,12 +119,16 @@ function onFrame(hub: Hub, conn: Connection, data: RawData): void {
 function onConnection(hub: Hub, ws: WebSocket, req: IncomingMessage): void {
   const conn = hub.conns.add(ws, clientIp(req), Date.now());
   hub.limiter.pin(conn.limiterKey);
+  hub.log.debug({ conn: conn.id, ip: conn.ip }, 'socket opened');
   ws.on('message', (data) => onFrame(hub, conn, data));
   ws.on('pong', () => {
     conn.pongPending = false;
   });
   ws.on('error', (err) => hub.log.debug({ conn: conn.id, err: err.message }, 'socket error'));
-  ws.on('close', (code) => onClosed(hub, conn, code));
+  ws.on('close', (code) => {
+    if (!conn.agentId) hub.log.debug({ conn: conn.id, code }, 'socket closed before identify');
+    onClosed(hub, conn, code);
+  });
 }
 
 /** WebSocket on `/ws` of the public server (`noServer`, no per-message deflate). */
