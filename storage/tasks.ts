@@ -196,23 +196,18 @@ export class TaskStore {
    */
   schedule(candidates: Candidate[], now: number): Task[] {
     const free = new Map(candidates.map((c) => [c.agent_id, new Set(c.capabilities)]));
-    const assigned: Task[] = [];
-    for (const { key } of all(this.db.queue.getRange({}))) {
+    const picks: Array<[Task, string]> = [];
+    // read lazily and stop once every candidate has a task; write after the cursor is done
+    for (const { key } of this.db.queue.getRange({})) {
       if (free.size === 0) break;
       const t = this.db.tasks.get((key as [number, number, string])[2]) as Task | undefined;
       if (!t || !this.depsMet(t)) continue;
-      let agent: string | undefined;
-      if (t.assign_to) agent = free.has(t.assign_to) ? t.assign_to : undefined;
-      else {
-        for (const [id, caps] of free) {
-          if (t.needed_capabilities.every((c) => caps.has(c))) {
-            agent = id;
-            break;
-          }
-        }
-      }
+      const agent = t.assign_to ? (free.has(t.assign_to) ? t.assign_to : undefined) : this.firstCovering(free, t);
       if (!agent) continue;
       free.delete(agent);
+      picks.push([t, agent]);
+    }
+    for (const [t, agent] of picks) {
       this.leaveState(t);
       t.status = 'assigned';
       t.assigned_to = agent;
@@ -222,9 +217,13 @@ export class TaskStore {
       this.log(t, 'assigned', now, { agent_id: agent, generation: t.generation });
       this.db.byAgent.putSync([agent, t.id], 1);
       this.put(t);
-      assigned.push(t);
     }
-    return assigned;
+    return picks.map(([t]) => t);
+  }
+
+  private firstCovering(free: Map<string, Set<string>>, t: Task): string | undefined {
+    for (const [id, caps] of free) if (t.needed_capabilities.every((c) => caps.has(c))) return id;
+    return undefined;
   }
 
   /** A progress sign (accepted, progress, wake success, continue) refreshes updated_at. */
