@@ -1,6 +1,7 @@
 import { ErrorCode, HubError } from '../shared/errors.js';
 import type { Msg } from '../shared/schemas/records.js';
 import { newId } from '../shared/tokens.js';
+import { encodeOnce } from './connection.js';
 import type { Hub } from './context.js';
 
 /**
@@ -78,7 +79,7 @@ export async function publish(hub: Hub, from: string, channel: string, input: Pu
   if ('replay' in res) return res.replay as PublishReply;
   hub.analytics.sent(from, now);
   const mailboxed = new Set(res.mailboxed);
-  const frame = JSON.stringify({
+  const frame = encodeOnce({
     type: 'channel_message',
     channel,
     id: msg.id,
@@ -109,7 +110,7 @@ export async function subscribe(hub: Hub, agent: string, channel: string): Promi
   const added = await hub.channelsDomain.call('subscribe', { name: channel, agent });
   hub.channels.subscribe(channel, agent);
   if (added) {
-    const text = JSON.stringify({ type: 'channel_agent_joined', channel, agent_id: agent });
+    const text = encodeOnce({ type: 'channel_agent_joined', channel, agent_id: agent });
     for (const a of hub.channels.subscribers(channel)) {
       const c = a === agent ? undefined : hub.conns.online(a);
       if (c) hub.conns.deliver(c, text);

@@ -12,6 +12,14 @@ export const FrameKind = {
 } as const;
 export type FrameKind = (typeof FrameKind)[keyof typeof FrameKind];
 
+/** A frame's JSON text, or that text already encoded once for a fan-out. */
+export type Frame = string | Buffer;
+
+/** Encodes a fan-out frame once; every recipient gets the same bytes. */
+export const encodeOnce = (frame: unknown): Buffer => Buffer.from(JSON.stringify(frame));
+
+const TEXT = { binary: false } as const;
+
 /**
  * Sockets written to in this event-loop turn. Each is corked on its first
  * frame and uncorked once per turn, so a batch's acks and deliveries to one
@@ -42,7 +50,7 @@ export class Connection {
   /** timestamps of recent violations (§2.3) */
   readonly violations: number[] = [];
   /** set while a mailbox replay is being sent: live frames wait behind it */
-  pending: string[] | null = null;
+  pending: Frame[] | null = null;
   private pendingBytes = 0;
   /** the `mailbox_since` of the identify, null when the agent asked for no replay */
   replayFrom: number | null = null;
@@ -84,7 +92,7 @@ export class Connection {
    * Sends a pre-encoded frame unless the policy drops it. Returns false when
    * the frame was not sent (the caller decides whether a mailbox keeps it).
    */
-  send(text: string, kind: FrameKind, now = Date.now()): boolean {
+  send(text: Frame, kind: FrameKind, now = Date.now()): boolean {
     if (this.closing || this.ws.readyState !== 1) return false;
     if (kind === FrameKind.Live && this.pending) {
       if (this.pendingBytes + text.length > this.bufferMax) return false;
@@ -106,7 +114,7 @@ export class Connection {
     return true;
   }
 
-  private write(text: string): void {
+  private write(text: Frame): void {
     // ws keeps its net.Socket private; corking it is the documented stream API
     const socket = (this.ws as unknown as { _socket?: { cork(): void } })._socket;
     if (!this.isCorked && socket) {
@@ -118,7 +126,7 @@ export class Connection {
         setImmediate(uncorkAll);
       }
     }
-    this.ws.send(text);
+    this.ws.send(text, TEXT);
   }
 
   uncork(): void {
@@ -141,13 +149,13 @@ export class Connection {
   }
 
   /** Sends in order, waiting for the socket to drain past half the cap: a replay never floods memory. */
-  async sendPaced(text: string): Promise<void> {
+  async sendPaced(text: Frame): Promise<void> {
     if (this.closing || this.ws.readyState !== 1) return;
     if (this.ws.bufferedAmount < this.bufferMax / 2) {
       this.write(text);
       return;
     }
-    await new Promise<void>((resolve) => this.ws.send(text, () => resolve()));
+    await new Promise<void>((resolve) => this.ws.send(text, TEXT, () => resolve()));
   }
 
   sendJson(frame: Record<string, unknown>): void {
@@ -155,7 +163,7 @@ export class Connection {
   }
 
   /** A pre-encoded frame that must not be dropped (replies, task assignments). */
-  sendText(text: string): void {
+  sendText(text: Frame): void {
     this.send(text, FrameKind.Reply);
   }
 

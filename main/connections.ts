@@ -1,6 +1,6 @@
 import type { WebSocket } from 'ws';
 import type { Agent } from '../shared/schemas/records.js';
-import { Connection, FrameKind } from './connection.js';
+import { Connection, encodeOnce, type Frame, FrameKind } from './connection.js';
 
 /**
  * The registry of live sockets and presence. One socket per agent: the newest
@@ -62,7 +62,7 @@ export class Connections {
 
   /** Sends a presence frame to every identified socket that wants presence, except `except`. */
   presence(frame: Record<string, unknown>, except?: Connection): void {
-    const text = JSON.stringify(frame);
+    const text = encodeOnce(frame);
     for (const c of this.byAgent.values()) {
       if (c === except || !c.presenceEvents) continue;
       if (!c.send(text, FrameKind.Presence)) this.congested.add(c);
@@ -70,7 +70,7 @@ export class Connections {
   }
 
   /** Sends a pre-encoded live frame; false when it was dropped (§9.20). */
-  deliver(conn: Connection, text: string): boolean {
+  deliver(conn: Connection, text: Frame): boolean {
     const ok = conn.send(text, FrameKind.Live);
     if (!ok) this.congested.add(conn);
     return ok;

@@ -1,6 +1,6 @@
 import type { Msg, StoredMsg } from '../shared/schemas/records.js';
 import { newId } from '../shared/tokens.js';
-import type { Connection } from './connection.js';
+import { type Connection, encodeOnce } from './connection.js';
 import type { Hub } from './context.js';
 
 export interface SendInput {
@@ -17,7 +17,7 @@ export interface SendReply {
 }
 
 /** The `message` frame an agent receives; mailbox deliveries carry their `seq` (§9.21). */
-export function messageFrame(m: Msg | StoredMsg, seq?: number): string {
+export function messageFrame(m: Msg | StoredMsg, seq?: number): Record<string, unknown> {
   const frame: Record<string, unknown> = {
     type: 'message',
     id: m.id,
@@ -29,7 +29,7 @@ export function messageFrame(m: Msg | StoredMsg, seq?: number): string {
   };
   if (m.channel !== undefined) frame.channel = m.channel;
   if (seq !== undefined) frame.seq = seq;
-  return JSON.stringify(frame);
+  return frame;
 }
 
 /**
@@ -63,7 +63,7 @@ export async function sendMessage(hub: Hub, from: string, input: SendInput): Pro
 
   hub.analytics.sent(from, now);
   const mailboxed = new Set(res.mailboxed);
-  const live = messageFrame(msg);
+  const live = broadcast ? encodeOnce(messageFrame(msg)) : JSON.stringify(messageFrame(msg));
   const late: string[] = [];
   const targets: Connection[] = broadcast ? hub.conns.agents() : [];
   if (!broadcast) {
@@ -75,7 +75,7 @@ export async function sendMessage(hub: Hub, from: string, input: SendInput): Pro
     const agent = c.agentId as string;
     if (mailboxed.has(agent)) {
       // identified while the write was in flight: its replay (if it asked for one) covers it
-      if (c.replayFrom === null) hub.conns.deliver(c, messageFrame(msg, res.seq));
+      if (c.replayFrom === null) hub.conns.deliver(c, JSON.stringify(messageFrame(msg, res.seq)));
     } else if (hub.conns.deliver(c, live)) {
       hub.analytics.received(agent, now);
     } else if (agent !== from || !broadcast) {
@@ -103,7 +103,7 @@ export async function replayMailbox(hub: Hub, conn: Connection, since: number): 
       });
       for (const m of page.messages) {
         if (conn.closing) return;
-        await conn.sendPaced(messageFrame(m, m.seq));
+        await conn.sendPaced(JSON.stringify(messageFrame(m, m.seq)));
       }
       if (page.messages.length < REPLAY_PAGE) return;
       cursor = page.last_seq;
