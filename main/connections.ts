@@ -9,6 +9,8 @@ import { Connection, encodeOnce, type Frame, FrameKind } from './connection.js';
 export class Connections {
   readonly all = new Map<number, Connection>();
   private readonly byAgent = new Map<string, Connection>();
+  /** identified sockets that want join/leave/status frames: a fleet that opts out costs nothing per identify */
+  private readonly watchers = new Set<Connection>();
   private nextId = 1;
   /** sockets whose send buffer is over the cap, checked by the slow-consumer timer */
   readonly congested = new Set<Connection>();
@@ -26,6 +28,9 @@ export class Connections {
     const agent = conn.agentId as string;
     const prev = this.byAgent.get(agent);
     this.byAgent.set(agent, conn);
+    if (conn.presenceEvents) this.watchers.add(conn);
+    else this.watchers.delete(conn);
+    if (prev && prev !== conn) this.watchers.delete(prev);
     return prev === conn ? undefined : prev;
   }
 
@@ -33,6 +38,7 @@ export class Connections {
   remove(conn: Connection): boolean {
     this.all.delete(conn.id);
     this.congested.delete(conn);
+    this.watchers.delete(conn);
     if (conn.agentId && this.byAgent.get(conn.agentId) === conn) {
       this.byAgent.delete(conn.agentId);
       return true;
@@ -63,8 +69,8 @@ export class Connections {
   /** Sends a presence frame to every identified socket that wants presence, except `except`. */
   presence(frame: Record<string, unknown>, except?: Connection): void {
     const text = encodeOnce(frame);
-    for (const c of this.byAgent.values()) {
-      if (c === except || !c.presenceEvents) continue;
+    for (const c of this.watchers) {
+      if (c === except) continue;
       if (!c.send(text, FrameKind.Presence)) this.congested.add(c);
     }
   }
