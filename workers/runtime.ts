@@ -37,6 +37,8 @@ export function batchHandler<S>(root: RootDatabase, store: S, ops: OpTable<S>) {
     }
     const results: ItemResult[] = new Array(batch.items.length);
     try {
+      // async: the commit queues in call order, and with lmdb's overlappingSync the
+      // next batch's transaction runs while this one's fsync completes
       root.transactionSync(() => {
         for (let i = 0; i < batch.items.length; i++) {
           const { op, args } = batch.items[i];
