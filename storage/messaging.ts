@@ -96,8 +96,19 @@ export class MessagingStore {
 
   private nextSeq(): number {
     this.seq += 1;
-    this.db.meta.putSync('seq', this.seq);
     return this.seq;
+  }
+
+  /** Once per batch, inside its transaction: persist the seq counter and trim history to its cap. */
+  endBatch(): void {
+    if (this.db.meta.get('seq') !== this.seq) this.db.meta.putSync('seq', this.seq);
+    const over = this.historyCount - this.caps.historyMax;
+    if (over <= 0) return;
+    for (const { key, value } of all(this.db.history.getRange({ limit: over }))) {
+      this.db.history.removeSync(key);
+      this.db.byId.removeSync((value as StoredMsg).id);
+      this.historyCount--;
+    }
   }
 
   lastSeq(): number {
@@ -181,13 +192,6 @@ export class MessagingStore {
     this.db.history.putSync(msg.seq, msg);
     this.db.byId.putSync(msg.id, msg.seq);
     this.historyCount++;
-    if (this.historyCount <= this.caps.historyMax) return;
-    const over = this.historyCount - this.caps.historyMax;
-    for (const { key, value } of all(this.db.history.getRange({ limit: over }))) {
-      this.db.history.removeSync(key);
-      this.db.byId.removeSync((value as StoredMsg).id);
-      this.historyCount--;
-    }
   }
 
   /** Returns 1 when the cap made it drop the agent's oldest entry. */

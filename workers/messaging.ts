@@ -45,4 +45,4 @@ export const ops = {
 };
 
 export type MessagingOps = typeof ops;
-export default batchHandler(env.root, store, ops);
+export default batchHandler(env.root, store, ops, (s) => s.endBatch());

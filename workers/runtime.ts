@@ -27,8 +27,10 @@ export interface BatchResult {
  * commit is flushed to disk, so every ack built from the result is durable.
  * An item that throws a HubError fails alone (domain functions check before
  * they write); a failed commit fails the whole batch with storage_unavailable.
+ * `endBatch` lets a store do per-batch work (caps, counters) once, in the
+ * same transaction.
  */
-export function batchHandler<S>(root: RootDatabase, store: S, ops: OpTable<S>) {
+export function batchHandler<S>(root: RootDatabase, store: S, ops: OpTable<S>, endBatch?: (store: S) => void) {
   return async function run(batch: Batch): Promise<BatchResult> {
     if (batch.close) {
       await root.flushed;
@@ -50,6 +52,7 @@ export function batchHandler<S>(root: RootDatabase, store: S, ops: OpTable<S>) {
             results[i] = { ok: false, error: toWireError(err) };
           }
         }
+        endBatch?.(store);
       });
       await root.flushed;
     } catch (err) {
