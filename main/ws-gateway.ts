@@ -2,7 +2,7 @@ import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { type RawData, type WebSocket, WebSocketServer } from 'ws';
 import { ErrorCode, HubError } from '../shared/errors.js';
-import { isPlainObject, jsonDepthExceeds } from '../shared/json.js';
+import { isPlainObject, jsonDepthExceeds, SCAN_FIRST_BYTES, valueDepthExceeds } from '../shared/json.js';
 import type { Action } from '../shared/ratelimit.js';
 import type { FieldError } from '../shared/schemas/validate.js';
 import type { WsType } from '../shared/schemas/ws.js';
@@ -52,15 +52,19 @@ export function errorFrame(err: unknown, hub: Hub, type: string): Record<string,
   return { type: 'error', error: ErrorCode.internal };
 }
 
+function tooDeep(hub: Hub, conn: Connection): void {
+  const detail = `nested deeper than ${hub.config.maxDepth} levels`;
+  violation(hub, conn, validationFailed('unknown', [{ field: 'message', error: 'too_long', detail }]));
+}
+
 function onFrame(hub: Hub, conn: Connection, data: RawData): void {
   conn.lastSeen = Date.now();
   if (rateLimited(hub, conn, 'ws_message')) return;
   const text = data.toString();
-  if (jsonDepthExceeds(text, hub.config.maxDepth)) {
-    const detail = `nested deeper than ${hub.config.maxDepth} levels`;
-    violation(hub, conn, validationFailed('unknown', [{ field: 'message', error: 'too_long', detail }]));
-    return;
-  }
+  const bytes = Buffer.isBuffer(data) ? data.length : Buffer.byteLength(text);
+  // big frames are scanned before parsing so a deep one costs no parse time; small ones are checked after
+  const small = bytes <= SCAN_FIRST_BYTES;
+  if (!small && jsonDepthExceeds(text, hub.config.maxDepth)) return tooDeep(hub, conn);
   let obj: unknown;
   try {
     obj = JSON.parse(text);
@@ -68,6 +72,7 @@ function onFrame(hub: Hub, conn: Connection, data: RawData): void {
     violation(hub, conn, { type: 'error', error: ErrorCode.invalidJson });
     return;
   }
+  if (small && valueDepthExceeds(obj, hub.config.maxDepth)) return tooDeep(hub, conn);
   if (!isPlainObject(obj)) {
     const detail = 'a frame must be a JSON object';
     violation(hub, conn, validationFailed('unknown', [{ field: 'message', error: 'wrong_type', detail }]));
@@ -96,7 +101,6 @@ function onFrame(hub: Hub, conn: Connection, data: RawData): void {
     conn.sendJson({ type: 'error', error: ErrorCode.notIdentified });
     return;
   }
-  const bytes = Buffer.isBuffer(data) ? data.length : Buffer.byteLength(text);
   const parsed = hub.validator.frame(t, obj, bytes);
   if (!parsed.ok) {
     violation(hub, conn, validationFailed(t, parsed.errors));

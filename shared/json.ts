@@ -20,6 +20,25 @@ export function jsonDepthExceeds(text: string, limit: number): boolean {
   return false;
 }
 
+/**
+ * The same limit on a parsed value. Recursion is bounded by `limit`, so it
+ * is safe on any input; it is cheaper than scanning text when a payload is a
+ * few objects holding long strings, the common case.
+ */
+export function valueDepthExceeds(x: unknown, limit: number, depth = 0): boolean {
+  if (typeof x !== 'object' || x === null) return false;
+  if (depth + 1 > limit) return true;
+  if (Array.isArray(x)) {
+    for (const v of x) if (valueDepthExceeds(v, limit, depth + 1)) return true;
+    return false;
+  }
+  for (const k in x) if (valueDepthExceeds((x as Record<string, unknown>)[k], limit, depth + 1)) return true;
+  return false;
+}
+
+/** Below this size a frame is parsed before its depth is checked (V8's parser is not recursive). */
+export const SCAN_FIRST_BYTES = 16 * 1024;
+
 export function isPlainObject(x: unknown): x is Record<string, unknown> {
   return typeof x === 'object' && x !== null && !Array.isArray(x);
 }
