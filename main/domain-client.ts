@@ -34,9 +34,6 @@ export class DomainClient<O extends OpTable<any>> {
   private readonly pool: Piscina;
   private queue: Pending[] = [];
   private inFlight = 0;
-  private sent = 0;
-  private settled = 0;
-  private readonly held = new Map<number, () => void>();
   private scheduled = false;
   private closed = false;
   readonly stats: DomainStats = {
@@ -56,8 +53,6 @@ export class DomainClient<O extends OpTable<any>> {
       batchMax: number;
       queueMax: number;
       log: Logger;
-      /** batches in flight at once; the next one's transaction overlaps this one's fsync */
-      depth: number;
       /** called per batch with its round trip in µs */
       observe?: (domain: string, micros: number) => void;
     },
@@ -68,7 +63,6 @@ export class DomainClient<O extends OpTable<any>> {
       minThreads: 1,
       maxThreads: 1,
       idleTimeout: Number.POSITIVE_INFINITY,
-      concurrentTasksPerWorker: opts.depth,
       workerData,
     });
     this.pool.on('error', (err: Error) => {
@@ -86,7 +80,7 @@ export class DomainClient<O extends OpTable<any>> {
     return new Promise((resolve, reject) => {
       this.queue.push({ item: { op, args }, resolve: resolve as (v: unknown) => void, reject });
       this.stats.queued = this.queue.length;
-      if (this.inFlight >= this.opts.depth) return;
+      if (this.inFlight > 0) return;
       if (this.queue.length >= this.opts.batchMax) this.flush();
       else if (!this.scheduled) {
         this.scheduled = true;
@@ -97,30 +91,20 @@ export class DomainClient<O extends OpTable<any>> {
 
   private flush(): void {
     this.scheduled = false;
-    if (this.inFlight >= this.opts.depth || this.queue.length === 0) return;
+    if (this.inFlight > 0 || this.queue.length === 0) return;
     const taken = this.queue.splice(0, this.opts.batchMax);
     this.stats.queued = this.queue.length;
-    this.inFlight++;
-    this.stats.in_flight = this.inFlight;
-    const seq = this.sent++;
+    this.inFlight = 1;
+    this.stats.in_flight = 1;
     const batch: Batch = { items: taken.map((p) => p.item), now: Date.now() };
     const started = performance.now();
     this.pool.run(batch).then(
       (res: BatchResult) => {
         this.opts.observe?.(this.name, (performance.now() - started) * 1000);
-        this.inOrder(seq, () => this.settle(taken, res));
+        this.settle(taken, res);
       },
-      (err: Error) => this.inOrder(seq, () => this.fail(taken, err)),
+      (err: Error) => this.fail(taken, err),
     );
-  }
-
-  /** Batches settle in the order they were sent, so per-recipient order holds across overlapping batches. */
-  private inOrder(seq: number, settle: () => void): void {
-    this.held.set(seq, settle);
-    for (let next = this.held.get(this.settled); next; next = this.held.get(this.settled)) {
-      this.held.delete(this.settled++);
-      next();
-    }
   }
 
   private settle(taken: Pending[], res: BatchResult): void {
@@ -154,8 +138,8 @@ export class DomainClient<O extends OpTable<any>> {
   }
 
   private next(): void {
-    this.inFlight--;
-    this.stats.in_flight = this.inFlight;
+    this.inFlight = 0;
+    this.stats.in_flight = 0;
     if (this.queue.length > 0) this.flush();
   }
 

@@ -52,7 +52,6 @@ export async function startHub(config: Config, log: Logger = createLogger(config
   const batching = {
     batchMax: config.batchMax,
     queueMax: config.queueMax,
-    depth: config.pipelineDepth,
     log,
     observe: (d: string, us: number) => metrics.batch(d, us),
   };

@@ -62,7 +62,6 @@ export const ConfigSchema = v.object({
 
   // batching and overload (§9.23)
   batchMax: int(2048, 1),
-  pipelineDepth: int(2, 1),
   queueMax: int(50_000, 1),
 
   // connections (§9.20, §9.26)
