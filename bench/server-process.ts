@@ -84,7 +84,8 @@ export async function startServer(kind: 'hub' | 'baseline', opts: StartOptions =
       ...(cmd === 'tsx' ? ['--import', TSX_IMPORT] : []),
       entry,
       ...['--host', '127.0.0.1', '--port', '0', '--admin-port', '0', '--data', dataDir],
-      ...['--log-level', opts.logLevel ?? 'info'],
+      // the ports come from the info-level "hub listening" line; a quieter level is set once it is read
+      ...['--log-level', 'info'],
       ...(opts.hubArgs ?? []),
     ];
   }
@@ -94,12 +95,23 @@ export async function startServer(kind: 'hub' | 'baseline', opts: StartOptions =
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   try {
-    return await attach(kind, child, dataDir, adminToken, opts.startTimeoutMs ?? 30_000);
+    const handle = await attach(kind, child, dataDir, adminToken, opts.startTimeoutMs ?? 30_000);
+    if (kind === 'hub' && opts.logLevel && opts.logLevel !== 'info') await setLogLevel(handle, opts.logLevel);
+    return handle;
   } catch (err) {
     child.kill('SIGKILL');
     rmSync(dataDir, { recursive: true, force: true });
     throw err;
   }
+}
+
+async function setLogLevel(h: ServerHandle, level: string): Promise<void> {
+  const res = await fetch(`${h.adminUrl}/admin/log-level`, {
+    method: 'PUT',
+    headers: { authorization: `Bearer ${h.adminToken}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ level: level === 'warn' ? 'warning' : level }),
+  });
+  if (!res.ok) throw new Error(`setting the hub's log level to ${level}: ${res.status} ${await res.text()}`);
 }
 
 function attach(

@@ -15,6 +15,13 @@ interface AgentFsm {
   flags: string[];
 }
 
+/** Logs a failed background step; a shutdown in progress is not a failure. */
+function logFailure(hub: Hub, what: string) {
+  return (err: unknown) => {
+    if (!(err instanceof HubError && err.code === ErrorCode.shuttingDown)) hub.log.error({ err }, `${what} failed`);
+  };
+}
+
 /** The `task_assign` frame (§2.4). */
 export function assignFrame(t: Pick<Task, 'id' | 'description' | 'metadata' | 'generation'> & Partial<Task>): string {
   return JSON.stringify({
@@ -135,8 +142,44 @@ export class Pipeline {
 
   accepted(agent: string, taskId: string): void {
     const f = this.fsm.get(agent);
+    // an assignment under a second old has just set updated_at: no write needed on the hot path
+    if (!f || f.task !== taskId || Date.now() - f.since > 1000) this.touch(taskId);
     if (f?.task === taskId && f.state === 'assigned') this.working(agent, taskId);
-    this.touch(taskId);
+  }
+
+  /**
+   * The agent finishing `taskId` as a scheduling candidate for its next task,
+   * when it is this agent's current task and nothing holds the agent back.
+   */
+  offerFor(conn: Connection, taskId: string): { agent_id: string; capabilities: string[] } | null {
+    const agent = conn.agentId as string;
+    const f = this.fsm.get(agent);
+    if (!f || f.task !== taskId || this.hub.conns.online(agent) !== conn) return null;
+    if (this.hub.violations.recentlyViolated(agent, Date.now())) return null;
+    return { agent_id: agent, capabilities: conn.capabilities };
+  }
+
+  /** After a complete/fail: push the task offered in the same transaction, else the agent goes idle. */
+  finished(agent: string | null, taskId: string, next: Task | null): void {
+    this.lastTouch.delete(taskId);
+    if (next && agent && this.fsm.get(agent)?.task === taskId && this.push(next)) return;
+    if (next) {
+      this.hub.tasks
+        .call('reclaim', { id: next.id, reason: 'agent_unavailable' })
+        .then(() => this.kick(), logFailure(this.hub, 'reclaim of an undeliverable offer'));
+    }
+    this.release(agent, taskId);
+  }
+
+  /** Sends a committed assignment; false when its agent is gone. */
+  private push(t: Task): boolean {
+    const agent = t.assigned_to as string;
+    const c = this.hub.conns.online(agent);
+    if (!c) return false;
+    this.set(agent, 'assigned', t.id);
+    c.sendText(assignFrame(t));
+    this.hub.log.info({ agent_id: agent, task_id: t.id, generation: t.generation }, 'task assigned');
+    return true;
   }
 
   rejected(agent: string): void {
@@ -214,20 +257,15 @@ export class Pipeline {
     if (candidates.length === 0) return;
     const assigned = await this.hub.tasks.call('schedule', { candidates });
     for (const t of assigned) {
-      const agent = t.assigned_to as string;
-      const c = this.hub.conns.online(agent);
-      if (!c || this.fsm.get(agent)?.state !== 'idle') {
-        await this.hub.tasks.call('reclaim', { id: t.id, reason: 'agent_unavailable' });
-        this.again = true;
-        continue;
-      }
-      this.set(agent, 'assigned', t.id);
-      c.sendText(assignFrame(t));
-      this.hub.log.info({ agent_id: agent, task_id: t.id, generation: t.generation }, 'task assigned');
+      if (this.fsm.get(t.assigned_to as string)?.state === 'idle' && this.push(t)) continue;
+      await this.hub.tasks.call('reclaim', { id: t.id, reason: 'agent_unavailable' });
+      this.again = true;
     }
   }
 
   private async sweep(): Promise<void> {
+    const now = Date.now();
+    for (const [id, at] of this.lastTouch) if (now - at > 60_000) this.lastTouch.delete(id);
     const working = [...this.fsm].filter(([, f]) => f.state === 'working').map(([a]) => a);
     try {
       const r = await this.hub.tasks.call('sweep', {

@@ -21,11 +21,11 @@ export const taskHandlers: Handlers = {
 
   async task_complete(hub, conn, f) {
     try {
-      const r = await hub.tasks.call('complete', f);
+      const r = await hub.tasks.call('complete', { ...f, next: hub.pipeline.offerFor(conn, f.task_id) });
       conn.sendJson({ type: 'task_ack', task_id: f.task_id, status: r.outcome });
       hub.metrics.taskOutcome(r.outcome, r.task.created_at, Date.now());
       hub.log.info({ task_id: f.task_id, agent_id: r.agent, outcome: r.outcome }, 'task finished');
-      hub.pipeline.release(r.agent, f.task_id);
+      hub.pipeline.finished(r.agent, f.task_id, r.next);
     } catch (err) {
       taskError(conn, 'task_complete_failed', err);
     }
@@ -34,11 +34,12 @@ export const taskHandlers: Handlers = {
   async task_failed(hub, conn, f) {
     try {
       const error = f.error ?? f.reason ?? 'unknown';
-      const r = await hub.tasks.call('fail', { task_id: f.task_id, generation: f.generation, error });
+      const next = hub.pipeline.offerFor(conn, f.task_id);
+      const r = await hub.tasks.call('fail', { task_id: f.task_id, generation: f.generation, error, next });
       conn.sendJson({ type: 'task_ack', task_id: f.task_id, status: r.outcome });
       hub.metrics.taskOutcome(r.outcome, r.task.created_at, Date.now());
       hub.log.info({ task_id: f.task_id, agent_id: r.agent, outcome: r.outcome, error }, 'task failed');
-      hub.pipeline.release(r.agent, f.task_id);
+      hub.pipeline.finished(r.agent, f.task_id, r.next);
     } catch (err) {
       taskError(conn, 'task_fail_failed', err);
     }

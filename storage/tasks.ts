@@ -24,6 +24,13 @@ export interface Candidate {
 export type Outcome = 'complete' | 'retried' | 'dead_letter';
 
 const HISTORY_MAX = 50;
+
+/** What the scheduler needs of a queued task, kept in the queue index so a scan decodes no task records. */
+interface QueueEntry {
+  caps: string[];
+  to: string | null;
+  deps: string[];
+}
 const newTaskId = () => `task-${randomBytes(8).toString('hex')}`;
 
 export interface SweepInput {
@@ -74,7 +81,8 @@ export class TaskStore {
     t.status = 'queued';
     t.assigned_to = null;
     t.assigned_at = null;
-    this.db.queue.putSync([t.priority, t.created_at, t.id], 1);
+    const entry: QueueEntry = { caps: t.needed_capabilities, to: t.assign_to, deps: t.depends_on };
+    this.db.queue.putSync([t.priority, t.created_at, t.id], entry);
   }
 
   private leaveState(t: Task): void {
@@ -186,8 +194,8 @@ export class TaskStore {
     return { by_status, by_priority, dead_letter: dead, queued_index_size: count(this.db.queue) };
   }
 
-  private depsMet(t: Task): boolean {
-    return t.depends_on.every((d) => (this.db.tasks.get(d) as Task | undefined)?.status === 'completed');
+  private depsMet(deps: readonly string[]): boolean {
+    return deps.every((d) => (this.db.tasks.get(d) as Task | undefined)?.status === 'completed');
   }
 
   /**
@@ -198,12 +206,13 @@ export class TaskStore {
     const free = new Map(candidates.map((c) => [c.agent_id, new Set(c.capabilities)]));
     const picks: Array<[Task, string]> = [];
     // read lazily and stop once every candidate has a task; write after the cursor is done
-    for (const { key } of this.db.queue.getRange({})) {
+    for (const { key, value } of this.db.queue.getRange({})) {
       if (free.size === 0) break;
+      const e = value as QueueEntry;
+      const agent = e.to ? (free.has(e.to) ? e.to : undefined) : this.firstCovering(free, e.caps);
+      if (!agent || (e.deps.length && !this.depsMet(e.deps))) continue;
       const t = this.db.tasks.get((key as [number, number, string])[2]) as Task | undefined;
-      if (!t || !this.depsMet(t)) continue;
-      const agent = t.assign_to ? (free.has(t.assign_to) ? t.assign_to : undefined) : this.firstCovering(free, t);
-      if (!agent) continue;
+      if (!t) continue;
       free.delete(agent);
       picks.push([t, agent]);
     }
@@ -221,8 +230,8 @@ export class TaskStore {
     return picks.map(([t]) => t);
   }
 
-  private firstCovering(free: Map<string, Set<string>>, t: Task): string | undefined {
-    for (const [id, caps] of free) if (t.needed_capabilities.every((c) => caps.has(c))) return id;
+  private firstCovering(free: Map<string, Set<string>>, needed: readonly string[]): string | undefined {
+    for (const [id, caps] of free) if (needed.every((c) => caps.has(c))) return id;
     return undefined;
   }
 
