@@ -31,7 +31,8 @@ describe('direct and broadcast messages', () => {
   test('a message for an offline agent waits in its mailbox and is replayed after mailbox_since', async () => {
     const a = await connectAgent(hub.wsUrl, 'alice', tok.alice);
     const ids: string[] = [];
-    for (let i = 0; i < 3; i++) ids.push((await a.request({ type: 'message', to: 'carol', payload: { i } }, 'message_sent')).id);
+    for (let i = 0; i < 3; i++)
+      ids.push((await a.request({ type: 'message', to: 'carol', payload: { i } }, 'message_sent')).id);
     const c = await connectAgent(hub.wsUrl, 'carol', tok.carol, { mailbox_since: 0 });
     const replayed = [await c.next('message'), await c.next('message'), await c.next('message')];
     assert.deepEqual(

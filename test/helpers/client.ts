@@ -92,7 +92,12 @@ export class TestClient {
 }
 
 /** Opens a socket and identifies; resolves once `identified` arrives. */
-export async function connectAgent(wsUrl: string, agentId: string, token: string, extra: object = {}): Promise<TestClient> {
+export async function connectAgent(
+  wsUrl: string,
+  agentId: string,
+  token: string,
+  extra: object = {},
+): Promise<TestClient> {
   const c = await TestClient.open(wsUrl);
   const reply = await c.request({ type: 'identify', agent_id: agentId, token, ...extra }, 'identified');
   if (reply.agent_id !== agentId) throw new Error('identify failed');

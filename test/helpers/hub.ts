@@ -1,8 +1,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type Config, parseConfig } from '../../shared/config.js';
 import { type RunningHub, startHub } from '../../main/hub.js';
+import { type Config, parseConfig } from '../../shared/config.js';
 
 export const ADMIN_TOKEN = 'test-admin-token';
 
