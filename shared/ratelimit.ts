@@ -22,6 +22,8 @@ export const ACTION_INDEX: Record<Action, number> = Object.fromEntries(ACTIONS.m
 >;
 
 const A = ACTIONS.length;
+/** one token a day is the slowest refill: keeps interval × capacity far inside int64 */
+const MAX_INTERVAL_US = 86_400_000_000;
 
 export interface RateTableBuffers {
   tat: SharedArrayBuffer;
@@ -62,7 +64,7 @@ export class RateTable {
     this.slots = this.tat.length / A;
   }
 
-  /** per_min 0 with capacity 0 means unlimited (whitelist). */
+  /** capacity 0 means unlimited (the whitelist); the interval is clamped so interval × capacity fits 64 bits. */
   configure(slot: number, action: number, capacity: number, perMin: number): void {
     const idx = slot * A + action;
     if (capacity <= 0 || perMin <= 0) {
@@ -70,7 +72,7 @@ export class RateTable {
       Atomics.store(this.params, idx * 2 + 1, 0n);
       return;
     }
-    const interval = BigInt(Math.max(1, Math.round(60_000_000 / perMin)));
+    const interval = BigInt(Math.min(MAX_INTERVAL_US, Math.max(1, Math.round(60_000_000 / perMin))));
     Atomics.store(this.params, idx * 2, interval);
     Atomics.store(this.params, idx * 2 + 1, interval * BigInt(capacity - 1));
   }
