@@ -236,7 +236,7 @@ describe('task pipeline with a scripted fleet', () => {
       body: { agent_id: 'a3', description: 'pushed' },
     });
     assert.equal(push.body.status, 'pushed');
-    const pushed = await w.next('task_assign');
+    const pushed = await w.next('task_assign', (f) => f.task_id === push.body.task_id);
     assert.deepEqual([pushed.generation, pushed.routing_decision], [0, null]);
     const gone = await api(hub.adminUrl, 'POST', '/admin/push-task', {
       token: ADMIN_TOKEN,
