@@ -64,7 +64,10 @@ function onFrame(hub: Hub, conn: Connection, data: RawData): void {
   const bytes = Buffer.isBuffer(data) ? data.length : Buffer.byteLength(text);
   // big frames are scanned before parsing so a deep one costs no parse time; small ones are checked after
   const small = bytes <= SCAN_FIRST_BYTES;
-  if (!small && jsonDepthExceeds(text, hub.config.maxDepth)) return tooDeep(hub, conn);
+  if (!small && jsonDepthExceeds(text, hub.config.maxDepth)) {
+    tooDeep(hub, conn);
+    return;
+  }
   let obj: unknown;
   try {
     obj = JSON.parse(text);
@@ -72,7 +75,10 @@ function onFrame(hub: Hub, conn: Connection, data: RawData): void {
     violation(hub, conn, { type: 'error', error: ErrorCode.invalidJson });
     return;
   }
-  if (small && valueDepthExceeds(obj, hub.config.maxDepth)) return tooDeep(hub, conn);
+  if (small && valueDepthExceeds(obj, hub.config.maxDepth)) {
+    tooDeep(hub, conn);
+    return;
+  }
   if (!isPlainObject(obj)) {
     const detail = 'a frame must be a JSON object';
     violation(hub, conn, validationFailed('unknown', [{ field: 'message', error: 'wrong_type', detail }]));

@@ -108,7 +108,9 @@ describe('messaging domain (plain functions over LMDB)', () => {
     const root = msg();
     const r1 = msg({ reply_to: root.id });
     const r2 = msg({ reply_to: r1.id });
-    tx(() => [root, r1, r2].forEach((m) => store.send(m, [], 0)));
+    tx(() => {
+      for (const m of [root, r1, r2]) store.send(m, [], 0);
+    });
     assert.equal(store.rootOf(r2.id), root.id);
     assert.deepEqual(
       store.thread(r2.id).messages.map((m) => m.id),
@@ -121,7 +123,9 @@ describe('messaging domain (plain functions over LMDB)', () => {
     assert.equal(store.rootOf('nope'), 'nope');
     const x = msg({ id: 'cx', reply_to: 'cy' });
     const y = msg({ id: 'cy', reply_to: 'cx' });
-    tx(() => [x, y].forEach((m) => store.send(m, [], 0)));
+    tx(() => {
+      for (const m of [x, y]) store.send(m, [], 0);
+    });
     assert.ok(['cx', 'cy'].includes(store.rootOf('cx')), 'terminates on a reply_to cycle');
   });
 
