@@ -1,4 +1,5 @@
 import { hashToken, sameHash } from '../shared/tokens.js';
+import type { Hub } from './context.js';
 
 /**
  * The main thread's copy of the registry's token table (hash → agent), so
@@ -59,4 +60,15 @@ export function bearer(header: string | undefined): string | null {
   if (!header) return null;
   const m = /^Bearer\s+(\S+)$/i.exec(header);
   return m ? m[1] : null;
+}
+
+/**
+ * Issues a token in the registry (`createToken`, or `onboard` which refuses a
+ * taken agent_id) and mirrors it into the cache once committed.
+ */
+export async function issueToken(hub: Hub, how: 'createToken' | 'onboard', agentId: string): Promise<string> {
+  const r = await hub.registry.call(how, { agent_id: agentId });
+  hub.tokens.add(r.hash, r.agent_id);
+  hub.log.info({ agent_id: agentId, via: how }, 'token issued');
+  return r.token;
 }

@@ -1,5 +1,6 @@
 import { ErrorCode, HubError } from '../shared/errors.js';
 import type { HttpBody } from '../shared/schemas/http.js';
+import { issueToken } from './auth.js';
 import type { Hub } from './context.js';
 import type { Route } from './http-server.js';
 import { configReads } from './routes-public.js';
@@ -58,10 +59,7 @@ export const adminRoutes: Route[] = [
     body: 'createToken',
     handler: async ({ hub, body }) => {
       const { agent_id } = body as HttpBody<'createToken'>;
-      const r = await hub.registry.call('createToken', { agent_id });
-      hub.tokens.add(r.hash, r.agent_id);
-      hub.log.info({ agent_id }, 'token created');
-      return { status: 201, body: { agent_id, token: r.token } };
+      return { status: 201, body: { agent_id, token: await issueToken(hub, 'createToken', agent_id) } };
     },
   },
   {

@@ -1,5 +1,6 @@
 import { ErrorCode, HubError } from '../shared/errors.js';
 import type { HttpBody } from '../shared/schemas/http.js';
+import { issueToken } from './auth.js';
 import type { Ctx, Route } from './http-server.js';
 import { idempotencyKey, query } from './http-server.js';
 import { sendMessage } from './messaging.js';
@@ -73,15 +74,13 @@ export const publicRoutes: Route[] = [
     body: 'onboard',
     handler: async ({ hub, body }) => {
       const { agent_id } = body as HttpBody<'onboard'>;
-      const r = await hub.registry.call('onboard', { agent_id });
-      hub.tokens.add(r.hash, r.agent_id);
-      hub.log.info({ agent_id }, 'agent onboarded');
+      const token = await issueToken(hub, 'onboard', agent_id);
       const urls = hub.publicUrl();
       return {
         status: 201,
         body: {
           agent_id,
-          token: r.token,
+          token,
           hub_ws_url: urls.ws,
           hub_api_url: urls.api,
           default_repo: hub.settings.default_repo,
