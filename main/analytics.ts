@@ -116,8 +116,4 @@ export class Analytics {
     }
     return { agent_id: agent, hourly };
   }
-
-  has(agent: string): boolean {
-    return this.agents.has(agent);
-  }
 }

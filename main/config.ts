@@ -56,9 +56,3 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Config {
   return r.output;
 }
 
-export const configKeys = () =>
-  (Object.keys(ConfigSchema.entries) as Array<keyof Config>).map((k) => ({
-    key: k,
-    flag: `--${kebab(k)}`,
-    env: envName(k),
-  }));

@@ -47,5 +47,5 @@ export interface Hub {
   storageHealth: () => Record<string, unknown>;
   health: () => Record<string, unknown>;
   /** counters for /metrics and /health */
-  counters: { mailboxDropped: number; liveDropped: number; lenient: number };
+  counters: { mailboxDropped: number; liveDropped: number };
 }

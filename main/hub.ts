@@ -108,7 +108,7 @@ export async function startHub(config: Config, log: Logger = createLogger(config
     pipeline: undefined as unknown as Pipeline,
     events: new EventEmitter(),
     startedAt: Date.now(),
-    counters: { mailboxDropped: 0, liveDropped: 0, lenient: 0 },
+    counters: { mailboxDropped: 0, liveDropped: 0 },
     metrics,
     domains: () => domains,
     storageHealth: () => storage.report(),

@@ -93,10 +93,6 @@ export class Limiter {
     return freed;
   }
 
-  isWhitelisted(agent: string): boolean {
-    return this.whitelist.has(agent);
-  }
-
   whitelistIds(): string[] {
     return [...this.whitelist].sort();
   }

@@ -2,14 +2,7 @@
  * Hub-wide settings changed at run time through the config routes (§3.4) and
  * persisted in the registry domain. Main keeps the current values.
  */
-export interface SettingsShape {
-  heartbeat_interval_ms: number;
-  mailbox_ttl_ms: number;
-  default_repo: string | null;
-  alert_thresholds: Record<string, unknown>;
-}
-
-export class Settings implements SettingsShape {
+export class Settings {
   heartbeat_interval_ms = 900_000;
   mailbox_ttl_ms: number;
   default_repo: string | null = null;

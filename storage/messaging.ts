@@ -81,17 +81,13 @@ export class MessagingStore {
 
   constructor(
     env: DomainEnv<MessagingDb>,
-    private caps: MessagingCaps,
+    private readonly caps: MessagingCaps,
   ) {
     this.db = env.dbs;
     this.idem = new IdempotencyStore(this.db.idem, this.db.idemTime, caps.idempotencyTtlMs);
     this.seq = (this.db.meta.get('seq') as number | undefined) ?? 0;
     this.historyCount = count(this.db.history);
     this.chanTotal = count(this.db.chanAll);
-  }
-
-  setCaps(caps: Partial<MessagingCaps>): void {
-    this.caps = { ...this.caps, ...caps };
   }
 
   private nextSeq(): number {
@@ -273,10 +269,6 @@ export class MessagingStore {
       else this.db.mailboxCount.removeSync(agent);
     }
     return n;
-  }
-
-  mailboxSize(agent: string): number {
-    return (this.db.mailboxCount.get(agent) as number | undefined) ?? 0;
   }
 
   /** Global history, filters ANDed, cursor exclusive, ascending (§4 History). */

@@ -57,7 +57,7 @@ export class TaskStore {
 
   constructor(
     env: DomainEnv<TaskDb>,
-    private caps: TaskCaps,
+    private readonly caps: TaskCaps,
   ) {
     this.db = env.dbs;
     this.idem = new IdempotencyStore(this.db.idem, this.db.idemTime, caps.idempotencyTtlMs);
@@ -436,9 +436,5 @@ export class TaskStore {
       }
     }
     return { reclaimed, expired };
-  }
-
-  setCaps(caps: Partial<TaskCaps>): void {
-    this.caps = { ...this.caps, ...caps };
   }
 }

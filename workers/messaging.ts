@@ -40,7 +40,6 @@ export const ops = {
   thread: (s: MessagingStore, a: { id: string }) => s.thread(a.id),
   replies: (s: MessagingStore, a: { id: string }) => s.replies(a.id),
   root: (s: MessagingStore, a: { id: string }) => s.rootOf(a.id),
-  setCaps: (s: MessagingStore, a: Partial<MessagingCaps>) => s.setCaps(a),
   health: (s: MessagingStore) => ({ counts: s.counts(), last_seq: s.lastSeq() }),
 };
 
