@@ -55,4 +55,3 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Config {
   }
   return r.output;
 }
-
