@@ -201,6 +201,8 @@ export class Pipeline {
 
   private async identified(conn: Connection): Promise<void> {
     const agent = conn.agentId as string;
+    // shown idle at once, but not offered work until we know whether it still holds a task
+    this.set(agent, 'idle', null).cooldownUntil = Number.POSITIVE_INFINITY;
     const mine = await this.hub.tasks.call('assignedTo', { agent });
     if (this.hub.conns.online(agent) !== conn) return;
     if (mine.length) this.set(agent, 'assigned', mine[0].id);
