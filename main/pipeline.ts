@@ -205,7 +205,7 @@ export class Pipeline {
     this.set(agent, 'idle', null).cooldownUntil = Number.POSITIVE_INFINITY;
     const mine = await this.hub.tasks.call('assignedTo', { agent });
     if (this.hub.conns.online(agent) !== conn) return;
-    if (mine.length) this.set(agent, 'assigned', mine[0].id);
+    if (mine.length) this.set(agent, 'assigned', mine[0].id).cooldownUntil = 0;
     else this.idle(agent);
   }
 
