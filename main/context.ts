@@ -42,6 +42,7 @@ export interface Hub {
   events: EventEmitter;
   sweepMailboxes: () => void;
   metrics: Metrics;
+  backup: () => Promise<Record<string, unknown>>;
   domains: () => Array<DomainClient<any>>;
   /** §3.5 storage health, from the last sample */
   storageHealth: () => Record<string, unknown>;

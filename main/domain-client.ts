@@ -1,6 +1,7 @@
 import { Piscina } from 'piscina';
 import { ErrorCode, HubError } from '../shared/errors.js';
-import type { Batch, BatchItem, BatchResult, OpTable } from '../workers/runtime.js';
+import type { DomainBackup } from '../storage/backup.js';
+import type { BackupTask, Batch, BatchItem, BatchResult, OpTable } from '../workers/runtime.js';
 import type { Logger } from './log.js';
 
 type Args<F> = F extends (store: any, args: infer A, now: number) => unknown ? A : never;
@@ -63,6 +64,8 @@ export class DomainClient<O extends OpTable<any>> {
       minThreads: 1,
       maxThreads: 1,
       idleTimeout: Number.POSITIVE_INFINITY,
+      // a backup runs beside the batches; batches themselves stay one at a time
+      concurrentTasksPerWorker: 2,
       workerData,
     });
     this.pool.on('error', (err: Error) => {
@@ -141,6 +144,11 @@ export class DomainClient<O extends OpTable<any>> {
     this.inFlight = 0;
     this.stats.in_flight = 0;
     if (this.queue.length > 0) this.flush();
+  }
+
+  /** A consistent snapshot of this domain's environment to `target`; its writes go on meanwhile. */
+  backup(target: string): Promise<DomainBackup> {
+    return this.pool.run({ backup: { target } } satisfies BackupTask);
   }
 
   /** Finishes what is queued, flushes and closes the environment, stops the thread. */

@@ -9,6 +9,7 @@ import type { RegistryOps } from '../workers/registry.js';
 import type { TaskOps } from '../workers/tasks.js';
 import { Analytics } from './analytics.js';
 import { TokenCache } from './auth.js';
+import { runBackup } from './backup.js';
 import { ChannelDirectory } from './channels.js';
 import { Connections } from './connections.js';
 import type { Hub } from './context.js';
@@ -112,6 +113,7 @@ export async function startHub(config: Config, log: Logger = createLogger(config
     metrics,
     domains: () => domains,
     storageHealth: () => storage.report(),
+    backup: () => runBackup(hub, dataDir),
     publicUrl: () => {
       const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
       return { ws: `ws://${host}:${ports.public}/ws`, api: `http://${host}:${ports.public}` };

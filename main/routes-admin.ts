@@ -44,6 +44,7 @@ export const adminRoutes: Route[] = [
     auth: 'none',
     handler: ({ hub }) => ({ body: hub.health() }),
   },
+  { method: 'POST', path: '/admin/backup', auth: 'admin', handler: async ({ hub }) => ({ body: await hub.backup() }) },
   { method: 'GET', path: '/metrics', auth: 'admin', handler: ({ hub }) => ({ body: hub.metrics.prometheus(hub) }) },
   {
     method: 'GET',

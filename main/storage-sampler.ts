@@ -1,5 +1,6 @@
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
+import { lastBackupAt } from './backup.js';
 import type { Hub } from './context.js';
 
 interface TableHealth {
@@ -55,14 +56,16 @@ export class StorageSampler {
     this.tables = tables;
   }
 
-  /** The §3.5 storage-health shape. No backups exist yet, so `last_backup_at` is null. */
+  /** The §3.5 storage-health shape; a backup older than 48 h (or none) is stale. */
   report(): Record<string, unknown> {
     const unhealthy = this.hub.domains().some((d) => d.stats.state !== 'ready');
+    const last = lastBackupAt(this.dataDir);
+    const stale = last === null || Date.now() - last > 48 * 3600_000;
     return {
-      health_status: unhealthy ? 'unhealthy' : 'healthy',
-      stale_backup: false,
+      health_status: unhealthy ? 'unhealthy' : stale ? 'warning' : 'healthy',
+      stale_backup: stale,
       high_fragmentation: false,
-      last_backup_at: null,
+      last_backup_at: last,
       tables: this.tables,
     };
   }

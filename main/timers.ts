@@ -57,6 +57,12 @@ export function startTimers(hub: Hub): () => void {
 
   every(config.mailboxSweepMs, () => hub.sweepMailboxes());
 
+  if (config.backupIntervalMs > 0) {
+    every(config.backupIntervalMs, () => {
+      hub.backup().catch((err) => log.error({ err }, 'scheduled backup failed'));
+    });
+  }
+
   return () => {
     for (const t of timers) clearInterval(t);
   };

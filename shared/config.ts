@@ -60,6 +60,10 @@ export const ConfigSchema = v.object({
   channelHistoryTotal: int(5_000, 1),
   idempotencyTtlMs: int(24 * 3600_000, 1),
 
+  // backups (§3.5: daily, 3 kept); 0 turns the schedule off
+  backupIntervalMs: int(86_400_000, 0),
+  backupKeep: int(3, 1),
+
   // batching and overload (§9.23)
   batchMax: int(2048, 1),
   queueMax: int(50_000, 1),

@@ -20,4 +20,4 @@ export const ops = {
 };
 
 export type ChannelOps = typeof ops;
-export default batchHandler(env.root, store, ops);
+export default batchHandler(env.root, store, ops, { domain: 'channels', names: CHANNEL_DBS });

@@ -44,4 +44,8 @@ export const ops = {
 };
 
 export type MessagingOps = typeof ops;
-export default batchHandler(env.root, store, ops, (s) => s.endBatch());
+export default batchHandler(env.root, store, ops, {
+  domain: 'messaging',
+  names: MESSAGING_DBS,
+  endBatch: (s) => s.endBatch(),
+});

@@ -26,4 +26,4 @@ export const ops = {
 };
 
 export type RegistryOps = typeof ops;
-export default batchHandler(env.root, store, ops);
+export default batchHandler(env.root, store, ops, { domain: 'registry', names: REGISTRY_DBS });

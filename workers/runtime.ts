@@ -1,5 +1,6 @@
 import type { RootDatabase } from 'lmdb';
 import { ErrorCode, toWireError, type WireError } from '../shared/errors.js';
+import { type DomainBackup, snapshot } from '../storage/backup.js';
 
 /** A domain operation: a plain synchronous function over the domain's store. */
 export type Op<S> = (store: S, args: any, now: number) => unknown;
@@ -14,6 +15,19 @@ export interface Batch {
   now: number;
   /** last batch of a shutdown: flush and close the environment */
   close?: boolean;
+}
+
+/** Not a batch: a snapshot of the environment to `target`, run beside the batches. */
+export interface BackupTask {
+  backup: { target: string };
+}
+
+export interface DomainInfo<S> {
+  domain: string;
+  /** the environment's named databases, counted in a backup's manifest */
+  names: readonly string[];
+  /** per-batch work done once, inside the batch's transaction */
+  endBatch?: (store: S) => void;
 }
 export type ItemResult = { ok: true; value: unknown } | { ok: false; error: WireError };
 export interface BatchResult {
@@ -30,8 +44,11 @@ export interface BatchResult {
  * `endBatch` lets a store do per-batch work (caps, counters) once, in the
  * same transaction.
  */
-export function batchHandler<S>(root: RootDatabase, store: S, ops: OpTable<S>, endBatch?: (store: S) => void) {
-  return async function run(batch: Batch): Promise<BatchResult> {
+export function batchHandler<S>(root: RootDatabase, store: S, ops: OpTable<S>, info: DomainInfo<S>) {
+  const endBatch = info.endBatch;
+  return async function run(task: Batch | BackupTask): Promise<BatchResult | DomainBackup> {
+    if ('backup' in task) return snapshot(root, info.domain, task.backup.target, info.names);
+    const batch = task;
     if (batch.close) {
       await root.flushed;
       await root.close();

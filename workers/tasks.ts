@@ -57,4 +57,4 @@ export const ops = {
 };
 
 export type TaskOps = typeof ops;
-export default batchHandler(env.root, store, ops);
+export default batchHandler(env.root, store, ops, { domain: 'tasks', names: TASK_DBS });

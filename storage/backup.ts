@@ -1,0 +1,57 @@
+import { createHash } from 'node:crypto';
+import { createReadStream, statSync } from 'node:fs';
+import { open, type RootDatabase } from 'lmdb';
+
+export interface DomainBackup {
+  domain: string;
+  file: string;
+  bytes: number;
+  sha256: string;
+  /** entries per named database, counted in the copy itself */
+  counts: Record<string, number>;
+}
+
+export function sha256File(path: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const h = createHash('sha256');
+    createReadStream(path)
+      .on('data', (c) => h.update(c))
+      .on('end', () => resolve(h.digest('hex')))
+      .on('error', reject);
+  });
+}
+
+/** Entries per named database of an environment file, opened read-only. */
+export async function countEnv(file: string, names: readonly string[]): Promise<Record<string, number>> {
+  const env = open({ path: file, readOnly: true, maxDbs: 32 });
+  try {
+    const counts: Record<string, number> = {};
+    for (const name of names) {
+      counts[name] = (env.openDB({ name }).getStats() as { entryCount: number }).entryCount;
+    }
+    return counts;
+  } finally {
+    await env.close();
+  }
+}
+
+/**
+ * A consistent snapshot of a live environment (lmdb's copy runs from a read
+ * transaction on the thread pool, so writers go on), then the copy is opened
+ * read-only and counted, so the manifest describes what was actually written.
+ */
+export async function snapshot(
+  root: RootDatabase,
+  domain: string,
+  target: string,
+  names: readonly string[],
+): Promise<DomainBackup> {
+  await root.backup(target, false);
+  return {
+    domain,
+    file: target,
+    bytes: statSync(target).size,
+    sha256: await sha256File(target),
+    counts: await countEnv(target, names),
+  };
+}

@@ -1,0 +1,64 @@
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, describe, test } from 'node:test';
+import { restore } from '../ops/restore.js';
+import { connectAgent } from './helpers/client.js';
+import { ADMIN_TOKEN, api, startTestHub, tempDir, tokenFor, whitelist } from './helpers/hub.js';
+
+const dirs: string[] = [];
+after(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+describe('backup and restore', () => {
+  test('an online backup is consistent, kept N deep, and restores into a working hub', async () => {
+    const hub = await startTestHub({ backupKeep: 2 });
+    const a = await tokenFor(hub, 'a');
+    const b = await tokenFor(hub, 'b');
+    await whitelist(hub, 'a', 'b');
+    const sender = await connectAgent(hub.wsUrl, 'a', a);
+    for (let i = 0; i < 50; i++) sender.send({ type: 'message', to: 'b', payload: { i } });
+    const task = await api(hub.url, 'POST', '/api/tasks', { token: a, body: { description: 'keep me' } });
+    const backups = [];
+    for (let i = 0; i < 3; i++) {
+      const r = await api(hub.adminUrl, 'POST', '/admin/backup', { token: ADMIN_TOKEN });
+      assert.equal(r.body.status, 'complete');
+      assert.equal(r.body.tables_success, 4);
+      backups.push(r.body.path as string);
+    }
+    assert.equal(existsSync(backups[0]), false, 'only the newest 2 are kept');
+    const health = await api(hub.adminUrl, 'GET', '/admin/storage-health', { token: ADMIN_TOKEN });
+    assert.deepEqual([health.body.health_status, health.body.stale_backup], ['healthy', false]);
+    sender.close();
+    await hub.stop({ keepData: true });
+    dirs.push(hub.dataDir);
+
+    const fresh = tempDir();
+    dirs.push(fresh);
+    const restored = await restore(backups[2], fresh);
+    assert.ok(restored.ok, restored.report.join('\n'));
+    const again = await startTestHub({}, fresh);
+    const box = await api(again.url, 'GET', '/api/mailbox/b', { token: b });
+    const manifest = JSON.parse(readFileSync(join(backups[2], 'manifest.json'), 'utf8'));
+    const mailbox = manifest.domains.find((d: { domain: string }) => d.domain === 'messaging').counts.mailbox;
+    assert.equal(box.body.count, mailbox, 'the restored mailbox holds what the manifest counted');
+    const t = await api(again.url, 'GET', `/api/tasks/${task.body.task_id}`, { token: a });
+    assert.equal(t.body.description, 'keep me');
+    await again.stop();
+  });
+
+  test('a damaged backup file is refused by its checksum', async () => {
+    const hub = await startTestHub();
+    const r = await api(hub.adminUrl, 'POST', '/admin/backup', { token: ADMIN_TOKEN });
+    await hub.stop({ keepData: true });
+    dirs.push(hub.dataDir);
+    const file = join(r.body.path, 'registry', 'registry.mdb');
+    writeFileSync(file, Buffer.concat([readFileSync(file), Buffer.from('x')]));
+    const target = tempDir();
+    dirs.push(target);
+    const res = await restore(r.body.path, target);
+    assert.equal(res.ok, false);
+    assert.match(res.report.join('\n'), /registry: backup file missing or its checksum differs/);
+  });
+});
