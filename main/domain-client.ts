@@ -1,7 +1,15 @@
 import { Piscina } from 'piscina';
 import { ErrorCode, HubError } from '../shared/errors.js';
 import type { DomainBackup } from '../storage/backup.js';
-import type { BackupTask, Batch, BatchItem, BatchResult, OpTable } from '../workers/runtime.js';
+import type {
+  BackupTask,
+  Batch,
+  BatchItem,
+  BatchResult,
+  CompactResult,
+  CompactTask,
+  OpTable,
+} from '../workers/runtime.js';
 import type { Logger } from './log.js';
 
 type Args<F> = F extends (store: any, args: infer A, now: number) => unknown ? A : never;
@@ -35,6 +43,11 @@ export class DomainClient<O extends OpTable<any>> {
   private readonly pool: Piscina;
   private queue: Pending[] = [];
   private inFlight = 0;
+  /** set during a compaction: requests queue (bounded by queueMax) and no batch is sent */
+  private paused = false;
+  private idle: (() => void) | null = null;
+  /** backups and compactions of this domain run one after another */
+  private maintenance: Promise<unknown> = Promise.resolve();
   private scheduled = false;
   private closed = false;
   readonly stats: DomainStats = {
@@ -83,7 +96,7 @@ export class DomainClient<O extends OpTable<any>> {
     return new Promise((resolve, reject) => {
       this.queue.push({ item: { op, args }, resolve: resolve as (v: unknown) => void, reject });
       this.stats.queued = this.queue.length;
-      if (this.inFlight > 0) return;
+      if (this.inFlight > 0 || this.paused) return;
       if (this.queue.length >= this.opts.batchMax) this.flush();
       else if (!this.scheduled) {
         this.scheduled = true;
@@ -94,7 +107,7 @@ export class DomainClient<O extends OpTable<any>> {
 
   private flush(): void {
     this.scheduled = false;
-    if (this.inFlight > 0 || this.queue.length === 0) return;
+    if (this.inFlight > 0 || this.paused || this.queue.length === 0) return;
     const taken = this.queue.splice(0, this.opts.batchMax);
     this.stats.queued = this.queue.length;
     this.inFlight = 1;
@@ -143,18 +156,49 @@ export class DomainClient<O extends OpTable<any>> {
   private next(): void {
     this.inFlight = 0;
     this.stats.in_flight = 0;
-    if (this.queue.length > 0) this.flush();
+    if (this.idle) this.idle();
+    else if (this.queue.length > 0) this.flush();
+  }
+
+  private serial<T>(job: () => Promise<T>): Promise<T> {
+    const run = this.maintenance.then(job, job);
+    this.maintenance = run.catch(() => {});
+    return run;
   }
 
   /** A consistent snapshot of this domain's environment to `target`; its writes go on meanwhile. */
   backup(target: string): Promise<DomainBackup> {
-    return this.pool.run({ backup: { target } } satisfies BackupTask);
+    return this.serial(() => this.pool.run({ backup: { target } } satisfies BackupTask));
+  }
+
+  /**
+   * Copy-and-swap compaction: this domain's writes pause (requests wait in
+   * its queue) while the worker compacts, swaps and reopens; then the queue
+   * drains. Other domains never pause. The pause is measured and reported.
+   */
+  compact(): Promise<CompactResult & { paused_ms: number }> {
+    return this.serial(async () => {
+      this.paused = true;
+      const started = performance.now();
+      if (this.inFlight > 0) await new Promise<void>((r) => (this.idle = r));
+      this.idle = null;
+      try {
+        const r: CompactResult = await this.pool.run({ compact: true } satisfies CompactTask);
+        const level = r.status === 'compacted' ? 'info' : 'error';
+        this.opts.log[level]({ domain: this.name, ...r, counts: undefined }, 'domain compacted');
+        return { ...r, paused_ms: Math.round(performance.now() - started) };
+      } finally {
+        this.paused = false;
+        this.flush();
+      }
+    });
   }
 
   /** Finishes what is queued, flushes and closes the environment, stops the thread. */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    await this.maintenance;
     while (this.queue.length > 0 || this.inFlight > 0) await new Promise((r) => setTimeout(r, 5));
     try {
       await this.pool.run({ items: [], now: Date.now(), close: true } satisfies Batch);

@@ -44,6 +44,37 @@ export const adminRoutes: Route[] = [
     auth: 'none',
     handler: ({ hub }) => ({ body: hub.health() }),
   },
+  {
+    method: 'POST',
+    path: '/admin/compact',
+    auth: 'admin',
+    handler: async ({ hub }) => {
+      const results = [];
+      for (const d of hub.domains()) results.push(await d.compact());
+      const compacted = results.filter((r) => r.status === 'compacted').length;
+      return {
+        body: {
+          status: compacted === results.length ? 'complete' : 'partial',
+          tables_total: results.length,
+          tables_compacted: compacted,
+          tables_skipped: results.length - compacted,
+          results,
+        },
+      };
+    },
+  },
+  {
+    method: 'POST',
+    path: '/admin/compact/:table',
+    auth: 'admin',
+    handler: async ({ hub, params }) => {
+      const d = hub.domains().find((x) => x.name === params.table);
+      if (!d)
+        throw new HubError(ErrorCode.unknownTable, { table: params.table, tables: hub.domains().map((x) => x.name) });
+      const r = await d.compact();
+      return { body: { ...r, duration_ms: r.paused_ms } };
+    },
+  },
   { method: 'POST', path: '/admin/backup', auth: 'admin', handler: async ({ hub }) => ({ body: await hub.backup() }) },
   { method: 'GET', path: '/metrics', auth: 'admin', handler: ({ hub }) => ({ body: hub.metrics.prometheus(hub) }) },
   {

@@ -4,8 +4,11 @@ import { openDomainEnv } from '../storage/env.js';
 import { batchHandler } from './runtime.js';
 
 const { dataDir } = workerData as { dataDir: string };
-const env = openDomainEnv(dataDir, 'channels', CHANNEL_DBS);
-const store = new ChannelStore(env);
+/** Opens the environment and its store; called again after a compaction swap. */
+const open = () => {
+  const env = openDomainEnv(dataDir, 'channels', CHANNEL_DBS);
+  return { root: env.root, path: env.path, store: new ChannelStore(env) };
+};
 
 export const ops = {
   create: (s: ChannelStore, a: { name: string; description: string; by: string }, now: number) =>
@@ -20,4 +23,4 @@ export const ops = {
 };
 
 export type ChannelOps = typeof ops;
-export default batchHandler(env.root, store, ops, { domain: 'channels', names: CHANNEL_DBS });
+export default batchHandler(open, ops, { domain: 'channels', names: CHANNEL_DBS });

@@ -5,8 +5,11 @@ import { type HistoryQuery, MESSAGING_DBS, type MessagingCaps, MessagingStore } 
 import { batchHandler } from './runtime.js';
 
 const { dataDir, caps } = workerData as { dataDir: string; caps: MessagingCaps };
-const env = openDomainEnv(dataDir, 'messaging', MESSAGING_DBS);
-const store = new MessagingStore(env, caps);
+/** Opens the environment and its store; called again after a compaction swap. */
+const open = () => {
+  const env = openDomainEnv(dataDir, 'messaging', MESSAGING_DBS);
+  return { root: env.root, path: env.path, store: new MessagingStore(env, caps) };
+};
 
 type Idem = { agent: string; key: string } | null;
 
@@ -44,7 +47,7 @@ export const ops = {
 };
 
 export type MessagingOps = typeof ops;
-export default batchHandler(env.root, store, ops, {
+export default batchHandler(open, ops, {
   domain: 'messaging',
   names: MESSAGING_DBS,
   endBatch: (s) => s.endBatch(),

@@ -4,8 +4,11 @@ import { type Overrides, REGISTRY_DBS, RegistryStore } from '../storage/registry
 import { batchHandler } from './runtime.js';
 
 const { dataDir } = workerData as { dataDir: string };
-const env = openDomainEnv(dataDir, 'registry', REGISTRY_DBS);
-const store = new RegistryStore(env);
+/** Opens the environment and its store; called again after a compaction swap. */
+const open = () => {
+  const env = openDomainEnv(dataDir, 'registry', REGISTRY_DBS);
+  return { root: env.root, path: env.path, store: new RegistryStore(env) };
+};
 
 export const ops = {
   snapshot: (s: RegistryStore) => s.snapshot(),
@@ -26,4 +29,4 @@ export const ops = {
 };
 
 export type RegistryOps = typeof ops;
-export default batchHandler(env.root, store, ops, { domain: 'registry', names: REGISTRY_DBS });
+export default batchHandler(open, ops, { domain: 'registry', names: REGISTRY_DBS });

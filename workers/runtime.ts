@@ -1,6 +1,7 @@
+import { renameSync, rmSync, statSync } from 'node:fs';
 import type { RootDatabase } from 'lmdb';
 import { ErrorCode, toWireError, type WireError } from '../shared/errors.js';
-import { type DomainBackup, snapshot } from '../storage/backup.js';
+import { countEnv, type DomainBackup, snapshot } from '../storage/backup.js';
 
 /** A domain operation: a plain synchronous function over the domain's store. */
 export type Op<S> = (store: S, args: any, now: number) => unknown;
@@ -20,6 +21,27 @@ export interface Batch {
 /** Not a batch: a snapshot of the environment to `target`, run beside the batches. */
 export interface BackupTask {
   backup: { target: string };
+}
+
+/** Not a batch: copy-and-swap compaction; main sends it only while this domain's batches are paused. */
+export interface CompactTask {
+  compact: true;
+}
+
+export interface CompactResult {
+  table: string;
+  status: 'compacted' | 'failed';
+  bytes_before: number;
+  bytes_after: number;
+  counts: Record<string, number>;
+  reason?: string;
+}
+
+/** An open environment and the domain store over it; reopened after a compaction swap. */
+export interface Opened<S> {
+  root: RootDatabase;
+  store: S;
+  path: string;
 }
 
 export interface DomainInfo<S> {
@@ -44,11 +66,46 @@ export interface BatchResult {
  * `endBatch` lets a store do per-batch work (caps, counters) once, in the
  * same transaction.
  */
-export function batchHandler<S>(root: RootDatabase, store: S, ops: OpTable<S>, info: DomainInfo<S>) {
+export function batchHandler<S>(open: () => Opened<S>, ops: OpTable<S>, info: DomainInfo<S>) {
   const endBatch = info.endBatch;
-  return async function run(task: Batch | BackupTask): Promise<BatchResult | DomainBackup> {
-    if ('backup' in task) return snapshot(root, info.domain, task.backup.target, info.names);
+  let cur = open();
+
+  /**
+   * Writes a compacted copy beside the live file, closes, swaps by atomic
+   * rename, reopens, and checks that every database holds what the copy held.
+   */
+  async function compact(): Promise<CompactResult> {
+    const tmp = `${cur.path}.compacting`;
+    const before = statSync(cur.path).size;
+    rmSync(tmp, { force: true });
+    let closed = false;
+    try {
+      await cur.root.backup(tmp, true);
+      const expected = await countEnv(tmp, info.names);
+      await cur.root.close();
+      closed = true;
+      renameSync(tmp, cur.path);
+      cur = open();
+      const counts = await countEnv(cur.path, info.names);
+      const diff = info.names.filter((n) => counts[n] !== expected[n]);
+      const result = { table: info.domain, bytes_before: before, bytes_after: statSync(cur.path).size, counts };
+      if (diff.length) return { ...result, status: 'failed', reason: `counts differ in ${diff.join(', ')}` };
+      return { ...result, status: 'compacted' };
+    } catch (err) {
+      rmSync(tmp, { force: true });
+      if (closed) cur = open();
+      const reason = err instanceof Error ? err.message : String(err);
+      return { table: info.domain, status: 'failed', bytes_before: before, bytes_after: before, counts: {}, reason };
+    }
+  }
+
+  return async function run(
+    task: Batch | BackupTask | CompactTask,
+  ): Promise<BatchResult | DomainBackup | CompactResult> {
+    if ('backup' in task) return snapshot(cur.root, info.domain, task.backup.target, info.names);
+    if ('compact' in task) return compact();
     const batch = task;
+    const { root, store } = cur;
     if (batch.close) {
       await root.flushed;
       await root.close();
@@ -56,8 +113,6 @@ export function batchHandler<S>(root: RootDatabase, store: S, ops: OpTable<S>, i
     }
     const results: ItemResult[] = new Array(batch.items.length);
     try {
-      // async: the commit queues in call order, and with lmdb's overlappingSync the
-      // next batch's transaction runs while this one's fsync completes
       root.transactionSync(() => {
         for (let i = 0; i < batch.items.length; i++) {
           const { op, args } = batch.items[i];

@@ -5,8 +5,11 @@ import { type Candidate, type SweepInput, TASK_DBS, type TaskCaps, TaskStore } f
 import { batchHandler } from './runtime.js';
 
 const { dataDir, caps } = workerData as { dataDir: string; caps: TaskCaps };
-const env = openDomainEnv(dataDir, 'tasks', TASK_DBS);
-const store = new TaskStore(env, caps);
+/** Opens the environment and its store; called again after a compaction swap. */
+const open = () => {
+  const env = openDomainEnv(dataDir, 'tasks', TASK_DBS);
+  return { root: env.root, path: env.path, store: new TaskStore(env, caps) };
+};
 
 type Fenced = { task_id: string; generation: number };
 /** the finishing agent, when it may take another task at once */
@@ -57,4 +60,4 @@ export const ops = {
 };
 
 export type TaskOps = typeof ops;
-export default batchHandler(env.root, store, ops, { domain: 'tasks', names: TASK_DBS });
+export default batchHandler(open, ops, { domain: 'tasks', names: TASK_DBS });
