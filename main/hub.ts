@@ -106,6 +106,7 @@ export async function startHub(config: Config, log: Logger = createLogger(config
     channelsDomain,
     tasks,
     channels: new ChannelDirectory(),
+    // set below: the pipeline subscribes to hub.events, so the hub object must exist first
     pipeline: undefined as unknown as Pipeline,
     events: new EventEmitter(),
     startedAt: Date.now(),
@@ -161,10 +162,20 @@ export async function startHub(config: Config, log: Logger = createLogger(config
   const publicServer = createServer(handler(hub, compile(publicRoutes)));
   const adminServer = createServer(handler(hub, compile(adminRoutes), adminRewrite));
   const wss = attachWebSocket(hub, publicServer, () => open);
-  ports = {
-    public: await listen(publicServer, config.port, config.host),
-    admin: await listen(adminServer, config.adminPort, config.adminHost),
-  };
+  try {
+    ports = {
+      public: await listen(publicServer, config.port, config.host),
+      admin: await listen(adminServer, config.adminPort, config.adminHost),
+    };
+  } catch (err) {
+    // a taken port must not leave four worker threads behind
+    hub.pipeline.stop();
+    storage.stop();
+    publicServer.close();
+    adminServer.close();
+    await Promise.allSettled(domains.map((d) => d.close()));
+    throw err;
+  }
   open = true;
   const stopTimers = startTimers(hub);
   log.info(

@@ -38,3 +38,12 @@ describe('configuration', () => {
     assert.throws(() => loadConfig(['--port'], {}), /needs a value/);
   });
 });
+
+describe('start-up failures', () => {
+  test('a taken port fails the start cleanly and leaves nothing running', async () => {
+    const { startTestHub } = await import('./helpers/hub.js');
+    const first = await startTestHub();
+    await assert.rejects(startTestHub({ port: first.port }), /EADDRINUSE/);
+    await first.stop();
+  });
+});
