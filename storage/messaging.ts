@@ -1,6 +1,8 @@
-import type { HistEntry, Msg, StoredMsg } from '../shared/schemas/records.js';
+import type { Msg, StoredMsg } from '../shared/schemas/records.js';
+import { ChannelHistory } from './channel-history.js';
 import { all, count, type Db, type DomainEnv, first, span } from './env.js';
 import { IdempotencyStore } from './idempotency.js';
+import { ThreadStore } from './threads.js';
 
 export const MESSAGING_DBS = [
   'meta',
@@ -35,17 +37,6 @@ interface MailboxRec {
   stored_at: number;
 }
 
-interface ChanRec {
-  entry: HistEntry;
-  /** global history seq, the key of the entry's `chanAll` row */
-  gseq: number;
-}
-
-interface ThreadRec {
-  msg: Msg;
-  root: string;
-}
-
 export interface SendResult {
   seq: number;
   id: string;
@@ -65,8 +56,6 @@ export interface HistoryQuery {
   limit?: number;
 }
 
-const MAX_WALK = 10_000;
-
 /**
  * The messaging domain: every message record (§9.22): global history, the
  * id index, threads, mailboxes and channel history. Plain synchronous
@@ -75,9 +64,10 @@ const MAX_WALK = 10_000;
 export class MessagingStore {
   private readonly db: Record<MessagingDb, Db>;
   readonly idem: IdempotencyStore;
+  readonly threads: ThreadStore;
+  readonly channels: ChannelHistory;
   private seq: number;
   private historyCount: number;
-  private chanTotal: number;
 
   constructor(
     env: DomainEnv<MessagingDb>,
@@ -87,7 +77,11 @@ export class MessagingStore {
     this.idem = new IdempotencyStore(this.db.idem, this.db.idemTime, caps.idempotencyTtlMs);
     this.seq = (this.db.meta.get('seq') as number | undefined) ?? 0;
     this.historyCount = count(this.db.history);
-    this.chanTotal = count(this.db.chanAll);
+    this.threads = new ThreadStore(this.db, caps.threadMax, (id) => this.fromHistory(id));
+    this.channels = new ChannelHistory(this.db, {
+      perChannel: caps.channelHistoryPerChannel,
+      total: caps.channelHistoryTotal,
+    });
   }
 
   private nextSeq(): number {
@@ -115,8 +109,8 @@ export class MessagingStore {
     return {
       history: count(this.db.history),
       mailbox: count(this.db.mailbox),
-      threads: count(this.db.threads),
-      channel_history: count(this.db.chanAll),
+      threads: this.threads.count(),
+      channel_history: this.channels.size(),
     };
   }
 
@@ -125,7 +119,7 @@ export class MessagingStore {
     const seq = this.nextSeq();
     const stored: StoredMsg = { ...msg, seq };
     this.appendHistory(stored);
-    if (msg.reply_to) this.indexThread(msg);
+    if (msg.reply_to) this.threads.add(msg);
     let dropped = 0;
     for (const agent of mailboxFor) dropped += this.mailboxPut(agent, stored, now);
     return { seq, id: msg.id, mailboxed: [...mailboxFor], dropped };
@@ -133,55 +127,12 @@ export class MessagingStore {
 
   /** A channel publish: one channel-history record (also in global history) and mailbox copies (§9.22). */
   publish(channel: string, msg: Msg, mailboxFor: readonly string[], now: number): SendResult & { channelSeq: number } {
-    const chanSeq = ((this.db.chanCount.get(['seq', channel]) as number | undefined) ?? 0) + 1;
-    this.db.chanCount.putSync(['seq', channel], chanSeq);
     const res = this.send({ ...msg, channel }, [], now);
-    const entry: HistEntry = { seq: chanSeq, message: { ...msg, channel }, stored_at: now };
-    this.db.chanHist.putSync([channel, chanSeq], { entry, gseq: res.seq } satisfies ChanRec);
-    this.db.chanAll.putSync(res.seq, [channel, chanSeq]);
-    this.chanTotal++;
-    const n = ((this.db.chanCount.get(['n', channel]) as number | undefined) ?? 0) + 1;
-    this.db.chanCount.putSync(['n', channel], n);
-    if (n > this.caps.channelHistoryPerChannel) this.dropOldestChannelEntry(channel);
-    while (this.chanTotal > this.caps.channelHistoryTotal) {
-      const head = first(this.db.chanAll.getRange({ limit: 1 }));
-      if (!head) break;
-      const [ch, s] = head.value as [string, number];
-      this.removeChannelEntry(ch, s, head.key as number);
-    }
+    const channelSeq = this.channels.append(channel, msg, res.seq, now);
     const stored: StoredMsg = { ...msg, channel, seq: res.seq, payload: { ...msg.payload, channel } };
     let dropped = 0;
     for (const agent of mailboxFor) dropped += this.mailboxPut(agent, stored, now);
-    return { ...res, channelSeq: chanSeq, mailboxed: [...mailboxFor], dropped };
-  }
-
-  private dropOldestChannelEntry(channel: string): void {
-    const head = first(this.db.chanHist.getRange({ ...span(channel), limit: 1 }));
-    if (!head) return;
-    this.removeChannelEntry(channel, (head.key as [string, number])[1], (head.value as ChanRec).gseq);
-  }
-
-  private removeChannelEntry(channel: string, chanSeq: number, globalSeq: number): void {
-    if (!this.db.chanHist.doesExist([channel, chanSeq])) return;
-    this.db.chanHist.removeSync([channel, chanSeq]);
-    this.db.chanAll.removeSync(globalSeq);
-    this.chanTotal--;
-    const n = (this.db.chanCount.get(['n', channel]) as number) - 1;
-    this.db.chanCount.putSync(['n', channel], Math.max(0, n));
-  }
-
-  /** Newest `limit` entries with seq > since, ascending (§4 Channels). */
-  channelHistory(channel: string, limit: number, since: number): HistEntry[] {
-    const out: HistEntry[] = [];
-    for (const { value } of this.db.chanHist.getRange({
-      start: [channel, Number.MAX_SAFE_INTEGER],
-      end: [channel, since],
-      reverse: true,
-      limit,
-    })) {
-      out.push((value as ChanRec).entry);
-    }
-    return out.reverse();
+    return { ...res, channelSeq, mailboxed: [...mailboxFor], dropped };
   }
 
   private appendHistory(msg: StoredMsg): void {
@@ -289,69 +240,11 @@ export class MessagingStore {
     return { messages, cursor };
   }
 
-  private findMsg(id: string): Msg | undefined {
-    const t = this.db.threads.get(id) as ThreadRec | undefined;
-    if (t) return t.msg;
+  /** A message still in global history, by id. */
+  private fromHistory(id: string): Msg | undefined {
     const seq = this.db.byId.get(id) as number | undefined;
     if (seq === undefined) return undefined;
     const { seq: _s, ...msg } = this.db.history.get(seq) as StoredMsg;
     return msg;
-  }
-
-  /** Walks reply_to links up; an unknown id is its own root; a cycle ends the walk. */
-  rootOf(id: string): string {
-    const seen = new Set<string>();
-    let cur = id;
-    while (!seen.has(cur) && seen.size < MAX_WALK) {
-      seen.add(cur);
-      const parent = this.findMsg(cur)?.reply_to;
-      if (!parent || seen.has(parent)) return cur;
-      cur = parent;
-    }
-    return cur;
-  }
-
-  private indexThread(msg: Msg): void {
-    const parentId = msg.reply_to as string;
-    if (!this.db.threads.doesExist(parentId)) {
-      const parent = this.findMsg(parentId);
-      if (parent) this.db.threads.putSync(parentId, { msg: parent, root: this.rootOf(parentId) } satisfies ThreadRec);
-    }
-    const root = this.rootOf(parentId);
-    this.db.threads.putSync(msg.id, { msg, root } satisfies ThreadRec);
-    this.db.threadIndex.putSync([root, msg.timestamp, msg.id], 1);
-    this.db.replies.putSync([parentId, msg.timestamp, msg.id], 1);
-    const n = ((this.db.threadCount.get(root) as number | undefined) ?? 0) + 1;
-    if (n <= this.caps.threadMax) {
-      this.db.threadCount.putSync(root, n);
-      return;
-    }
-    const oldest = first(
-      this.db.threadIndex.getRange({ start: [root], end: [root, Number.MAX_SAFE_INTEGER], limit: 1 }),
-    );
-    if (oldest) this.db.threadIndex.removeSync(oldest.key);
-    this.db.threadCount.putSync(root, n - 1);
-  }
-
-  /** Root plus descendants by timestamp. */
-  thread(id: string): { root: string; messages: Msg[] } {
-    const root = this.rootOf(id);
-    const messages: Msg[] = [];
-    const rootMsg = this.findMsg(root);
-    if (rootMsg) messages.push(rootMsg);
-    for (const { key } of this.db.threadIndex.getRange({ start: [root], end: [root, Number.MAX_SAFE_INTEGER] })) {
-      const m = this.findMsg((key as [string, number, string])[2]);
-      if (m && m.id !== root) messages.push(m);
-    }
-    return { root, messages };
-  }
-
-  replies(id: string): Msg[] {
-    const out: Msg[] = [];
-    for (const { key } of this.db.replies.getRange({ start: [id], end: [id, Number.MAX_SAFE_INTEGER] })) {
-      const m = this.findMsg((key as [string, number, string])[2]);
-      if (m) out.push(m);
-    }
-    return out;
   }
 }

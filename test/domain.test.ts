@@ -111,22 +111,22 @@ describe('messaging domain (plain functions over LMDB)', () => {
     tx(() => {
       for (const m of [root, r1, r2]) store.send(m, [], 0);
     });
-    assert.equal(store.rootOf(r2.id), root.id);
+    assert.equal(store.threads.rootOf(r2.id), root.id);
     assert.deepEqual(
-      store.thread(r2.id).messages.map((m) => m.id),
+      store.threads.thread(r2.id).messages.map((m) => m.id),
       [root.id, r1.id, r2.id],
     );
     assert.deepEqual(
-      store.replies(root.id).map((m) => m.id),
+      store.threads.replies(root.id).map((m) => m.id),
       [r1.id],
     );
-    assert.equal(store.rootOf('nope'), 'nope');
+    assert.equal(store.threads.rootOf('nope'), 'nope');
     const x = msg({ id: 'cx', reply_to: 'cy' });
     const y = msg({ id: 'cy', reply_to: 'cx' });
     tx(() => {
       for (const m of [x, y]) store.send(m, [], 0);
     });
-    assert.ok(['cx', 'cy'].includes(store.rootOf('cx')), 'terminates on a reply_to cycle');
+    assert.ok(['cx', 'cy'].includes(store.threads.rootOf('cx')), 'terminates on a reply_to cycle');
   });
 
   test('channel history: per-channel and global caps evict the oldest in the same write', () => {
@@ -136,15 +136,15 @@ describe('messaging domain (plain functions over LMDB)', () => {
       for (let i = 0; i < 2; i++) store.publish('b', msg(), [], 0);
     });
     assert.deepEqual(
-      store.channelHistory('a', 50, 0).map((e) => e.seq),
+      store.channels.list('a', 50, 0).map((e) => e.seq),
       [4, 5],
     );
     assert.deepEqual(
-      store.channelHistory('b', 50, 0).map((e) => e.seq),
+      store.channels.list('b', 50, 0).map((e) => e.seq),
       [1, 2],
     );
     assert.deepEqual(
-      store.channelHistory('a', 1, 0).map((e) => e.seq),
+      store.channels.list('a', 1, 0).map((e) => e.seq),
       [5],
       'newest limit, ascending',
     );

@@ -39,10 +39,10 @@ export const ops = {
   }),
   history: (s: MessagingStore, a: HistoryQuery) => s.history(a),
   channelHistory: (s: MessagingStore, a: { channel: string; limit: number; since: number }) =>
-    s.channelHistory(a.channel, a.limit, a.since),
-  thread: (s: MessagingStore, a: { id: string }) => s.thread(a.id),
-  replies: (s: MessagingStore, a: { id: string }) => s.replies(a.id),
-  root: (s: MessagingStore, a: { id: string }) => s.rootOf(a.id),
+    s.channels.list(a.channel, a.limit, a.since),
+  thread: (s: MessagingStore, a: { id: string }) => s.threads.thread(a.id),
+  replies: (s: MessagingStore, a: { id: string }) => s.threads.replies(a.id),
+  root: (s: MessagingStore, a: { id: string }) => s.threads.rootOf(a.id),
   health: (s: MessagingStore) => ({ counts: s.counts(), last_seq: s.lastSeq() }),
 };
 
