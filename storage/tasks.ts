@@ -1,9 +1,10 @@
-import { randomBytes } from 'node:crypto';
 import { ErrorCode, HubError } from '../shared/errors.js';
 import { PRIORITIES, type Task, type TaskSubmit } from '../shared/schemas/tasks.js';
 import { all, count, type Db, type DomainEnv } from './env.js';
 import { IdempotencyStore } from './idempotency.js';
-import { complexityOf, routingFor } from './task-routing.js';
+import { TaskQueries } from './task-queries.js';
+import { newTask } from './task-record.js';
+import { routingFor } from './task-routing.js';
 
 export const TASK_DBS = ['tasks', 'queue', 'byAgent', 'idem', 'idemTime'] as const;
 export type TaskDb = (typeof TASK_DBS)[number];
@@ -31,19 +32,6 @@ interface QueueEntry {
   to: string | null;
   deps: string[];
 }
-const newTaskId = () => `task-${randomBytes(8).toString('hex')}`;
-
-export interface SweepInput {
-  connected: string[];
-  working: string[];
-  /** assigned tasks of absent agents wait until then after a restart (§9.27) */
-  graceUntil: number;
-}
-
-export interface SweepResult {
-  reclaimed: Task[];
-  expired: Task[];
-}
 
 /**
  * The tasks domain (§4 Task queue, §9.8–9.13, §9.27): lanes, FIFO within a
@@ -54,13 +42,15 @@ export interface SweepResult {
 export class TaskStore {
   private readonly db: Record<TaskDb, Db>;
   readonly idem: IdempotencyStore;
+  readonly queries: TaskQueries;
 
   constructor(
     env: DomainEnv<TaskDb>,
-    private readonly caps: TaskCaps,
+    readonly caps: TaskCaps,
   ) {
     this.db = env.dbs;
     this.idem = new IdempotencyStore(this.db.idem, this.db.idemTime, caps.idempotencyTtlMs);
+    this.queries = new TaskQueries(this.db.tasks, this.db.queue);
   }
 
   counts(): Record<string, number> {
@@ -114,84 +104,11 @@ export class TaskStore {
     }
     const warnings: string[] = [];
     if ((input.verification_steps?.length ?? 0) > 10) warnings.push('more than 10 verification_steps');
-    const metadata = input.metadata ?? {};
-    const t: Task = {
-      id: newTaskId(),
-      description: input.description,
-      priority: PRIORITIES[input.priority as keyof typeof PRIORITIES] ?? PRIORITIES.normal,
-      metadata,
-      max_retries: input.max_retries ?? 3,
-      complete_by: input.complete_by ?? null,
-      needed_capabilities: input.needed_capabilities ?? [],
-      repo: input.repo ?? null,
-      branch: input.branch ?? null,
-      file_hints: input.file_hints ?? [],
-      success_criteria: input.success_criteria ?? [],
-      verification_steps: input.verification_steps ?? [],
-      max_verification_retries: input.max_verification_retries ?? 0,
-      depends_on: deps,
-      goal_id: input.goal_id ?? null,
-      status: 'queued',
-      assigned_to: null,
-      assigned_at: null,
-      generation: 0,
-      retry_count: 0,
-      reclaim_count: 0,
-      last_error: null,
-      result: null,
-      tokens_used: null,
-      submitted_by: by,
-      created_at: now,
-      updated_at: now,
-      history: [],
-      complexity: complexityOf(input.description, input.complexity_tier ?? null),
-      verification_report: null,
-      verification_history: null,
-      routing_decision: null,
-      complexity_tier: input.complexity_tier ?? null,
-      skip_verification: input.skip_verification ?? false,
-      verification_timeout_ms: input.verification_timeout_ms ?? null,
-      assign_to: input.assign_to ?? (typeof metadata.assign_to === 'string' ? metadata.assign_to : null),
-    };
+    const t = newTask(input, by, now);
     this.log(t, 'queued', now, { priority: t.priority });
     this.enqueue(t);
     this.put(t);
     return { task: t, warnings };
-  }
-
-  /** Tasks by (priority, created_at), dead letter excluded. */
-  list(f: { status?: string; priority?: number; assigned_to?: string; goal_id?: string }): Task[] {
-    const out = all(this.db.tasks.getRange({}))
-      .map(({ value }) => value as Task)
-      .filter(
-        (t) =>
-          t.status !== 'dead_letter' &&
-          (f.status === undefined || t.status === f.status) &&
-          (f.priority === undefined || t.priority === f.priority) &&
-          (f.assigned_to === undefined || t.assigned_to === f.assigned_to) &&
-          (f.goal_id === undefined || t.goal_id === f.goal_id),
-      );
-    return out.sort((a, b) => a.priority - b.priority || a.created_at - b.created_at);
-  }
-
-  deadLetters(): Task[] {
-    return all(this.db.tasks.getRange({}))
-      .map(({ value }) => value as Task)
-      .filter((t) => t.status === 'dead_letter')
-      .sort((a, b) => a.updated_at - b.updated_at);
-  }
-
-  stats() {
-    const by_status: Record<string, number> = { queued: 0, assigned: 0, completed: 0 };
-    const by_priority: Record<string, number> = {};
-    let dead = 0;
-    for (const { value } of this.db.tasks.getRange({})) {
-      const t = value as Task;
-      if (t.status === 'dead_letter') dead++;
-      else by_status[t.status] = (by_status[t.status] ?? 0) + 1;
-      if (t.status === 'queued') by_priority[String(t.priority)] = (by_priority[String(t.priority)] ?? 0) + 1;
-    }
-    return { by_status, by_priority, dead_letter: dead, queued_index_size: count(this.db.queue) };
   }
 
   private depsMet(deps: readonly string[]): boolean {
@@ -267,6 +184,11 @@ export class TaskStore {
     this.enqueue(t);
     this.put(t);
     return 'retried';
+  }
+
+  /** Dead-letters a task with `reason` (also the deadline and TTL sweeps' way out). */
+  expire(t: Task, reason: string, now: number): void {
+    this.dead(t, reason, now);
   }
 
   private dead(t: Task, reason: string, now: number): void {
@@ -399,42 +321,10 @@ export class TaskStore {
     return t;
   }
 
-  /**
-   * Periodic sweep: deadlines (`complete_by`) dead-letter; stale assignments
-   * and assignments of absent agents (after the restart grace) are reclaimed;
-   * the optional queue TTL (off by default, §9.11) dead-letters old backlog.
-   */
-  sweep(input: SweepInput, now: number): SweepResult {
-    const connected = new Set(input.connected);
-    const working = new Set(input.working);
-    const reclaimed: Task[] = [];
-    const expired: Task[] = [];
-    for (const { value } of all(this.db.tasks.getRange({}))) {
-      const t = value as Task;
-      if (t.status !== 'queued' && t.status !== 'assigned') continue;
-      if (t.complete_by !== null && t.complete_by < now) {
-        expired.push({ ...t });
-        this.dead(t, 'complete_by_expired', now);
-        continue;
-      }
-      if (t.status === 'queued') {
-        const ttl = this.caps.taskTtlMs;
-        if (ttl > 0 && t.complexity_tier !== 'trivial' && now - t.created_at > ttl) {
-          this.dead(t, 'ttl_expired', now);
-          expired.push(t);
-        }
-        continue;
-      }
-      const agent = t.assigned_to as string;
-      const staleAfter = working.has(agent) ? this.caps.staleWorkingMs : this.caps.staleMs;
-      let reason: string | null = null;
-      if (now - t.updated_at > staleAfter) reason = 'stale';
-      else if (!connected.has(agent) && now >= input.graceUntil) reason = 'agent_offline';
-      if (reason) {
-        const r = this.reclaim(t.id, reason, now);
-        if (r) reclaimed.push(r);
-      }
-    }
-    return { reclaimed, expired };
+  /** Every open (queued or assigned) task, for the sweep. */
+  open(): Task[] {
+    return all(this.db.tasks.getRange({}))
+      .map(({ value }) => value as Task)
+      .filter((t) => t.status === 'queued' || t.status === 'assigned');
   }
 }

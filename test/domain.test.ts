@@ -7,6 +7,7 @@ import { ACTION_INDEX, allocateRateTable, RateTable } from '../shared/ratelimit.
 import type { Msg } from '../shared/schemas/records.js';
 import { openDomainEnv } from '../storage/env.js';
 import { MESSAGING_DBS, MessagingStore } from '../storage/messaging.js';
+import { sweepTasks } from '../storage/task-sweep.js';
 import { TASK_DBS, TaskStore } from '../storage/tasks.js';
 import { tempDir } from './helpers/hub.js';
 
@@ -272,12 +273,12 @@ describe('tasks domain (plain functions over LMDB)', () => {
     tx(() => store.complete({ task_id: dep.id, generation: 1 }, 4));
     assert.equal(tx(() => store.schedule([{ agent_id: 'b', capabilities: [] }], 5))[0].id, child.id);
     const late = tx(() => store.submit({ description: 'late', complete_by: 50 }, 's', 6).task);
-    const r = tx(() => store.sweep({ connected: ['b'], working: [], graceUntil: 0 }, 100));
+    const r = tx(() => sweepTasks(store, { connected: ['b'], working: [], graceUntil: 0 }, 100));
     assert.ok(r.expired.some((t) => t.id === late.id));
     assert.equal(store.get(late.id).last_error, 'complete_by_expired');
-    const swept = tx(() => store.sweep({ connected: [], working: [], graceUntil: 10_000 }, 200));
+    const swept = tx(() => sweepTasks(store, { connected: [], working: [], graceUntil: 10_000 }, 200));
     assert.equal(swept.reclaimed.length, 0, 'absent agent waits out the restart grace');
-    const after = tx(() => store.sweep({ connected: [], working: [], graceUntil: 0 }, 300));
+    const after = tx(() => sweepTasks(store, { connected: [], working: [], graceUntil: 0 }, 300));
     assert.deepEqual(
       after.reclaimed.map((t) => t.id),
       [child.id],

@@ -1,7 +1,9 @@
 import { workerData } from 'piscina';
 import type { TaskSubmit } from '../shared/schemas/tasks.js';
 import { openDomainEnv } from '../storage/env.js';
-import { type Candidate, type SweepInput, TASK_DBS, type TaskCaps, TaskStore } from '../storage/tasks.js';
+import type { TaskFilter } from '../storage/task-queries.js';
+import { type SweepInput, sweepTasks } from '../storage/task-sweep.js';
+import { type Candidate, TASK_DBS, type TaskCaps, TaskStore } from '../storage/tasks.js';
 import { batchHandler } from './runtime.js';
 
 const { dataDir, caps } = workerData as { dataDir: string; caps: TaskCaps };
@@ -36,9 +38,9 @@ export const ops = {
     return { replay: false as const, ...r };
   },
   get: (s: TaskStore, a: { id: string }) => s.get(a.id),
-  list: (s: TaskStore, a: { status?: string; priority?: number; assigned_to?: string; goal_id?: string }) => s.list(a),
-  deadLetters: (s: TaskStore) => s.deadLetters(),
-  stats: (s: TaskStore) => s.stats(),
+  list: (s: TaskStore, a: TaskFilter) => s.queries.list(a),
+  deadLetters: (s: TaskStore) => s.queries.deadLetters(),
+  stats: (s: TaskStore) => s.queries.stats(),
   schedule: (s: TaskStore, a: { candidates: Candidate[] }, now: number) => s.schedule(a.candidates, now),
   touch: (s: TaskStore, a: { id: string }, now: number) => s.touch(a.id, now) !== null,
   complete: (s: TaskStore, a: Parameters<TaskStore['complete']>[0] & Offer, now: number) =>
@@ -55,7 +57,7 @@ export const ops = {
   recover: (s: TaskStore, a: { id: string; agent: string }, now: number) => s.recover(a.id, a.agent, now),
   cancel: (s: TaskStore, a: { id: string; by: string | null }) => s.cancel(a.id, a.by),
   retry: (s: TaskStore, a: { id: string; by: string | null }, now: number) => s.retry(a.id, a.by, now),
-  sweep: (s: TaskStore, a: SweepInput, now: number) => ({ ...s.sweep(a, now), idempotency: s.idem.sweep(now) }),
+  sweep: (s: TaskStore, a: SweepInput, now: number) => ({ ...sweepTasks(s, a, now), idempotency: s.idem.sweep(now) }),
   health: (s: TaskStore) => ({ counts: s.counts() }),
 };
 

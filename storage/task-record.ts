@@ -1,0 +1,48 @@
+import { randomBytes } from 'node:crypto';
+import { PRIORITIES, type Task, type TaskSubmit } from '../shared/schemas/tasks.js';
+import { complexityOf } from './task-routing.js';
+
+const newTaskId = () => `task-${randomBytes(8).toString('hex')}`;
+
+/** A new queued task from a validated submit: defaults per §3.3, unknown priority → normal (§4). */
+export function newTask(input: TaskSubmit, by: string, now: number): Task {
+  const metadata = input.metadata ?? {};
+  return {
+    id: newTaskId(),
+    description: input.description,
+    priority: PRIORITIES[input.priority as keyof typeof PRIORITIES] ?? PRIORITIES.normal,
+    metadata,
+    max_retries: input.max_retries ?? 3,
+    complete_by: input.complete_by ?? null,
+    needed_capabilities: input.needed_capabilities ?? [],
+    repo: input.repo ?? null,
+    branch: input.branch ?? null,
+    file_hints: input.file_hints ?? [],
+    success_criteria: input.success_criteria ?? [],
+    verification_steps: input.verification_steps ?? [],
+    max_verification_retries: input.max_verification_retries ?? 0,
+    depends_on: input.depends_on ?? [],
+    goal_id: input.goal_id ?? null,
+    status: 'queued',
+    assigned_to: null,
+    assigned_at: null,
+    generation: 0,
+    retry_count: 0,
+    reclaim_count: 0,
+    last_error: null,
+    result: null,
+    tokens_used: null,
+    submitted_by: by,
+    created_at: now,
+    updated_at: now,
+    history: [],
+    complexity: complexityOf(input.description, input.complexity_tier ?? null),
+    verification_report: null,
+    verification_history: null,
+    routing_decision: null,
+    complexity_tier: input.complexity_tier ?? null,
+    skip_verification: input.skip_verification ?? false,
+    verification_timeout_ms: input.verification_timeout_ms ?? null,
+    assign_to: input.assign_to ?? (typeof metadata.assign_to === 'string' ? metadata.assign_to : null),
+  };
+}
