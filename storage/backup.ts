@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { createReadStream, statSync } from 'node:fs';
 import { open, type RootDatabase } from 'lmdb';
+import { count } from './env.js';
 
 export interface DomainBackup {
   domain: string;
@@ -27,7 +28,7 @@ export async function countEnv(file: string, names: readonly string[]): Promise<
   try {
     const counts: Record<string, number> = {};
     for (const name of names) {
-      counts[name] = (env.openDB({ name }).getStats() as { entryCount: number }).entryCount;
+      counts[name] = count(env.openDB({ name }));
     }
     return counts;
   } finally {

@@ -22,7 +22,8 @@ export function openDomainEnv<N extends string>(dataDir: string, domain: string,
   const path = join(dir, `${domain}.mdb`);
   const root = open({ path, maxDbs: 32, mapSize: 2 ** 34 });
   const dbs = {} as Record<N, Db>;
-  for (const name of names) dbs[name] = root.openDB({ name });
+  // msgpackr record structures, kept in each database: records encode ~1.6× and decode ~4× faster
+  for (const name of names) dbs[name] = root.openDB({ name, sharedStructuresKey: STRUCTURES });
   return {
     root,
     dbs,
@@ -46,7 +47,10 @@ export function first<T>(range: Iterable<T>): T | undefined {
   return undefined;
 }
 
-/** Entries in a whole database, from mdb_stat: O(1), unlike counting a range. */
+/** Where lmdb-js keeps a database's shared msgpack structures (ranges never yield it). */
+export const STRUCTURES = Symbol.for('structures');
+
+/** Records in a whole database, from mdb_stat (O(1), unlike counting a range), less the structures entry. */
 export function count(db: Db): number {
-  return (db.getStats() as { entryCount: number }).entryCount;
+  return (db.getStats() as { entryCount: number }).entryCount - (db.doesExist(STRUCTURES) ? 1 : 0);
 }

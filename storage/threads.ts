@@ -1,5 +1,5 @@
 import type { Msg } from '../shared/schemas/records.js';
-import { type Db, first } from './env.js';
+import { count, type Db, first } from './env.js';
 
 interface ThreadRec {
   msg: Msg;
@@ -22,7 +22,7 @@ export class ThreadStore {
   ) {}
 
   count(): number {
-    return (this.db.threads.getStats() as { entryCount: number }).entryCount;
+    return count(this.db.threads);
   }
 
   private find(id: string): Msg | undefined {
