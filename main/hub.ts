@@ -21,6 +21,7 @@ import { Metrics } from './metrics.js';
 import { Pipeline } from './pipeline.js';
 import { adminRewrite, adminRoutes } from './routes-admin.js';
 import { publicRoutes } from './routes-public.js';
+import { schemaRoute } from './schema-catalog.js';
 import { Settings } from './settings.js';
 import { StorageSampler } from './storage-sampler.js';
 import { startTimers } from './timers.js';
@@ -159,7 +160,7 @@ export async function startHub(config: Config, log: Logger = createLogger(config
   hub.pipeline = new Pipeline(hub);
   const storage = new StorageSampler(hub, dataDir);
   await storage.sample();
-  const publicServer = createServer(handler(hub, compile(publicRoutes)));
+  const publicServer = createServer(handler(hub, compile([...publicRoutes, schemaRoute(hub.validator, publicRoutes)])));
   const adminServer = createServer(handler(hub, compile(adminRoutes), adminRewrite));
   const wss = attachWebSocket(hub, publicServer, () => open);
   try {

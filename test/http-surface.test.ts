@@ -138,6 +138,10 @@ describe('the HTTP surface agents and admins use', () => {
     const health = await api(hub.adminUrl, 'GET', '/admin/storage-health', { token: ADMIN_TOKEN });
     assert.deepEqual([health.body.health_status, health.body.stale_backup], ['warning', true], 'no backup yet');
     assert.ok(health.body.tables.some((t: { table: string }) => t.table === 'messaging.history'));
+    const schemas = await api(hub.url, 'GET', '/api/schemas');
+    const message = schemas.body.schemas.websocket.find((w: { type: string }) => w.type === 'message');
+    assert.deepEqual(message.required_fields, [{ name: 'payload', type: 'object' }]);
+    assert.ok(schemas.body.schemas.http.some((r: { path: string }) => r.path === '/api/tasks'));
     const metrics = await api(hub.url, 'GET', '/api/metrics');
     for (const k of ['queue_depth', 'task_latency', 'agent_utilization', 'error_rates', 'dets_health'])
       assert.ok(k in metrics.body, k);
