@@ -4,6 +4,7 @@ import type { ChannelOps } from '../workers/channels.js';
 import type { MessagingOps } from '../workers/messaging.js';
 import type { RegistryOps } from '../workers/registry.js';
 import type { TaskOps } from '../workers/tasks.js';
+import type { Alerts } from './alerts.js';
 import type { Analytics } from './analytics.js';
 import type { TokenCache } from './auth.js';
 import type { ChannelDirectory } from './channels.js';
@@ -42,6 +43,7 @@ export interface Hub {
   events: EventEmitter;
   sweepMailboxes: () => void;
   metrics: Metrics;
+  alerts: Alerts;
   backup: () => Promise<Record<string, unknown>>;
   domains: () => Array<DomainClient<any>>;
   /** §3.5 storage health, from the last sample */

@@ -7,6 +7,7 @@ import type { ChannelOps } from '../workers/channels.js';
 import type { MessagingOps } from '../workers/messaging.js';
 import type { RegistryOps } from '../workers/registry.js';
 import type { TaskOps } from '../workers/tasks.js';
+import { Alerts } from './alerts.js';
 import { Analytics } from './analytics.js';
 import { TokenCache } from './auth.js';
 import { runBackup } from './backup.js';
@@ -113,6 +114,7 @@ export async function startHub(config: Config, log: Logger = createLogger(config
     startedAt: Date.now(),
     counters: { mailboxDropped: 0, liveDropped: 0 },
     metrics,
+    alerts: new Alerts(),
     domains: () => domains,
     storageHealth: () => storage.report(),
     backup: () => runBackup(hub, dataDir),

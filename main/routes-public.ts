@@ -190,6 +190,22 @@ export const publicRoutes: Route[] = [
   ...taskRoutes,
   ...configReads,
   { method: 'PUT', path: '/api/config/:key', auth: 'none', action: null, handler: adminOnly },
+  {
+    method: 'GET',
+    path: '/api/alerts',
+    auth: 'none',
+    handler: ({ hub }) => ({ body: { alerts: hub.alerts.list(), timestamp: Date.now() } }),
+  },
+  {
+    method: 'POST',
+    path: '/api/alerts/:rule_id/acknowledge',
+    auth: 'auth',
+    handler: ({ hub, params }) => {
+      if (!hub.alerts.acknowledge(params.rule_id))
+        throw new HubError(ErrorCode.alertNotFound, { rule_id: params.rule_id });
+      return { body: { status: 'acknowledged', rule_id: params.rule_id } };
+    },
+  },
   { method: 'GET', path: '/api/metrics', auth: 'none', handler: ({ hub }) => ({ body: hub.metrics.api(hub) }) },
   {
     method: 'GET',

@@ -57,6 +57,10 @@ export function startTimers(hub: Hub): () => void {
 
   every(config.mailboxSweepMs, () => hub.sweepMailboxes());
 
+  every(config.alertCheckMs, () => {
+    hub.alerts.check(hub).catch((err) => log.error({ err }, 'alert check failed'));
+  });
+
   if (config.backupIntervalMs > 0) {
     every(config.backupIntervalMs, () => {
       hub.backup().catch((err) => log.error({ err }, 'scheduled backup failed'));

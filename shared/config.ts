@@ -60,6 +60,9 @@ export const ConfigSchema = v.object({
   channelHistoryTotal: int(5_000, 1),
   idempotencyTtlMs: int(24 * 3600_000, 1),
 
+  // alert rules are checked this often (§3.6: 30 s)
+  alertCheckMs: int(30_000, 10),
+
   // backups (§3.5: daily, 3 kept); 0 turns the schedule off
   backupIntervalMs: int(86_400_000, 0),
   backupKeep: int(3, 1),

@@ -1,0 +1,113 @@
+import type { Hub } from './context.js';
+
+export interface Alert {
+  rule_id: string;
+  severity: 'warning' | 'critical';
+  message: string;
+  details: Record<string, unknown>;
+  fired_at: number;
+  acknowledged: boolean;
+}
+
+/** Thresholds; `PUT /api/config/alert-thresholds` overrides any of them from the next check. */
+const DEFAULTS = {
+  queue_growing_min: 10,
+  failure_rate_pct: 50,
+  failure_min_tasks: 10,
+  stuck_ms: 600_000,
+  violations_per_min: 100,
+};
+
+interface Ctx {
+  t: typeof DEFAULTS;
+  now: number;
+  violationsPerMin: number;
+}
+
+type Rule = (hub: Hub, c: Ctx) => Promise<Omit<Alert, 'fired_at' | 'acknowledged'> | null>;
+
+/**
+ * The §3.6 rules that mean something on this hub (tier_down and
+ * hub_invocation_rate watch features §9.15 leaves out, so they never fire).
+ */
+const RULES: Record<string, Rule> = {
+  queue_growing: async (hub, { t }) => {
+    const q = hub.metrics.api(hub).queue_depth;
+    return q.trend === 'growing' && q.current >= t.queue_growing_min
+      ? { rule_id: 'queue_growing', severity: 'warning', message: 'task queue is growing', details: q }
+      : null;
+  },
+  high_failure_rate: async (hub, { t }) => {
+    const w = hub.metrics.api(hub).error_rates.window;
+    return w.total_tasks >= t.failure_min_tasks && w.failure_rate_pct >= t.failure_rate_pct
+      ? { rule_id: 'high_failure_rate', severity: 'critical', message: 'tasks are failing', details: w }
+      : null;
+  },
+  stuck_tasks: async (hub, { t, now }) => {
+    const stuck = (await hub.tasks.call('list', { status: 'assigned' })).filter((x) => now - x.updated_at > t.stuck_ms);
+    return stuck.length
+      ? {
+          rule_id: 'stuck_tasks',
+          severity: 'warning',
+          message: `${stuck.length} assigned task(s) without progress`,
+          details: { task_ids: stuck.slice(0, 50).map((x) => x.id) },
+        }
+      : null;
+  },
+  no_agents_online: async (hub) => {
+    const queued = (await hub.tasks.call('health', {})).counts.queued ?? 0;
+    return hub.conns.count() === 0 && queued > 0
+      ? {
+          rule_id: 'no_agents_online',
+          severity: 'critical',
+          message: 'tasks wait and no agent is online',
+          details: { queued },
+        }
+      : null;
+  },
+  high_error_rate: async (_hub, { t, violationsPerMin }) =>
+    violationsPerMin >= t.violations_per_min
+      ? {
+          rule_id: 'high_error_rate',
+          severity: 'warning',
+          message: 'many refused frames and requests',
+          details: { per_min: Math.round(violationsPerMin) },
+        }
+      : null,
+};
+
+/** Evaluates the rules every check; an alert stays until its condition clears, acknowledged or not. */
+export class Alerts {
+  private readonly active = new Map<string, Alert>();
+  private last = { total: 0, at: Date.now() };
+
+  async check(hub: Hub, now = Date.now()): Promise<void> {
+    const t = { ...DEFAULTS, ...(hub.settings.alert_thresholds as Partial<typeof DEFAULTS>) };
+    const total = hub.violations.total;
+    const violationsPerMin = ((total - this.last.total) * 60_000) / Math.max(1, now - this.last.at);
+    this.last = { total, at: now };
+    for (const [id, rule] of Object.entries(RULES)) {
+      const hit = await rule(hub, { t, now, violationsPerMin }).catch(() => null);
+      const was = this.active.get(id);
+      if (hit && !was) {
+        this.active.set(id, { ...hit, fired_at: now, acknowledged: false });
+        hub.log.warn({ rule_id: id, severity: hit.severity, details: hit.details }, `alert fired: ${hit.message}`);
+      } else if (hit && was) {
+        was.details = hit.details;
+      } else if (!hit && was) {
+        this.active.delete(id);
+        hub.log.info({ rule_id: id }, 'alert cleared');
+      }
+    }
+  }
+
+  list(): Alert[] {
+    return [...this.active.values()];
+  }
+
+  acknowledge(id: string): boolean {
+    const a = this.active.get(id);
+    if (a) a.acknowledged = true;
+    return a !== undefined;
+  }
+}
