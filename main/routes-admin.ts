@@ -2,6 +2,7 @@ import { ErrorCode, HubError } from '../shared/errors.js';
 import type { HttpBody } from '../shared/schemas/http.js';
 import { issueToken } from './auth.js';
 import type { Hub } from './context.js';
+import { dashboardRoutes } from './dashboard.js';
 import type { Route } from './http-server.js';
 import { configReads } from './routes-public.js';
 import { adminTaskRoutes } from './routes-tasks.js';
@@ -233,6 +234,7 @@ export const adminRoutes: Route[] = [
     },
   },
   ...adminTaskRoutes,
+  ...dashboardRoutes,
   ...configReads.map((r) => ({ ...r, auth: 'admin' as const })),
   configWrite('/api/config/heartbeat-interval', 'heartbeat', async (hub, b) => {
     await hub.registry.call('setConfig', { key: 'heartbeat_interval_ms', value: b.heartbeat_interval_ms });

@@ -153,6 +153,12 @@ describe('the HTTP surface agents and admins use', () => {
     const none = await api(alerts.url, 'POST', '/api/alerts/nope/acknowledge', { token: submitter });
     assert.deepEqual([none.status, none.body.error], [404, 'alert_not_found']);
     await alerts.stop();
+    const page = await fetch(`${hub.adminUrl}/dashboard`);
+    assert.match(page.headers.get('content-type') ?? '', /text\/html/);
+    assert.match(await page.text(), /AgentCom hub/);
+    assert.equal((await api(hub.adminUrl, 'GET', '/admin/overview')).status, 401, 'the data needs the admin token');
+    const overview = await api(hub.adminUrl, 'GET', '/admin/overview', { token: ADMIN_TOKEN });
+    for (const k of ['health', 'metrics', 'alerts', 'tasks', 'dead_letter', 'agents']) assert.ok(k in overview.body, k);
     const schemas = await api(hub.url, 'GET', '/api/schemas');
     const message = schemas.body.schemas.websocket.find((w: { type: string }) => w.type === 'message');
     assert.deepEqual(message.required_fields, [{ name: 'payload', type: 'object' }]);
