@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ErrorCode, HubError, httpStatus } from '../shared/errors.js';
-import { jsonDepthExceeds } from '../shared/json.js';
+import { isPlainObject, jsonDepthExceeds } from '../shared/json.js';
 import type { Action } from '../shared/ratelimit.js';
 import type { HttpSchemas } from '../shared/schemas/http.js';
 import { bearer } from './auth.js';
@@ -172,6 +172,13 @@ export function handler(hub: Hub, routes: Compiled[], rewrite: (path: string) =>
           raw = text === '' ? {} : JSON.parse(text);
         } catch {
           throw new HubError(ErrorCode.invalidJson);
+        }
+        if (!isPlainObject(raw)) {
+          const detail = 'a body must be a JSON object';
+          const value =
+            typeof raw === 'number' || typeof raw === 'boolean' || (typeof raw === 'string' && raw.length <= 64);
+          const error = { field: 'message', error: 'wrong_type', detail, ...(value ? { value: raw } : {}) };
+          throw new HubError(ErrorCode.validationFailed, { errors: [error] });
         }
         const parsed = hub.validator.body(route.body, raw);
         if (!parsed.ok) throw new HubError(ErrorCode.validationFailed, { errors: parsed.errors });

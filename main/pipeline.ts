@@ -182,6 +182,12 @@ export class Pipeline {
     return true;
   }
 
+  /** A state report ends a task_rejected cooldown (§9.27) of an agent that holds no task. */
+  reported(agent: string): void {
+    const f = this.fsm.get(agent);
+    if (f?.state === 'idle' && f.cooldownUntil > 0 && f.cooldownUntil !== Number.POSITIVE_INFINITY) this.idle(agent);
+  }
+
   rejected(agent: string): void {
     const f = this.set(agent, 'idle', null);
     f.cooldownUntil = Date.now() + this.hub.config.rejectCooldownMs;

@@ -69,6 +69,7 @@ export const taskHandlers: Handlers = {
     const action = await hub.tasks.call('stateReport', { id: f.task_id, agent, generation: f.generation ?? null });
     if (action === 'continue') hub.pipeline.working(agent, f.task_id);
     else if (hub.pipeline.taskOf(agent) === f.task_id) hub.pipeline.idle(agent);
+    else hub.pipeline.reported(agent);
     conn.sendJson({ type: 'state_report_ack', task_id: f.task_id, action });
   },
 

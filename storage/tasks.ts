@@ -280,7 +280,12 @@ export class TaskStore {
   /** `continue` iff the task is assigned to this agent with this generation (§2.1, §9.8). */
   stateReport(id: string, agent: string, generation: number | null, now: number): 'continue' | 'abort' {
     const t = this.find(id);
-    if (t?.status !== 'assigned' || t.assigned_to !== agent || t.generation !== (generation ?? 0)) return 'abort';
+    if (t?.status !== 'assigned' || t.assigned_to !== agent) return 'abort';
+    if (t.generation !== (generation ?? 0)) {
+      // the agent drops a task it is told to abort: back to the lane now, not at the stale sweep
+      this.reclaim(id, 'state_report_abort', now);
+      return 'abort';
+    }
     t.updated_at = now;
     this.put(t);
     return 'continue';
