@@ -1,5 +1,5 @@
 import { ErrorCode, HubError } from '../shared/errors.js';
-import { PRIORITIES, type Task, type TaskSubmit } from '../shared/schemas/tasks.js';
+import type { Task, TaskSubmit } from '../shared/schemas/tasks.js';
 import { all, count, type Db, type DomainEnv } from './env.js';
 import { IdempotencyStore } from './idempotency.js';
 import { TaskQueries } from './task-queries.js';
