@@ -95,12 +95,12 @@ export async function publish(hub: Hub, from: string, channel: string, input: Pu
     if (agent === from || mailboxed.has(agent)) continue;
     const c = hub.conns.online(agent);
     if (!c) late.push(agent);
-    else if (hub.conns.deliver(c, frame)) hub.analytics.received(agent, now);
+    else if (hub.conns.deliver(c, frame, res.seq)) hub.analytics.received(agent, now);
     else late.push(agent);
   }
   if (late.length) {
     hub.counters.liveDropped += late.length;
-    await hub.messaging.call('mailboxCopy', { agents: late, seq: res.seq });
+    await hub.messaging.call('mailboxCopy', { agents: late, seqs: [res.seq] });
   }
   if (res.dropped) hub.counters.mailboxDropped += res.dropped;
   return { channel, seq: res.channelSeq, id: msg.id };

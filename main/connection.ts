@@ -57,6 +57,12 @@ export class Connection {
   /** since when the send buffer has been over the cap, 0 when under */
   overSince = 0;
   dropped = 0;
+  /**
+   * Seqs of durable frames written since this socket's buffer was last empty:
+   * if it is cut off as a slow consumer, these may never have left userland,
+   * so they are copied to its mailbox.
+   */
+  readonly unflushed: number[] = [];
   closing = false;
   pongPending = false;
   private isCorked = false;
@@ -92,7 +98,7 @@ export class Connection {
    * Sends a pre-encoded frame unless the policy drops it. Returns false when
    * the frame was not sent (the caller decides whether a mailbox keeps it).
    */
-  send(text: Frame, kind: FrameKind, now = Date.now()): boolean {
+  send(text: Frame, kind: FrameKind, now = Date.now(), seq?: number): boolean {
     if (this.closing || this.ws.readyState !== 1) return false;
     if (kind === FrameKind.Live && this.pending) {
       if (this.pendingBytes + text.length > this.bufferMax) return false;
@@ -110,6 +116,10 @@ export class Connection {
       }
     }
     if (buffered <= this.bufferMax) this.overSince = 0;
+    if (seq !== undefined) {
+      if (buffered === 0) this.unflushed.length = 0;
+      this.unflushed.push(seq);
+    }
     this.write(text);
     return true;
   }

@@ -76,8 +76,8 @@ export class Connections {
   }
 
   /** Sends a pre-encoded live frame; false when it was dropped (§9.20). */
-  deliver(conn: Connection, text: Frame): boolean {
-    const ok = conn.send(text, FrameKind.Live);
+  deliver(conn: Connection, text: Frame, seq?: number): boolean {
+    const ok = conn.send(text, FrameKind.Live, Date.now(), seq);
     if (!ok) this.congested.add(conn);
     return ok;
   }

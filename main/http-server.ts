@@ -155,7 +155,12 @@ export function handler(hub: Hub, routes: Compiled[], rewrite: (path: string) =>
       if (!route || !m) throw new HubError(ErrorCode.notFound);
       const params: Record<string, string> = {};
       route.keys.forEach((k, i) => {
-        params[k] = decodeURIComponent((m as RegExpExecArray)[i + 1]);
+        try {
+          params[k] = decodeURIComponent((m as RegExpExecArray)[i + 1]);
+        } catch {
+          const detail = 'not a valid percent-encoded path segment';
+          throw new HubError(ErrorCode.validationFailed, { errors: [{ field: k, error: 'wrong_type', detail }] });
+        }
       });
       const ip = req.socket.remoteAddress ?? 'unknown';
       const agent = authenticate(hub, route, req, url.searchParams, params);

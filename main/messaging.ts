@@ -76,7 +76,7 @@ export async function sendMessage(hub: Hub, from: string, input: SendInput): Pro
     if (mailboxed.has(agent)) {
       // identified while the write was in flight: its replay (if it asked for one) covers it
       if (c.replayFrom === null) hub.conns.deliver(c, JSON.stringify(messageFrame(msg, res.seq)));
-    } else if (hub.conns.deliver(c, live)) {
+    } else if (hub.conns.deliver(c, live, res.seq)) {
       hub.analytics.received(agent, now);
     } else if (agent !== from || !broadcast) {
       late.push(agent);
@@ -84,7 +84,7 @@ export async function sendMessage(hub: Hub, from: string, input: SendInput): Pro
   }
   if (late.length) {
     hub.counters.liveDropped += late.length;
-    await hub.messaging.call('mailboxCopy', { agents: late, seq: res.seq });
+    await hub.messaging.call('mailboxCopy', { agents: late, seqs: [res.seq] });
   }
   if (res.dropped) hub.counters.mailboxDropped += res.dropped;
   return { id: res.id, seq: res.seq };

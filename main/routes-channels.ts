@@ -27,7 +27,12 @@ export const channelRoutes: Route[] = [
     body: 'createChannel',
     handler: async (ctx) => {
       const b = ctx.body as HttpBody<'createChannel'>;
-      const name = channelOf({ ...ctx, params: { ch: b.name } }, false);
+      const parsed = ctx.hub.validator.body('channelPath', { channel: b.name });
+      if (!parsed.ok) {
+        const errors = parsed.errors.map((e) => ({ ...e, field: 'name' }));
+        throw new HubError(ErrorCode.validationFailed, { errors });
+      }
+      const name = parsed.value.channel;
       await ctx.hub.channelsDomain.call('create', { name, description: b.description ?? '', by: ctx.agent });
       ctx.hub.channels.created(name);
       ctx.hub.log.info({ channel: name, agent_id: ctx.agent }, 'channel created');

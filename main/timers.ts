@@ -43,6 +43,13 @@ export function startTimers(hub: Hub): () => void {
           'slow consumer closed',
         );
         conns.congested.delete(c);
+        // what was written but may still sit in the buffer goes to the mailbox before the socket is cut
+        const seqs = c.unflushed.splice(0);
+        if (c.agentId && seqs.length) {
+          hub.messaging
+            .call('mailboxCopy', { agents: [c.agentId], seqs })
+            .catch((err) => log.error({ err, agent_id: c.agentId }, 'slow consumer mailbox copy failed'));
+        }
         c.close(4008, 'slow_consumer');
         c.ws.terminate();
       }

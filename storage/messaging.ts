@@ -164,13 +164,17 @@ export class MessagingStore {
   }
 
   /** Late mailbox copy of an already stored message (its live frame was dropped, §9.21). */
-  mailboxCopy(agents: readonly string[], seq: number, now: number): number {
-    const msg = this.db.history.get(seq) as StoredMsg | undefined;
-    if (!msg) return 0;
+  mailboxCopy(agents: readonly string[], seqs: readonly number[], now: number): number {
     let stored = 0;
-    for (const a of agents) {
-      this.mailboxPut(a, msg, now);
-      stored++;
+    for (const seq of seqs) {
+      const rec = this.db.history.get(seq) as StoredMsg | undefined;
+      if (!rec) continue;
+      // a channel post reaches a mailbox with payload.channel, as publish() stores it (§4)
+      const msg = rec.channel === undefined ? rec : { ...rec, payload: { ...rec.payload, channel: rec.channel } };
+      for (const a of agents) {
+        this.mailboxPut(a, msg, now);
+        stored++;
+      }
     }
     return stored;
   }

@@ -29,8 +29,8 @@ export const ops = {
     once(s, a.idem, now, () => s.send(a.msg, a.mailboxFor, now)),
   publish: (s: MessagingStore, a: { channel: string; msg: Msg; mailboxFor: string[]; idem: Idem }, now: number) =>
     once(s, a.idem, now, () => s.publish(a.channel, a.msg, a.mailboxFor, now)),
-  mailboxCopy: (s: MessagingStore, a: { agents: string[]; seq: number }, now: number) =>
-    s.mailboxCopy(a.agents, a.seq, now),
+  mailboxCopy: (s: MessagingStore, a: { agents: string[]; seqs: number[] }, now: number) =>
+    s.mailboxCopy(a.agents, a.seqs, now),
   poll: (s: MessagingStore, a: { agent: string; since: number; limit?: number }) => s.poll(a.agent, a.since, a.limit),
   ack: (s: MessagingStore, a: { agent: string; seq: number }) => s.ack(a.agent, a.seq),
   sweep: (s: MessagingStore, a: { ttlMs: number }, now: number) => ({
