@@ -62,7 +62,7 @@ export class Connection {
    * if it is cut off as a slow consumer, these may never have left userland,
    * so they are copied to its mailbox.
    */
-  readonly unflushed: number[] = [];
+  private readonly unflushed: number[] = [];
   closing = false;
   pongPending = false;
   private isCorked = false;
@@ -148,6 +148,16 @@ export class Connection {
   beginReplay(): void {
     this.pending = [];
     this.pendingBytes = 0;
+  }
+
+  /**
+   * Seqs of every durable frame written since the buffer was last empty. On a
+   * slow-consumer cut-off they all go to the mailbox: ws's queues make the
+   * exact unsent boundary unknowable, and a frame seen twice (same id) beats
+   * an acked frame lost.
+   */
+  takeUnflushed(): number[] {
+    return this.unflushed.splice(0);
   }
 
   /** Ends a mailbox replay: frames that arrived meanwhile go out in order. */

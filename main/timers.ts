@@ -44,7 +44,7 @@ export function startTimers(hub: Hub): () => void {
         );
         conns.congested.delete(c);
         // what was written but may still sit in the buffer goes to the mailbox before the socket is cut
-        const seqs = c.unflushed.splice(0);
+        const seqs = c.takeUnflushed();
         if (c.agentId && seqs.length) {
           hub.messaging
             .call('mailboxCopy', { agents: [c.agentId], seqs })
