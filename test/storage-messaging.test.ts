@@ -1,0 +1,587 @@
+import assert from 'node:assert/strict';
+import { rmSync } from 'node:fs';
+import { after, describe, test } from 'node:test';
+import type { Msg, StoredMsg } from '../shared/schemas/records.js';
+import { type DomainEnv, openDomainEnv } from '../storage/env.js';
+import { MESSAGING_DBS, type MessagingCaps, type MessagingDb, MessagingStore } from '../storage/messaging.js';
+import { tempDir } from './helpers/hub.js';
+
+const DEFAULT_CAPS: MessagingCaps = {
+  historyMax: 1000,
+  threadMax: 1000,
+  mailboxMax: 1000,
+  channelHistoryPerChannel: 100,
+  channelHistoryTotal: 1000,
+  idempotencyTtlMs: 1000,
+};
+
+const opened: Array<DomainEnv<MessagingDb>> = [];
+const dirs: string[] = [];
+after(async () => {
+  for (const env of opened) await env.close();
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+interface Harness {
+  env: DomainEnv<MessagingDb>;
+  store: MessagingStore;
+  dir: string;
+  /** one batch as the worker runs it: the calls, then endBatch, in one write transaction */
+  tx<T>(fn: (s: MessagingStore) => T): T;
+}
+
+function openStore(caps: Partial<MessagingCaps> = {}, dir = tempDir('agentcom-msgstore-')): Harness {
+  if (!dirs.includes(dir)) dirs.push(dir);
+  const env = openDomainEnv(dir, 'messaging', MESSAGING_DBS);
+  opened.push(env);
+  const store = new MessagingStore(env, { ...DEFAULT_CAPS, ...caps });
+  return {
+    env,
+    store,
+    dir,
+    tx: (fn) =>
+      env.root.transactionSync(() => {
+        const out = fn(store);
+        store.endBatch();
+        return out;
+      }),
+  };
+}
+
+async function reopen(h: Harness, caps: Partial<MessagingCaps> = {}): Promise<Harness> {
+  await h.env.root.flushed;
+  await h.env.close();
+  opened.splice(opened.indexOf(h.env), 1);
+  return openStore(caps, h.dir);
+}
+
+let n = 0;
+/** A message with a unique id; timestamps grow unless given. */
+function msg(over: Partial<Msg> = {}): Msg {
+  n++;
+  return {
+    id: `m${String(n).padStart(6, '0')}`,
+    from: 'alice',
+    to: 'bob',
+    type: 'chat',
+    payload: { n },
+    reply_to: null,
+    timestamp: 1_000_000 + n,
+    ...over,
+  };
+}
+
+const seqsOf = (ms: StoredMsg[]) => ms.map((m) => m.seq);
+const idsOf = (ms: Array<{ id: string }>) => ms.map((m) => m.id);
+
+describe('mailbox', () => {
+  test('poll returns seq > since ascending; last_seq is the highest returned, else since', () => {
+    const h = openStore();
+    const sent = h.tx((s) => {
+      const out: number[] = [];
+      for (let i = 0; i < 5; i++) {
+        out.push(s.send(msg(), ['bob'], 100).seq);
+        s.send(msg({ to: 'carol' }), ['carol'], 100); // interleaved: bob's seqs are not contiguous
+      }
+      return out;
+    });
+    for (let i = 1; i < sent.length; i++) assert.ok(sent[i] > sent[i - 1], 'seqs grow');
+    h.tx((s) => {
+      const all = s.poll('bob', 0);
+      assert.deepEqual(seqsOf(all.messages), sent);
+      assert.equal(all.last_seq, sent[4]);
+      assert.deepEqual(all.messages[0].payload, { n: n - 9 });
+      assert.equal(all.messages[0].from, 'alice');
+
+      const after2 = s.poll('bob', sent[1]);
+      assert.deepEqual(seqsOf(after2.messages), sent.slice(2));
+      assert.equal(after2.last_seq, sent[4]);
+
+      // a since between two of bob's entries
+      assert.deepEqual(seqsOf(s.poll('bob', sent[1] + 1).messages), sent.slice(2));
+
+      const limited = s.poll('bob', 0, 2);
+      assert.deepEqual(seqsOf(limited.messages), sent.slice(0, 2));
+      assert.equal(limited.last_seq, sent[1], 'last_seq of a page is its highest seq');
+
+      const none = s.poll('bob', sent[4]);
+      assert.deepEqual(none, { messages: [], last_seq: sent[4] });
+      assert.deepEqual(s.poll('bob', 10_000), { messages: [], last_seq: 10_000 });
+      assert.deepEqual(s.poll('nobody', 3), { messages: [], last_seq: 3 });
+    });
+  });
+
+  test('polling keeps entries: the same poll twice returns the same thing', () => {
+    const h = openStore();
+    h.tx((s) => {
+      for (let i = 0; i < 3; i++) s.send(msg(), ['bob'], 1);
+    });
+    const a = h.tx((s) => s.poll('bob', 0));
+    const b = h.tx((s) => s.poll('bob', 0));
+    assert.equal(a.messages.length, 3);
+    assert.deepEqual(a, b);
+  });
+
+  test('ack deletes entries with seq ≤ the given seq, only for that agent', () => {
+    const h = openStore();
+    const seqs = h.tx((s) => [1, 2, 3, 4].map(() => s.send(msg({ to: null }), ['bob', 'bo', 'bobby'], 1).seq));
+    h.tx((s) => {
+      assert.equal(s.ack('bob', seqs[1]), 2);
+      assert.deepEqual(seqsOf(s.poll('bob', 0).messages), seqs.slice(2));
+      assert.deepEqual(seqsOf(s.poll('bo', 0).messages), seqs, 'an agent whose id is a prefix keeps its entries');
+      assert.deepEqual(seqsOf(s.poll('bobby', 0).messages), seqs, 'an agent whose id extends it keeps its entries');
+      assert.equal(s.ack('bob', seqs[1]), 0, 'acking again deletes nothing');
+      assert.equal(s.ack('bob', seqs[2]), 1);
+      assert.equal(s.ack('bob', Number.MAX_SAFE_INTEGER - 1), 1);
+      assert.deepEqual(s.poll('bob', 0).messages, []);
+      assert.equal(s.ack('nobody', 100), 0);
+      assert.equal(s.poll('bo', 0).messages.length, 4);
+    });
+  });
+
+  test('the cap drops the oldest entry and reports each drop; acks and copies keep the count right', () => {
+    const h = openStore({ mailboxMax: 3 });
+    const results = [1, 2, 3, 4, 5].map(() => h.tx((s) => s.send(msg(), ['bob'], 1)));
+    assert.deepEqual(
+      results.map((r) => r.dropped),
+      [0, 0, 0, 1, 1],
+    );
+    const seqs = results.map((r) => r.seq);
+    h.tx((s) => {
+      assert.deepEqual(seqsOf(s.poll('bob', 0).messages), seqs.slice(2), 'the newest three are kept');
+      // a broadcast drops only where the box is full
+      const b = s.send(msg({ to: null }), ['bob', 'carol'], 1);
+      assert.equal(b.dropped, 1);
+      assert.deepEqual(b.mailboxed, ['bob', 'carol']);
+      assert.deepEqual(seqsOf(s.poll('bob', 0).messages), [seqs[3], seqs[4], b.seq]);
+      // two acked leave room for two more without drops
+      s.ack('bob', seqs[4]);
+      assert.equal(s.send(msg(), ['bob'], 1).dropped, 0);
+      assert.equal(s.send(msg(), ['bob'], 1).dropped, 0);
+      assert.equal(s.send(msg(), ['bob'], 1).dropped, 1);
+      assert.equal(s.poll('bob', 0).messages.length, 3);
+      // a late copy respects the cap too
+      const online = s.send(msg({ to: 'dave' }), [], 1);
+      assert.equal(online.dropped, 0);
+      s.mailboxCopy(['bob'], [online.seq], 1);
+      const box = s.poll('bob', 0).messages;
+      assert.equal(box.length, 3);
+      assert.equal(box[2].seq, online.seq);
+    });
+  });
+
+  test('a late mailbox copy is stored once, and only for a message still in history', () => {
+    const h = openStore();
+    const m = msg({ to: 'bob' });
+    h.tx((s) => {
+      const r = s.send(m, [], 5);
+      assert.deepEqual(r.mailboxed, []);
+      assert.deepEqual(s.poll('bob', 0).messages, []);
+      s.mailboxCopy(['bob'], [r.seq], 5);
+      s.mailboxCopy(['bob'], [r.seq], 6);
+      const box = s.poll('bob', 0).messages;
+      assert.deepEqual(idsOf(box), [m.id]);
+      assert.equal(box[0].seq, r.seq);
+      assert.equal(s.mailboxCopy(['bob'], [999_999], 5), 0, 'an unknown seq copies nothing');
+    });
+  });
+
+  test('TTL sweep drops entries stored before now − ttl and only those; acked entries are not counted', () => {
+    const h = openStore({ mailboxMax: 2 });
+    const [, mid, young] = h.tx((s) => [
+      s.send(msg(), ['bob'], 1000).seq,
+      s.send(msg(), ['bob'], 2000).seq,
+      s.send(msg({ to: 'carol' }), ['carol'], 3000).seq,
+    ]);
+    h.tx((s) => {
+      assert.equal(s.sweepMailbox(4000, 2500), 1, 'stored at 1000 < 1500');
+      assert.deepEqual(seqsOf(s.poll('bob', 0).messages), [mid]);
+      assert.equal(s.sweepMailbox(4000, 2000), 0, 'stored exactly at now − ttl stays');
+      assert.equal(s.sweepMailbox(4001, 2000), 1);
+      assert.deepEqual(s.poll('bob', 0).messages, []);
+      assert.deepEqual(seqsOf(s.poll('carol', 0).messages), [young]);
+      // the per-agent count followed the sweep: two fit again without a drop
+      assert.equal(s.send(msg(), ['bob'], 5000).dropped, 0);
+      assert.equal(s.send(msg(), ['bob'], 5000).dropped, 0);
+      // acked entries left the time index too
+      s.ack('carol', young);
+      assert.equal(s.sweepMailbox(1_000_000, 1), 2, 'only bob’s two remaining entries');
+    });
+  });
+
+  test('the seq counter and mailbox counts survive a reopen', async () => {
+    let h = openStore({ mailboxMax: 2 });
+    const last = h.tx((s) => {
+      s.send(msg(), ['bob'], 1);
+      return s.send(msg(), ['bob'], 1).seq;
+    });
+    h = await reopen(h, { mailboxMax: 2 });
+    assert.equal(h.store.lastSeq(), last);
+    const r = h.tx((s) => s.send(msg(), ['bob'], 1));
+    assert.equal(r.seq, last + 1);
+    assert.equal(r.dropped, 1, 'the box was already full before the reopen');
+  });
+});
+
+describe('global history', () => {
+  test('the cap evicts the oldest messages and their id index; mailboxes keep their copies', async () => {
+    let h = openStore({ historyMax: 5 });
+    const ms = Array.from({ length: 8 }, () => msg());
+    h.tx((s) => {
+      for (const m of ms.slice(0, 3)) s.send(m, ['bob'], 1);
+    });
+    h.tx((s) => {
+      for (const m of ms.slice(3)) s.send(m, [], 1);
+    });
+    h.tx((s) => {
+      const hist = s.history({ limit: 200 });
+      assert.deepEqual(idsOf(hist.messages), idsOf(ms.slice(3)));
+      assert.equal(s.counts().history, 5);
+      for (const m of ms.slice(0, 3)) assert.equal(h.env.dbs.byId.get(m.id), undefined, `${m.id} left the index`);
+      for (const m of hist.messages) assert.equal(h.env.dbs.byId.get(m.id), m.seq);
+      assert.deepEqual(idsOf(s.poll('bob', 0).messages), idsOf(ms.slice(0, 3)), 'mailbox entries outlive history');
+    });
+    // the count is rebuilt on open, so the cap still holds after a reopen
+    h = await reopen(h, { historyMax: 5 });
+    const extra = msg();
+    h.tx((s) => s.send(extra, [], 1));
+    h.tx((s) => {
+      assert.equal(s.counts().history, 5);
+      assert.equal(s.history({ limit: 200 }).messages.at(-1)?.id, extra.id);
+      assert.equal(h.env.dbs.byId.get(ms[3].id), undefined);
+    });
+  });
+
+  test('filters AND together: from, to, channel (message or payload), inclusive time bounds', () => {
+    const h = openStore();
+    const T = 5_000_000;
+    const a1 = msg({ from: 'a', to: 'x', timestamp: T + 1 });
+    const a2 = msg({ from: 'a', to: 'y', timestamp: T + 2 });
+    const b3 = msg({ from: 'b', to: 'x', timestamp: T + 3 });
+    const a4 = msg({ from: 'a', to: null, timestamp: T + 4 });
+    const b5 = msg({ from: 'b', to: 'x', timestamp: T + 5, payload: { channel: 'general' } });
+    const p6 = msg({ from: 'a', to: null, timestamp: T + 6 });
+    h.tx((s) => {
+      for (const m of [a1, a2, b3, a4, b5]) s.send(m, [], 1);
+      s.publish('general', p6, [], 1);
+    });
+    h.tx((s) => {
+      const q = (query: Parameters<MessagingStore['history']>[0]) => idsOf(s.history(query).messages);
+      assert.deepEqual(q({}), idsOf([a1, a2, b3, a4, b5, p6]));
+      assert.deepEqual(q({ from: 'a' }), idsOf([a1, a2, a4, p6]));
+      assert.deepEqual(q({ to: 'x' }), idsOf([a1, b3, b5]));
+      assert.deepEqual(q({ from: 'a', to: 'x' }), idsOf([a1]));
+      assert.deepEqual(q({ channel: 'general' }), idsOf([b5, p6]), 'payload.channel or the publish channel');
+      assert.deepEqual(q({ channel: 'general', from: 'a' }), idsOf([p6]));
+      assert.deepEqual(q({ start_time: T + 2, end_time: T + 4 }), idsOf([a2, b3, a4]), 'both bounds inclusive');
+      assert.deepEqual(q({ start_time: T + 6 }), idsOf([p6]));
+      assert.deepEqual(q({ end_time: T + 1 }), idsOf([a1]));
+      assert.deepEqual(q({ from: 'b', start_time: T + 4 }), idsOf([b5]));
+      assert.deepEqual(q({ from: 'nobody' }), []);
+      const published = s.history({ channel: 'general', from: 'a' }).messages[0];
+      assert.equal(published.channel, 'general');
+    });
+  });
+
+  test('cursor is exclusive; the returned cursor is the last seq or the input; limit is clamped to 1..200', () => {
+    const h = openStore();
+    const seqs = h.tx((s) => Array.from({ length: 250 }, () => s.send(msg(), [], 1).seq));
+    h.tx((s) => {
+      const page = s.history({ cursor: seqs[2], limit: 3 });
+      assert.deepEqual(seqsOf(page.messages), seqs.slice(3, 6));
+      assert.equal(page.cursor, seqs[5]);
+      const next = s.history({ cursor: page.cursor, limit: 3 });
+      assert.deepEqual(seqsOf(next.messages), seqs.slice(6, 9), 'paging with the cursor neither repeats nor skips');
+      const end = s.history({ cursor: seqs[249] });
+      assert.deepEqual(end, { messages: [], cursor: seqs[249] });
+      assert.equal(s.history({}).messages.length, 50, 'default limit 50');
+      assert.equal(s.history({ limit: 0 }).messages.length, 1);
+      assert.equal(s.history({ limit: -7 }).messages.length, 1);
+      assert.equal(s.history({ limit: 1000 }).messages.length, 200);
+      assert.equal(s.history({ limit: 200 }).messages.length, 200);
+      assert.deepEqual(s.history({ limit: 1 }).cursor, seqs[0]);
+      // a filter that matches nothing past the cursor keeps the input cursor
+      assert.deepEqual(s.history({ cursor: seqs[10], from: 'nobody' }), { messages: [], cursor: seqs[10] });
+    });
+  });
+});
+
+describe('threads', () => {
+  test('an unknown id is its own root, with an empty thread and no replies', () => {
+    const h = openStore();
+    h.tx((s) => {
+      assert.equal(s.threads.rootOf('ghost'), 'ghost');
+      assert.deepEqual(s.threads.thread('ghost'), { root: 'ghost', messages: [] });
+      assert.deepEqual(s.threads.replies('ghost'), []);
+    });
+  });
+
+  test('a thread is the root plus every descendant by timestamp; replies are the direct children', () => {
+    const h = openStore();
+    const R = msg({ timestamp: 100 });
+    const A = msg({ reply_to: R.id, timestamp: 300 });
+    const B = msg({ reply_to: R.id, timestamp: 200 });
+    const C = msg({ reply_to: A.id, timestamp: 250 });
+    const D = msg({ reply_to: C.id, timestamp: 400 });
+    const U = msg({ timestamp: 150 });
+    h.tx((s) => {
+      for (const m of [R, U, A, B, C, D]) s.send(m, [], 1);
+    });
+    h.tx((s) => {
+      for (const m of [R, A, B, C, D]) assert.equal(s.threads.rootOf(m.id), R.id);
+      assert.equal(s.threads.rootOf(U.id), U.id, 'a message with no reply_to is its own root');
+      for (const from of [R, B, D]) {
+        const t = s.threads.thread(from.id);
+        assert.equal(t.root, R.id);
+        assert.deepEqual(idsOf(t.messages), idsOf([R, B, C, A, D]));
+      }
+      assert.deepEqual(idsOf(s.threads.replies(R.id)), idsOf([B, A]), 'by timestamp');
+      assert.deepEqual(idsOf(s.threads.replies(A.id)), idsOf([C]));
+      assert.deepEqual(s.threads.replies(D.id), []);
+      assert.deepEqual(idsOf(s.threads.thread(U.id).messages), [U.id]);
+    });
+  });
+
+  test('a reply to an unknown parent roots its thread at that id', () => {
+    const h = openStore();
+    const orphan = msg({ reply_to: 'never-seen' });
+    const child = msg({ reply_to: orphan.id });
+    h.tx((s) => {
+      s.send(orphan, [], 1);
+      s.send(child, [], 1);
+    });
+    h.tx((s) => {
+      assert.equal(s.threads.rootOf(child.id), 'never-seen');
+      const t = s.threads.thread(child.id);
+      assert.equal(t.root, 'never-seen');
+      assert.deepEqual(idsOf(t.messages), idsOf([orphan, child]));
+      assert.deepEqual(idsOf(s.threads.replies('never-seen')), [orphan.id]);
+    });
+  });
+
+  test('a thread outlives the global history cap', () => {
+    const h = openStore({ historyMax: 3 });
+    const R = msg();
+    const A = msg({ reply_to: R.id });
+    h.tx((s) => {
+      s.send(R, [], 1);
+      s.send(A, [], 1);
+    });
+    h.tx((s) => {
+      for (let i = 0; i < 5; i++) s.send(msg(), [], 1);
+    });
+    h.tx((s) => {
+      assert.ok(!idsOf(s.history({ limit: 200 }).messages).includes(R.id), 'R left global history');
+      assert.equal(s.threads.rootOf(A.id), R.id);
+      assert.deepEqual(idsOf(s.threads.thread(A.id).messages), [R.id, A.id]);
+    });
+  });
+
+  /** Two- and three-message reply_to cycles and a self-reply, stored the way the worker stores them. */
+  function cycles() {
+    const h = openStore();
+    // ids chosen up front so that each message can point at one not yet stored
+    const two = [
+      msg({ id: 'cyc-a', reply_to: 'cyc-b', timestamp: 10 }),
+      msg({ id: 'cyc-b', reply_to: 'cyc-a', timestamp: 20 }),
+    ];
+    const three = [
+      msg({ id: 'cyc-x', reply_to: 'cyc-z', timestamp: 30 }),
+      msg({ id: 'cyc-y', reply_to: 'cyc-x', timestamp: 40 }),
+      msg({ id: 'cyc-z', reply_to: 'cyc-y', timestamp: 50 }),
+    ];
+    const self = msg({ id: 'cyc-s', reply_to: 'cyc-s', timestamp: 60 });
+    h.tx((s) => {
+      for (const m of [...two, ...three, self]) s.send(m, [], 1);
+    });
+    return { h, two, three, self };
+  }
+
+  test('reply_to cycles (two, three, self) end the walk instead of hanging', () => {
+    const { h, two, three, self } = cycles();
+    const late = msg({ id: 'cyc-late', reply_to: 'cyc-a', timestamp: 70 });
+    h.tx((s) => s.send(late, [], 1));
+    h.tx((s) => {
+      for (const cycle of [two, three]) {
+        const members = idsOf(cycle);
+        for (const m of cycle) {
+          assert.ok(members.includes(s.threads.rootOf(m.id)), `the root of ${m.id} is a member of its cycle`);
+          const ids = idsOf(s.threads.thread(m.id).messages);
+          assert.equal(new Set(ids).size, ids.length, 'no message twice');
+          assert.ok(ids.length >= 1 && ids.every((id) => members.includes(id) || id === late.id));
+        }
+      }
+      assert.ok(idsOf(s.threads.replies('cyc-a')).includes('cyc-b'));
+      assert.ok(idsOf(s.threads.replies('cyc-b')).includes('cyc-a'));
+      assert.ok(idsOf(s.threads.replies('cyc-a')).includes(late.id));
+
+      assert.equal(s.threads.rootOf(self.id), self.id);
+      assert.deepEqual(idsOf(s.threads.thread(self.id).messages), [self.id]);
+      assert.deepEqual(idsOf(s.threads.replies(self.id)), [self.id]);
+    });
+  });
+
+  test('every message of a reply_to cycle is in the thread of every other (root + descendants)', {
+    todo: 'BUG: in a reply_to cycle the root depends on where the walk starts, so thread(id) can omit id itself',
+  }, () => {
+    const { h, two, three } = cycles();
+    h.tx((s) => {
+      for (const cycle of [two, three]) {
+        for (const m of cycle) {
+          const ids = idsOf(s.threads.thread(m.id).messages).sort();
+          assert.deepEqual(ids, idsOf(cycle).sort(), `thread(${m.id})`);
+        }
+      }
+    });
+  });
+
+  test('a long chain walks up to its root', () => {
+    const h = openStore();
+    const chain: Msg[] = [msg()];
+    for (let i = 0; i < 300; i++) chain.push(msg({ reply_to: chain[chain.length - 1].id }));
+    h.tx((s) => {
+      for (const m of chain) s.send(m, [], 1);
+    });
+    h.tx((s) => {
+      assert.equal(s.threads.rootOf(chain[300].id), chain[0].id);
+      assert.deepEqual(idsOf(s.threads.thread(chain[150].id).messages), idsOf(chain));
+    });
+  });
+
+  test('a thread keeps at most threadMax replies, dropping the oldest', () => {
+    const h = openStore({ threadMax: 3 });
+    const R = msg({ timestamp: 1 });
+    const replies = [2, 3, 4, 5, 6].map((t) => msg({ reply_to: R.id, timestamp: t }));
+    h.tx((s) => {
+      s.send(R, [], 1);
+      for (const r of replies) s.send(r, [], 1);
+    });
+    h.tx((s) => {
+      const t = s.threads.thread(R.id);
+      assert.equal(t.messages[0].id, R.id);
+      assert.deepEqual(idsOf(t.messages.slice(1)), idsOf(replies.slice(2)));
+    });
+  });
+});
+
+describe('channel history', () => {
+  test('each channel has its own seq from 1 and keeps its newest perChannel entries', () => {
+    const h = openStore({ channelHistoryPerChannel: 3, channelHistoryTotal: 100 });
+    const pubs = h.tx((s) => [1, 2, 3, 4, 5].map(() => s.publish('alpha', msg(), [], 7)));
+    assert.deepEqual(
+      pubs.map((p) => p.channelSeq),
+      [1, 2, 3, 4, 5],
+    );
+    h.tx((s) => {
+      assert.equal(s.publish('beta', msg(), [], 7).channelSeq, 1);
+      const list = s.channels.list('alpha', 50, 0);
+      assert.deepEqual(
+        list.map((e) => e.seq),
+        [3, 4, 5],
+      );
+      assert.equal(list[0].message.channel, 'alpha');
+      assert.equal(list[0].stored_at, 7);
+      assert.deepEqual(
+        s.channels.list('alpha', 50, 3).map((e) => e.seq),
+        [4, 5],
+        'since is exclusive',
+      );
+      assert.deepEqual(
+        s.channels.list('alpha', 2, 0).map((e) => e.seq),
+        [4, 5],
+        'the newest limit entries, ascending',
+      );
+      assert.deepEqual(s.channels.list('gamma', 50, 0), []);
+      assert.equal(s.channels.size(), 4);
+      // every publish is in global history as well
+      assert.equal(s.history({ channel: 'alpha', limit: 200 }).messages.length, 5);
+    });
+  });
+
+  test('the global cap evicts the oldest entry across channels, keeping per-channel counts right', async () => {
+    let h = openStore({ channelHistoryPerChannel: 2, channelHistoryTotal: 3 });
+    h.tx((s) => {
+      s.publish('a', msg(), [], 1); // a1
+      s.publish('a', msg(), [], 1); // a2
+      s.publish('b', msg(), [], 1); // b1
+      s.publish('b', msg(), [], 1); // b2 → over the total: a1 goes
+    });
+    h.tx((s) => {
+      assert.deepEqual(
+        s.channels.list('a', 50, 0).map((e) => e.seq),
+        [2],
+      );
+      assert.deepEqual(
+        s.channels.list('b', 50, 0).map((e) => e.seq),
+        [1, 2],
+      );
+      assert.equal(s.channels.size(), 3);
+      s.publish('a', msg(), [], 1); // a3: a holds 2 (fits), total 4 → a2 goes (oldest overall)
+      assert.deepEqual(
+        s.channels.list('a', 50, 0).map((e) => e.seq),
+        [3],
+      );
+      assert.deepEqual(
+        s.channels.list('b', 50, 0).map((e) => e.seq),
+        [1, 2],
+      );
+      assert.equal(s.channels.size(), 3);
+    });
+    h = await reopen(h, { channelHistoryPerChannel: 2, channelHistoryTotal: 3 });
+    h.tx((s) => {
+      assert.equal(s.channels.size(), 3, 'the total is recounted on open');
+      assert.equal(s.publish('b', msg(), [], 1).channelSeq, 3, 'channel seqs continue after a reopen');
+      assert.deepEqual(
+        s.channels.list('b', 50, 0).map((e) => e.seq),
+        [2, 3],
+      );
+      assert.equal(s.channels.size(), 3);
+    });
+  });
+
+  test('a publish copies to the given mailboxes with payload.channel', () => {
+    const h = openStore();
+    const m = msg({ to: null, payload: { text: 'hi' } });
+    h.tx((s) => {
+      const r = s.publish('news', m, ['sub1', 'sub2'], 1);
+      assert.deepEqual(r.mailboxed, ['sub1', 'sub2']);
+      const box = s.poll('sub1', 0).messages;
+      assert.deepEqual(idsOf(box), [m.id]);
+      assert.deepEqual(box[0].payload, { text: 'hi', channel: 'news' });
+      assert.equal(box[0].seq, r.seq);
+    });
+  });
+});
+
+describe('idempotency store', () => {
+  test('get returns the stored reply until at + ttl, per agent and key', () => {
+    const h = openStore({ idempotencyTtlMs: 1000 });
+    h.tx((s) => {
+      s.idem.put('alice', 'k1', { id: 'x1' }, 100);
+      assert.deepEqual(s.idem.get('alice', 'k1', 100), { id: 'x1' });
+      assert.deepEqual(s.idem.get('alice', 'k1', 1100), { id: 'x1' }, 'still valid at exactly at + ttl');
+      assert.equal(s.idem.get('alice', 'k1', 1101), undefined);
+      assert.equal(s.idem.get('bob', 'k1', 100), undefined, 'keys are scoped to the agent');
+      assert.equal(s.idem.get('alice', 'k2', 100), undefined);
+    });
+  });
+
+  test('sweep removes expired entries only; a key written again is kept', () => {
+    const h = openStore({ idempotencyTtlMs: 1000 });
+    h.tx((s) => {
+      s.idem.put('alice', 'old', 1, 100);
+      s.idem.put('alice', 'again', 2, 100);
+      s.idem.put('alice', 'again', 3, 500);
+      s.idem.put('bob', 'young', 4, 900);
+      assert.equal(s.idem.sweep(1100), 0, 'nothing is strictly older than now − ttl');
+      assert.equal(s.idem.sweep(1101), 2, 'the two entries written at 100');
+      assert.equal(s.idem.get('alice', 'old', 0), undefined, 'gone for good');
+      assert.equal(s.idem.get('alice', 'again', 1200), 3, 'rewritten at 500: kept');
+      assert.equal(s.idem.get('bob', 'young', 1200), 4);
+      assert.equal(s.idem.sweep(1501), 1);
+      assert.equal(s.idem.get('alice', 'again', 0), undefined);
+      assert.equal(s.idem.sweep(10_000), 1);
+      assert.equal(s.idem.sweep(10_000), 0);
+    });
+  });
+});
