@@ -51,11 +51,17 @@ export async function sendMessage(hub: Hub, from: string, input: SendInput): Pro
     timestamp: now,
   };
   let mailboxFor: string[];
+  // who was online when the copies were decided: each gets the live frame, or a late copy if it left meanwhile
+  let liveFor: string[];
   if (broadcast) {
     mailboxFor = [];
+    liveFor = [];
     for (const a of hub.tokens.agents()) if (a !== from && !hub.conns.online(a)) mailboxFor.push(a);
+    for (const a of hub.conns.agentIds()) liveFor.push(a);
   } else {
-    mailboxFor = hub.conns.online(msg.to as string) ? [] : [msg.to as string];
+    const online = hub.conns.online(msg.to as string) !== undefined;
+    mailboxFor = online ? [] : [msg.to as string];
+    liveFor = online ? [msg.to as string] : [];
   }
   const idem = input.idempotency_key ? { agent: from, key: input.idempotency_key } : null;
   const res = await hub.messaging.call('send', { msg, mailboxFor, idem });
@@ -65,21 +71,23 @@ export async function sendMessage(hub: Hub, from: string, input: SendInput): Pro
   const mailboxed = new Set(res.mailboxed);
   const live = broadcast ? encodeOnce(messageFrame(msg)) : JSON.stringify(messageFrame(msg));
   const late: string[] = [];
-  const targets: Connection[] = broadcast ? hub.conns.agents() : [];
-  if (!broadcast) {
-    const c = hub.conns.online(msg.to as string);
-    if (c) targets.push(c);
-    else if (!mailboxed.has(msg.to as string)) late.push(msg.to as string);
+  const seen = new Set(liveFor);
+  // agents that identified while the write was in flight got a mailbox copy; send it live too if they want no replay
+  for (const agent of mailboxed) {
+    const c = hub.conns.online(agent);
+    if (c && c.replayFrom === null) hub.conns.deliver(c, JSON.stringify(messageFrame(msg, res.seq)));
   }
-  for (const c of targets) {
-    const agent = c.agentId as string;
-    if (mailboxed.has(agent)) {
-      // identified while the write was in flight: its replay (if it asked for one) covers it
-      if (c.replayFrom === null) hub.conns.deliver(c, JSON.stringify(messageFrame(msg, res.seq)));
-    } else if (hub.conns.deliver(c, live, res.seq)) {
-      hub.analytics.received(agent, now);
-    } else if (agent !== from || !broadcast) {
-      late.push(agent);
+  for (const agent of liveFor) {
+    const c = hub.conns.online(agent);
+    if (c && hub.conns.deliver(c, live, res.seq)) hub.analytics.received(agent, now);
+    else if (agent !== from || !broadcast) late.push(agent);
+  }
+  // a socket that was not online at the decision (and not mailboxed) may still want the broadcast
+  if (broadcast) {
+    for (const c of hub.conns.agents()) {
+      const agent = c.agentId as string;
+      if (!seen.has(agent) && !mailboxed.has(agent) && hub.conns.deliver(c, live, res.seq))
+        hub.analytics.received(agent, now);
     }
   }
   if (late.length) {
