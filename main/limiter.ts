@@ -106,7 +106,10 @@ export class Limiter {
     if (ov) this.overrides.set(agent, ov);
     else this.overrides.delete(agent);
     const slot = this.slots.get(`a:${agent}`);
-    if (slot !== undefined) this.configureSlot(slot, agent);
+    if (slot === undefined) return;
+    // a new limit starts full: state left by the old one must not keep refusing
+    this.table.reset(slot);
+    this.configureSlot(slot, agent);
   }
 
   describe(): {
