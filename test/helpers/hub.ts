@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type RunningHub, startHub } from '../../main/hub.js';
+import type { Logger } from '../../main/log.js';
 import { type Config, parseConfig } from '../../shared/config.js';
 
 export const ADMIN_TOKEN = 'test-admin-token';
@@ -20,7 +21,11 @@ export function tempDir(prefix = 'agentcom-test-'): string {
 }
 
 /** A real hub on ephemeral ports with its own data directory. */
-export async function startTestHub(overrides: Partial<Config> = {}, dataDir = tempDir()): Promise<TestHub> {
+export async function startTestHub(
+  overrides: Partial<Config> = {},
+  dataDir = tempDir(),
+  log?: Logger,
+): Promise<TestHub> {
   const config = parseConfig({
     host: '127.0.0.1',
     port: 0,
@@ -30,7 +35,7 @@ export async function startTestHub(overrides: Partial<Config> = {}, dataDir = te
     adminToken: ADMIN_TOKEN,
     ...overrides,
   });
-  const running = await startHub(config);
+  const running = await startHub(config, log);
   let stopped = false;
   return {
     ...running,

@@ -1,8 +1,6 @@
-import { rmSync } from 'node:fs';
 import { pino } from 'pino';
-import { startHub } from '../../main/hub.js';
-import { type Config, parseConfig } from '../../shared/config.js';
-import { ADMIN_TOKEN, type TestHub, tempDir } from './hub.js';
+import type { Config } from '../../shared/config.js';
+import { startTestHub, type TestHub, tempDir } from './hub.js';
 
 export interface LoggedHub extends TestHub {
   /** every log line the hub wrote, parsed; nothing reaches stdout */
@@ -10,7 +8,7 @@ export interface LoggedHub extends TestHub {
 }
 
 /**
- * Like `startTestHub`, but the hub logs into `lines` instead of stdout, so a
+ * `startTestHub` with the hub logging into `lines` instead of stdout, so a
  * test can change the log level at run time and see what the hub writes.
  */
 export async function startLoggedHub(
@@ -23,28 +21,5 @@ export async function startLoggedHub(
     { level, base: { service: 'agentcom' } },
     { write: (s: string) => void lines.push(JSON.parse(s) as Record<string, unknown>) },
   );
-  const config = parseConfig({
-    host: '127.0.0.1',
-    port: 0,
-    adminPort: 0,
-    data: dataDir,
-    logLevel: 'silent',
-    adminToken: ADMIN_TOKEN,
-    ...overrides,
-  });
-  const running = await startHub(config, log);
-  let stopped = false;
-  return {
-    ...running,
-    lines,
-    dataDir,
-    url: `http://127.0.0.1:${running.port}`,
-    wsUrl: `ws://127.0.0.1:${running.port}/ws`,
-    adminUrl: `http://127.0.0.1:${running.adminPort}`,
-    async stop(opts = {}) {
-      if (!stopped) await running.close();
-      stopped = true;
-      if (!opts.keepData) rmSync(dataDir, { recursive: true, force: true });
-    },
-  };
+  return { ...(await startTestHub(overrides, dataDir, log)), lines };
 }
