@@ -1,6 +1,5 @@
 import { ErrorCode, HubError } from '../shared/errors.js';
-import type { Msg } from '../shared/schemas/records.js';
-import { newId } from '../shared/tokens.js';
+import type { NewMsg } from '../shared/schemas/records.js';
 import { encodeOnce } from './connection.js';
 import type { Hub } from './context.js';
 
@@ -65,8 +64,7 @@ export async function publish(hub: Hub, from: string, channel: string, input: Pu
   const subs = hub.channels.subscribers(channel);
   const mailboxFor: string[] = [];
   for (const a of subs) if (a !== from && !hub.conns.online(a)) mailboxFor.push(a);
-  const msg: Msg = {
-    id: newId(),
+  const msg: NewMsg = {
     from,
     to: null,
     type: input.type ?? 'chat',
@@ -82,7 +80,7 @@ export async function publish(hub: Hub, from: string, channel: string, input: Pu
   const frame = encodeOnce({
     type: 'channel_message',
     channel,
-    id: msg.id,
+    id: res.id,
     from,
     message_type: msg.type,
     payload: msg.payload,
@@ -103,7 +101,7 @@ export async function publish(hub: Hub, from: string, channel: string, input: Pu
     await hub.messaging.call('mailboxCopy', { agents: late, seqs: [res.seq] });
   }
   if (res.dropped) hub.counters.mailboxDropped += res.dropped;
-  return { channel, seq: res.channelSeq, id: msg.id };
+  return { channel, seq: res.channelSeq, id: res.id };
 }
 
 export async function subscribe(hub: Hub, agent: string, channel: string): Promise<boolean> {

@@ -1,5 +1,4 @@
-import type { Msg, StoredMsg } from '../shared/schemas/records.js';
-import { newId } from '../shared/tokens.js';
+import type { Msg, NewMsg, StoredMsg } from '../shared/schemas/records.js';
 import { type Connection, encodeOnce } from './connection.js';
 import type { Hub } from './context.js';
 
@@ -41,8 +40,7 @@ export function messageFrame(m: Msg | StoredMsg, seq?: number): Record<string, u
 export async function sendMessage(hub: Hub, from: string, input: SendInput): Promise<SendReply> {
   const now = Date.now();
   const broadcast = !input.to || input.to === 'broadcast';
-  const msg: Msg = {
-    id: newId(),
+  const draft: NewMsg = {
     from,
     to: broadcast ? null : (input.to as string),
     type: input.type ?? 'chat',
@@ -59,13 +57,14 @@ export async function sendMessage(hub: Hub, from: string, input: SendInput): Pro
     for (const a of hub.tokens.agents()) if (a !== from && !hub.conns.online(a)) mailboxFor.push(a);
     for (const a of hub.conns.agentIds()) liveFor.push(a);
   } else {
-    const online = hub.conns.online(msg.to as string) !== undefined;
-    mailboxFor = online ? [] : [msg.to as string];
-    liveFor = online ? [msg.to as string] : [];
+    const online = hub.conns.online(draft.to as string) !== undefined;
+    mailboxFor = online ? [] : [draft.to as string];
+    liveFor = online ? [draft.to as string] : [];
   }
   const idem = input.idempotency_key ? { agent: from, key: input.idempotency_key } : null;
-  const res = await hub.messaging.call('send', { msg, mailboxFor, idem });
+  const res = await hub.messaging.call('send', { msg: draft, mailboxFor, idem });
   if ('replay' in res) return res.replay as SendReply;
+  const msg: Msg = { id: res.id, ...draft };
 
   hub.analytics.sent(from, now);
   const mailboxed = new Set(res.mailboxed);

@@ -1,4 +1,5 @@
-import type { Msg, StoredMsg } from '../shared/schemas/records.js';
+import type { Msg, NewMsg, StoredMsg } from '../shared/schemas/records.js';
+import { messageId, seqOfMessageId } from '../shared/tokens.js';
 import { ChannelHistory } from './channel-history.js';
 import { all, count, type Db, type DomainEnv, first, span } from './env.js';
 import { IdempotencyStore } from './idempotency.js';
@@ -7,7 +8,6 @@ import { ThreadStore } from './threads.js';
 export const MESSAGING_DBS = [
   'meta',
   'history',
-  'byId',
   'mailbox',
   'mailboxTime',
   'mailboxCount',
@@ -94,9 +94,8 @@ export class MessagingStore {
     if (this.db.meta.get('seq') !== this.seq) this.db.meta.putSync('seq', this.seq);
     const over = this.historyCount - this.caps.historyMax;
     if (over <= 0) return;
-    for (const { key, value } of all(this.db.history.getRange({ limit: over }))) {
+    for (const key of all(this.db.history.getKeys({ limit: over }))) {
       this.db.history.removeSync(key);
-      this.db.byId.removeSync((value as StoredMsg).id);
       this.historyCount--;
     }
   }
@@ -115,30 +114,31 @@ export class MessagingStore {
   }
 
   /** Stores a direct or broadcast message: history, thread index, and mailbox copies for `mailboxFor`. */
-  send(msg: Msg, mailboxFor: readonly string[], now: number): SendResult {
+  send(msg: NewMsg, mailboxFor: readonly string[], now: number): SendResult {
     const seq = this.nextSeq();
-    const stored: StoredMsg = { ...msg, seq };
-    this.appendHistory(stored);
-    if (msg.reply_to) this.threads.add(msg);
+    const id = messageId(seq);
+    const stored: StoredMsg = { ...msg, id, seq };
+    this.db.history.putSync(seq, stored);
+    this.historyCount++;
+    if (msg.reply_to) this.threads.add({ ...msg, id });
     let dropped = 0;
     for (const agent of mailboxFor) dropped += this.mailboxPut(agent, stored, now);
-    return { seq, id: msg.id, mailboxed: [...mailboxFor], dropped };
+    return { seq, id, mailboxed: [...mailboxFor], dropped };
   }
 
   /** A channel publish: one channel-history record (also in global history) and mailbox copies (§9.22). */
-  publish(channel: string, msg: Msg, mailboxFor: readonly string[], now: number): SendResult & { channelSeq: number } {
+  publish(
+    channel: string,
+    msg: NewMsg,
+    mailboxFor: readonly string[],
+    now: number,
+  ): SendResult & { channelSeq: number } {
     const res = this.send({ ...msg, channel }, [], now);
-    const channelSeq = this.channels.append(channel, msg, res.seq, now);
-    const stored: StoredMsg = { ...msg, channel, seq: res.seq, payload: { ...msg.payload, channel } };
+    const channelSeq = this.channels.append(channel, { id: res.id, ...msg }, res.seq, now);
+    const stored: StoredMsg = { id: res.id, ...msg, channel, seq: res.seq, payload: { ...msg.payload, channel } };
     let dropped = 0;
     for (const agent of mailboxFor) dropped += this.mailboxPut(agent, stored, now);
     return { ...res, channelSeq, mailboxed: [...mailboxFor], dropped };
-  }
-
-  private appendHistory(msg: StoredMsg): void {
-    this.db.history.putSync(msg.seq, msg);
-    this.db.byId.putSync(msg.id, msg.seq);
-    this.historyCount++;
   }
 
   /** Returns 1 when the cap made it drop the agent's oldest entry. */
@@ -246,9 +246,10 @@ export class MessagingStore {
 
   /** A message still in global history, by id. */
   private fromHistory(id: string): Msg | undefined {
-    const seq = this.db.byId.get(id) as number | undefined;
-    if (seq === undefined) return undefined;
-    const { seq: _s, ...msg } = this.db.history.get(seq) as StoredMsg;
+    const seq = seqOfMessageId(id);
+    const rec = seq === undefined ? undefined : (this.db.history.get(seq) as StoredMsg | undefined);
+    if (rec?.id !== id) return undefined;
+    const { seq: _s, ...msg } = rec;
     return msg;
   }
 }

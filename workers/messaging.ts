@@ -1,5 +1,5 @@
 import { workerData } from 'piscina';
-import type { Msg } from '../shared/schemas/records.js';
+import type { NewMsg } from '../shared/schemas/records.js';
 import { openDomainEnv } from '../storage/env.js';
 import { type HistoryQuery, MESSAGING_DBS, type MessagingCaps, MessagingStore } from '../storage/messaging.js';
 import { batchHandler } from './runtime.js';
@@ -25,9 +25,9 @@ function once<T>(s: MessagingStore, idem: Idem, now: number, fn: () => T): T | {
 }
 
 export const ops = {
-  send: (s: MessagingStore, a: { msg: Msg; mailboxFor: string[]; idem: Idem }, now: number) =>
+  send: (s: MessagingStore, a: { msg: NewMsg; mailboxFor: string[]; idem: Idem }, now: number) =>
     once(s, a.idem, now, () => s.send(a.msg, a.mailboxFor, now)),
-  publish: (s: MessagingStore, a: { channel: string; msg: Msg; mailboxFor: string[]; idem: Idem }, now: number) =>
+  publish: (s: MessagingStore, a: { channel: string; msg: NewMsg; mailboxFor: string[]; idem: Idem }, now: number) =>
     once(s, a.idem, now, () => s.publish(a.channel, a.msg, a.mailboxFor, now)),
   mailboxCopy: (s: MessagingStore, a: { agents: string[]; seqs: number[] }, now: number) =>
     s.mailboxCopy(a.agents, a.seqs, now),

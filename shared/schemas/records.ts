@@ -16,6 +16,10 @@ export const MsgSchema = v.object({
 });
 export type Msg = v.InferOutput<typeof MsgSchema>;
 
+/** A message on its way to be stored: the store mints its id from the seq it takes. */
+export const NewMsgSchema = v.omit(MsgSchema, ['id']);
+export type NewMsg = v.InferOutput<typeof NewMsgSchema>;
+
 export const StoredMsgSchema = v.object({ ...MsgSchema.entries, seq: v.number() });
 export type StoredMsg = v.InferOutput<typeof StoredMsgSchema>;
 
