@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { ErrorCode, HubError, httpStatus } from '../shared/errors.js';
+import { ErrorCode, type ErrorCodeValue, HubError, httpStatus } from '../shared/errors.js';
 import { isPlainObject, jsonDepthExceeds } from '../shared/json.js';
 import type { Action } from '../shared/ratelimit.js';
 import type { HttpSchemas } from '../shared/schemas/http.js';
@@ -37,6 +37,8 @@ export interface Route {
   /** the rate-limit action; `http` by default on agent routes, none on admin routes */
   action?: Action | null;
   body?: keyof HttpSchemas;
+  /** the error a body that fails its schema answers, when the protocol names one (default validation_failed) */
+  bodyError?: ErrorCodeValue;
   handler: (ctx: Ctx) => Reply | Promise<Reply>;
 }
 
@@ -73,6 +75,7 @@ export function sendError(res: ServerResponse, err: unknown, hub: Hub): void {
     const headers: Record<string, string> = {};
     const retry = err.fields.retry_after_ms;
     if (typeof retry === 'number') headers['retry-after'] = String(Math.max(1, Math.ceil(retry / 1000)));
+    if (err.code === ErrorCode.payloadTooLarge) headers.connection = 'close';
     send(res, status, { error: err.code, ...err.fields }, headers);
     return;
   }
@@ -88,18 +91,25 @@ function readBody(req: IncomingMessage, max: number): Promise<string> {
       req.resume();
       return;
     }
-    const chunks: Buffer[] = [];
+    let chunks: Buffer[] | null = [];
     let size = 0;
     req.on('data', (c: Buffer) => {
       size += c.length;
+      // once answered 413, the rest is read and dropped so the answer reaches the client; past twice the cap, cut it off
+      if (chunks === null) {
+        if (size > 2 * max) req.destroy();
+        return;
+      }
       if (size > max) {
+        chunks = null;
         reject(new HubError(ErrorCode.payloadTooLarge, { max_bytes: max }));
-        req.destroy();
         return;
       }
       chunks.push(c);
     });
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('end', () => {
+      if (chunks) resolve(Buffer.concat(chunks).toString('utf8'));
+    });
     req.on('error', reject);
   });
 }
@@ -186,7 +196,7 @@ export function handler(hub: Hub, routes: Compiled[], rewrite: (path: string) =>
           throw new HubError(ErrorCode.validationFailed, { errors: [error] });
         }
         const parsed = hub.validator.body(route.body, raw);
-        if (!parsed.ok) throw new HubError(ErrorCode.validationFailed, { errors: parsed.errors });
+        if (!parsed.ok) throw new HubError(route.bodyError ?? ErrorCode.validationFailed, { errors: parsed.errors });
         body = parsed.value;
       } else req.resume();
       const out = await route.handler({ hub, req, params, query: url.searchParams, body, agent, ip });

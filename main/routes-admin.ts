@@ -191,6 +191,7 @@ export const adminRoutes: Route[] = [
     path: '/admin/rate-limits/:agent_id',
     auth: 'admin',
     body: 'overrides',
+    bodyError: ErrorCode.invalidOverrides,
     handler: async ({ hub, params, body }) => {
       const overrides = await hub.registry.call('setOverrides', {
         agent_id: params.agent_id,

@@ -8,7 +8,6 @@ import { channelRoutes } from './routes-channels.js';
 import { taskRoutes } from './routes-tasks.js';
 
 /** A poll returns at most this many entries; page with `since=last_seq` (a departure: the original returned all). */
-const MAILBOX_PAGE = 1000;
 
 const adminOnly = () => {
   throw new HubError(ErrorCode.adminPortOnly);
@@ -132,7 +131,8 @@ export const publicRoutes: Route[] = [
     action: 'mailbox_poll',
     handler: async (ctx) => {
       const q = query(ctx, 'mailboxQuery');
-      const limit = Math.min(Math.max(q.limit ?? MAILBOX_PAGE, 1), MAILBOX_PAGE);
+      // everything after since, as §4 says (the mailbox cap bounds it); `limit` is an optional page size
+      const limit = q.limit === undefined ? undefined : Math.max(q.limit, 1);
       const r = await ctx.hub.messaging.call('poll', { agent: ctx.agent, since: q.since ?? 0, limit });
       return { body: { agent_id: ctx.agent, messages: r.messages, last_seq: r.last_seq, count: r.messages.length } };
     },

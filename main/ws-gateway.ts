@@ -103,13 +103,14 @@ function onFrame(hub: Hub, conn: Connection, data: RawData): void {
     return;
   }
   const t = type as WsType;
-  if (t !== 'identify' && !conn.agentId) {
-    conn.sendJson({ type: 'error', error: ErrorCode.notIdentified });
-    return;
-  }
   const parsed = hub.validator.frame(t, obj, bytes);
   if (!parsed.ok) {
     violation(hub, conn, validationFailed(t, parsed.errors));
+    return;
+  }
+  // §2: parse, validate, then only a valid frame is told it came before identify
+  if (t !== 'identify' && !conn.agentId) {
+    conn.sendJson({ type: 'error', error: ErrorCode.notIdentified });
     return;
   }
   const action = ACTION_OF[t];

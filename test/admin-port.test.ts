@@ -385,11 +385,10 @@ describe('rate-limit administration', () => {
     assert.deepEqual(still.body.overrides.lim, { message: { capacity: 2, per_min: 1 } }, 'unchanged');
   });
 
-  test('a bad override body is 422 invalid_overrides (§3.5)', {
-    todo: 'BUG: a bad PUT /admin/rate-limits/:agent_id body answers validation_failed, not §3.5 invalid_overrides',
-  }, async () => {
+  test('a bad override body is 422 invalid_overrides (§3.5) with the field errors', async () => {
     const r = await admin(hub, 'PUT', '/admin/rate-limits/lim', { message: { capacity: 0, per_min: 1 } });
     assert.deepEqual([r.status, r.body.error], [422, 'invalid_overrides']);
+    assert.ok(Array.isArray(r.body.errors) && r.body.errors.length > 0);
   });
 
   test('whitelist: GET, PUT replaces, POST adds, DELETE removes', async () => {
