@@ -1,5 +1,5 @@
 import { ErrorCode, HubError } from '../shared/errors.js';
-import type { Task } from '../shared/schemas/tasks.js';
+import type { Offered } from '../shared/task-frames.js';
 import type { Connection } from './connection.js';
 import type { Hub } from './context.js';
 
@@ -20,28 +20,6 @@ function logFailure(hub: Hub, what: string) {
   return (err: unknown) => {
     if (!(err instanceof HubError && err.code === ErrorCode.shuttingDown)) hub.log.error({ err }, `${what} failed`);
   };
-}
-
-/** The `task_assign` frame (§2.4). */
-export function assignFrame(t: Pick<Task, 'id' | 'description' | 'metadata' | 'generation'> & Partial<Task>): string {
-  return JSON.stringify({
-    type: 'task_assign',
-    task_id: t.id,
-    description: t.description,
-    metadata: t.metadata,
-    generation: t.generation,
-    assigned_at: t.assigned_at ?? Date.now(),
-    repo: t.repo ?? null,
-    branch: t.branch ?? null,
-    file_hints: t.file_hints ?? [],
-    success_criteria: t.success_criteria ?? [],
-    verification_steps: t.verification_steps ?? [],
-    complexity: t.complexity ?? null,
-    routing_decision: t.routing_decision ?? null,
-    skip_verification: t.skip_verification ?? false,
-    verification_timeout_ms: t.verification_timeout_ms ?? null,
-    max_verification_retries: t.max_verification_retries ?? 0,
-  });
 }
 
 /**
@@ -160,7 +138,7 @@ export class Pipeline {
   }
 
   /** After a complete/fail: push the task offered in the same transaction, else the agent goes idle. */
-  finished(agent: string | null, taskId: string, next: Task | null): void {
+  finished(agent: string | null, taskId: string, next: Offered | null): void {
     this.lastTouch.delete(taskId);
     if (next && agent && this.fsm.get(agent)?.task === taskId && this.push(next)) return;
     if (next) {
@@ -172,12 +150,12 @@ export class Pipeline {
   }
 
   /** Sends a committed assignment; false when its agent is gone. */
-  private push(t: Task): boolean {
-    const agent = t.assigned_to as string;
+  private push(t: Offered): boolean {
+    const agent = t.assigned_to;
     const c = this.hub.conns.online(agent);
     if (!c) return false;
     this.set(agent, 'assigned', t.id);
-    c.sendText(assignFrame(t));
+    c.sendText(t.frame);
     this.hub.log.info({ agent_id: agent, task_id: t.id, generation: t.generation }, 'task assigned');
     return true;
   }
@@ -265,7 +243,7 @@ export class Pipeline {
     if (candidates.length === 0) return;
     const assigned = await this.hub.tasks.call('schedule', { candidates });
     for (const t of assigned) {
-      if (this.fsm.get(t.assigned_to as string)?.state === 'idle' && this.push(t)) continue;
+      if (this.fsm.get(t.assigned_to)?.state === 'idle' && this.push(t)) continue;
       await this.hub.tasks.call('reclaim', { id: t.id, reason: 'agent_unavailable' });
       this.again = true;
     }

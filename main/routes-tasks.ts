@@ -1,10 +1,10 @@
 import { ErrorCode, HubError } from '../shared/errors.js';
 import type { HttpBody } from '../shared/schemas/http.js';
 import { PRIORITIES, type TaskSubmit, taskView } from '../shared/schemas/tasks.js';
+import { assignFrame } from '../shared/task-frames.js';
 import { newId } from '../shared/tokens.js';
 import type { Hub } from './context.js';
 import { type AuthMode, type Ctx, idempotencyKey, query, type Route } from './http-server.js';
-import { assignFrame } from './pipeline.js';
 
 async function cancel(hub: Hub, id: string, by: string | null) {
   const t = await hub.tasks.call('cancel', { id, by });

@@ -23,7 +23,7 @@ export const taskHandlers: Handlers = {
     try {
       const r = await hub.tasks.call('complete', { ...f, next: hub.pipeline.offerFor(conn, f.task_id) });
       conn.sendJson({ type: 'task_ack', task_id: f.task_id, status: r.outcome });
-      hub.metrics.taskOutcome(r.outcome, r.task.created_at, Date.now());
+      hub.metrics.taskOutcome(r.outcome, r.created_at, Date.now());
       hub.log.info({ task_id: f.task_id, agent_id: r.agent, outcome: r.outcome }, 'task finished');
       hub.pipeline.finished(r.agent, f.task_id, r.next);
     } catch (err) {
@@ -37,7 +37,7 @@ export const taskHandlers: Handlers = {
       const next = hub.pipeline.offerFor(conn, f.task_id);
       const r = await hub.tasks.call('fail', { task_id: f.task_id, generation: f.generation, error, next });
       conn.sendJson({ type: 'task_ack', task_id: f.task_id, status: r.outcome });
-      hub.metrics.taskOutcome(r.outcome, r.task.created_at, Date.now());
+      hub.metrics.taskOutcome(r.outcome, r.created_at, Date.now());
       hub.log.info({ task_id: f.task_id, agent_id: r.agent, outcome: r.outcome, error }, 'task failed');
       hub.pipeline.finished(r.agent, f.task_id, r.next);
     } catch (err) {

@@ -1,8 +1,9 @@
-import { randomBytes } from 'node:crypto';
 import { PRIORITIES, type Task, type TaskSubmit } from '../shared/schemas/tasks.js';
+import { newId } from '../shared/tokens.js';
 import { complexityOf } from './task-routing.js';
 
-const newTaskId = () => `task-${randomBytes(8).toString('hex')}`;
+// time-ordered, so new records append to the task tables' rightmost pages instead of dirtying a random page each
+const newTaskId = () => `task-${newId()}`;
 
 /** A new queued task from a validated submit: defaults per §3.3, unknown priority → normal (§4). */
 export function newTask(input: TaskSubmit, by: string, now: number): Task {

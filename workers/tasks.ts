@@ -1,9 +1,10 @@
 import { workerData } from 'piscina';
-import type { TaskSubmit } from '../shared/schemas/tasks.js';
+import type { Task, TaskSubmit } from '../shared/schemas/tasks.js';
+import { offered } from '../shared/task-frames.js';
 import { openDomainEnv } from '../storage/env.js';
 import type { TaskFilter } from '../storage/task-queries.js';
 import { type SweepInput, sweepTasks } from '../storage/task-sweep.js';
-import { type Candidate, TASK_DBS, type TaskCaps, TaskStore } from '../storage/tasks.js';
+import { type Candidate, type Outcome, TASK_DBS, type TaskCaps, TaskStore } from '../storage/tasks.js';
 import { batchHandler } from './runtime.js';
 
 const { dataDir, caps } = workerData as { dataDir: string; caps: TaskCaps };
@@ -20,28 +21,36 @@ type Offer = { next: Candidate | null };
 /**
  * A finished task's agent is offered its next task in the same transaction,
  * saving a scheduler round trip per cycle; it gets one only if it was the
- * agent the task was assigned to.
+ * agent the task was assigned to. Main gets what it acts on, not the records.
  */
-function offerNext<R extends { agent: string | null }>(s: TaskStore, r: R, next: Candidate | null, now: number) {
+function offerNext(
+  s: TaskStore,
+  r: { task: Task; outcome: Outcome; agent: string | null },
+  next: Candidate | null,
+  now: number,
+) {
   const offer = next && r.agent === next.agent_id ? (s.schedule([next], now)[0] ?? null) : null;
-  return { ...r, next: offer };
+  return { outcome: r.outcome, agent: r.agent, created_at: r.task.created_at, next: offer && offered(offer) };
 }
+
+/** The submit reply's fields. */
+const submitted = (t: Task) => ({ id: t.id, status: t.status, priority: t.priority, created_at: t.created_at });
 
 export const ops = {
   submit: (s: TaskStore, a: { input: TaskSubmit; by: string; key: string | null }, now: number) => {
     if (a.key) {
       const prior = s.idem.get(a.by, a.key, now) as { task_id: string } | undefined;
-      if (prior) return { replay: true as const, task: s.get(prior.task_id), warnings: [] as string[] };
+      if (prior) return { replay: true as const, task: submitted(s.get(prior.task_id)), warnings: [] as string[] };
     }
     const r = s.submit(a.input, a.by, now);
     if (a.key) s.idem.put(a.by, a.key, { task_id: r.task.id }, now);
-    return { replay: false as const, ...r };
+    return { replay: false as const, task: submitted(r.task), warnings: r.warnings };
   },
   get: (s: TaskStore, a: { id: string }) => s.get(a.id),
   list: (s: TaskStore, a: TaskFilter) => s.queries.list(a),
   deadLetters: (s: TaskStore) => s.queries.deadLetters(),
   stats: (s: TaskStore) => s.queries.stats(),
-  schedule: (s: TaskStore, a: { candidates: Candidate[] }, now: number) => s.schedule(a.candidates, now),
+  schedule: (s: TaskStore, a: { candidates: Candidate[] }, now: number) => s.schedule(a.candidates, now).map(offered),
   touch: (s: TaskStore, a: { id: string }, now: number) => s.touch(a.id, now) !== null,
   complete: (s: TaskStore, a: Parameters<TaskStore['complete']>[0] & Offer, now: number) =>
     offerNext(s, s.complete(a, now), a.next, now),
