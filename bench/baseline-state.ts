@@ -1,4 +1,5 @@
 import type { WebSocket } from 'ws';
+import { assignFrame as encodeAssign } from '../shared/task-frames.js';
 
 /**
  * The baseline's whole state, in memory: who holds which token, who is
@@ -176,20 +177,14 @@ export function submitTask(b: Record<string, any>): Task {
   return t;
 }
 
+/** The hub's `task_assign` encoder over the baseline's record: the same frame, none of the hub's storage. */
 function assignFrame(t: Task): string {
   const trivial = t.tier === 'trivial';
-  return JSON.stringify({
-    type: 'task_assign',
-    task_id: t.id,
+  return encodeAssign({
+    id: t.id,
     description: t.description,
     metadata: t.metadata,
     generation: t.generation,
-    assigned_at: Date.now(),
-    repo: null,
-    branch: null,
-    file_hints: [],
-    success_criteria: [],
-    verification_steps: [],
     complexity: t.tier
       ? { effective_tier: t.tier, source: 'explicit', explicit_tier: t.tier, inferred: { tier: t.tier, confidence: 1 } }
       : null,
@@ -205,9 +200,6 @@ function assignFrame(t: Task): string {
           estimated_cost_tier: 'free',
         }
       : null,
-    skip_verification: false,
-    verification_timeout_ms: null,
-    max_verification_retries: 0,
   });
 }
 
