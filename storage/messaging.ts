@@ -117,10 +117,10 @@ export class MessagingStore {
   send(msg: NewMsg, mailboxFor: readonly string[], now: number): SendResult {
     const seq = this.nextSeq();
     const id = messageId(seq);
-    const stored: StoredMsg = { ...msg, id, seq };
+    const stored: StoredMsg = { id, ...msg, seq };
     this.db.history.putSync(seq, stored);
     this.historyCount++;
-    if (msg.reply_to) this.threads.add({ ...msg, id });
+    if (msg.reply_to) this.threads.add({ id, ...msg });
     let dropped = 0;
     for (const agent of mailboxFor) dropped += this.mailboxPut(agent, stored, now);
     return { seq, id, mailboxed: [...mailboxFor], dropped };
