@@ -3,6 +3,7 @@ import { after, before, describe, test } from 'node:test';
 import WebSocket from 'ws';
 import { sleep, TestClient } from './helpers/client.js';
 import { ADMIN_TOKEN, api, startTestHub, type TestHub, tokenFor, whitelist } from './helpers/hub.js';
+import { ASSIGN_KEYS } from './helpers/task-frames.js';
 
 /** What the sidecar keeps in queue.json for a task (PROTOCOL.md §8). */
 interface HeldTask {
@@ -399,24 +400,7 @@ describe('a scripted client speaking exactly like the original sidecar', () => {
     assert.equal(r.status, 201);
     const assign = await sc.client.next('task_assign');
     assert.equal(assign.task_id, r.body.task_id);
-    for (const k of [
-      'task_id',
-      'description',
-      'metadata',
-      'generation',
-      'assigned_at',
-      'repo',
-      'branch',
-      'file_hints',
-      'success_criteria',
-      'verification_steps',
-      'complexity',
-      'routing_decision',
-      'skip_verification',
-      'verification_timeout_ms',
-      'max_verification_retries',
-    ])
-      assert.ok(k in assign, `task_assign carries ${k} (§2.4)`);
+    for (const k of ASSIGN_KEYS) assert.ok(k in assign, `task_assign carries ${k} (§2.4)`);
     assert.equal(assign.generation, 1);
     assert.deepEqual(assign.metadata, COMPAT.metadata);
     assert.equal(assign.skip_verification, true);

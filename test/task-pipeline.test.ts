@@ -2,39 +2,10 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { connectAgent, sleep, type TestClient } from './helpers/client.js';
 import { ADMIN_TOKEN, api, startTestHub, type TestHub, tokenFor, whitelist } from './helpers/hub.js';
+import { ASSIGN_KEYS, ROUTING_KEYS } from './helpers/task-frames.js';
 
 /** WS and HTTP waits are generous (other suites share the cores); hub timers are small. */
 const WAIT = 10_000;
-
-const ASSIGN_KEYS = [
-  'type',
-  'task_id',
-  'description',
-  'metadata',
-  'generation',
-  'assigned_at',
-  'repo',
-  'branch',
-  'file_hints',
-  'success_criteria',
-  'verification_steps',
-  'complexity',
-  'routing_decision',
-  'skip_verification',
-  'verification_timeout_ms',
-  'max_verification_retries',
-].sort();
-
-const ROUTING_KEYS = [
-  'effective_tier',
-  'target_type',
-  'selected_endpoint',
-  'selected_model',
-  'fallback_used',
-  'fallback_reason',
-  'classification_reason',
-  'estimated_cost_tier',
-];
 
 /** Sends a frame and waits (generously) for the reply of `type`. */
 function ask(c: TestClient, frame: object, type: string, pred?: (f: any) => boolean): Promise<any> {

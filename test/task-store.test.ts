@@ -7,6 +7,7 @@ import { type DomainEnv, openDomainEnv } from '../storage/env.js';
 import { sweepTasks } from '../storage/task-sweep.js';
 import { type Candidate, TASK_DBS, type TaskCaps, type TaskDb, TaskStore } from '../storage/tasks.js';
 import { tempDir } from './helpers/hub.js';
+import { ROUTING_KEYS } from './helpers/task-frames.js';
 
 const dirs: string[] = [];
 const envs: DomainEnv<TaskDb>[] = [];
@@ -732,17 +733,7 @@ describe('views and routing', () => {
         continue;
       }
       assert.ok(rd, name);
-      for (const k of [
-        'effective_tier',
-        'target_type',
-        'selected_endpoint',
-        'selected_model',
-        'fallback_used',
-        'fallback_reason',
-        'classification_reason',
-        'estimated_cost_tier',
-      ])
-        assert.ok(k in rd, `${name}: ${k}`);
+      for (const k of ROUTING_KEYS) assert.ok(k in rd, `${name}: ${k}`);
       assert.deepEqual([rd.effective_tier, rd.target_type], ['trivial', 'sidecar'], name);
       assert.ok(['free', 'local', 'api'].includes(rd.estimated_cost_tier as string), name);
     }
