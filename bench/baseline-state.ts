@@ -1,5 +1,6 @@
 import type { WebSocket } from 'ws';
 import { assignFrame as encodeAssign } from '../shared/task-frames.js';
+import { complexityOf, routingFor } from '../storage/task-routing.js';
 
 /**
  * The baseline's whole state, in memory: who holds which token, who is
@@ -177,29 +178,16 @@ export function submitTask(b: Record<string, any>): Task {
   return t;
 }
 
-/** The hub's `task_assign` encoder over the baseline's record: the same frame, none of the hub's storage. */
+/** The hub's `task_assign` encoder and routing over the baseline's record: the same frame, none of the hub's storage. */
 function assignFrame(t: Task): string {
-  const trivial = t.tier === 'trivial';
+  const complexity = t.tier ? complexityOf(t.description, t.tier) : null;
   return encodeAssign({
     id: t.id,
     description: t.description,
     metadata: t.metadata,
     generation: t.generation,
-    complexity: t.tier
-      ? { effective_tier: t.tier, source: 'explicit', explicit_tier: t.tier, inferred: { tier: t.tier, confidence: 1 } }
-      : null,
-    routing_decision: trivial
-      ? {
-          effective_tier: 'trivial',
-          target_type: 'sidecar',
-          selected_endpoint: null,
-          selected_model: null,
-          fallback_used: false,
-          fallback_reason: null,
-          classification_reason: 'explicit complexity_tier',
-          estimated_cost_tier: 'free',
-        }
-      : null,
+    complexity,
+    routing_decision: routingFor({ complexity }, 1, Date.now()),
   });
 }
 

@@ -19,7 +19,11 @@ export function complexityOf(description: string, explicit: string | null) {
  * No LLM routing here (§9.14): a trivial task goes to the sidecar's shell
  * executor; any other task gets `routing_decision: null` (the wake path).
  */
-export function routingFor(t: Task, candidateCount: number, now: number): Record<string, unknown> | null {
+export function routingFor(
+  t: Pick<Task, 'complexity'>,
+  candidateCount: number,
+  now: number,
+): Record<string, unknown> | null {
   if (t.complexity?.effective_tier !== 'trivial') return null;
   return {
     effective_tier: 'trivial',
