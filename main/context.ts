@@ -48,6 +48,8 @@ export interface Hub {
   domains: () => Array<DomainClient<any>>;
   /** §3.5 storage health, from the last sample */
   storageHealth: () => Record<string, unknown>;
+  /** samples the storage figures now (an admin asking wants current numbers) */
+  measureStorage: () => Promise<void>;
   health: () => Record<string, unknown>;
   /** counters for /metrics and /health */
   counters: { mailboxDropped: number; liveDropped: number };

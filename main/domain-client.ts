@@ -1,6 +1,7 @@
 import { Piscina } from 'piscina';
 import { ErrorCode, HubError } from '../shared/errors.js';
 import type { DomainBackup } from '../storage/backup.js';
+import type { EnvSpace } from '../storage/space.js';
 import type {
   BackupTask,
   Batch,
@@ -9,6 +10,7 @@ import type {
   CompactResult,
   CompactTask,
   OpTable,
+  SpaceTask,
 } from '../workers/runtime.js';
 import type { Logger } from './log.js';
 
@@ -46,7 +48,7 @@ export class DomainClient<O extends OpTable<any>> {
   /** set during a compaction: requests queue (bounded by queueMax) and no batch is sent */
   private paused = false;
   private idle: (() => void) | null = null;
-  /** backups and compactions of this domain run one after another */
+  /** backups, compactions and space queries of this domain run one after another */
   private maintenance: Promise<unknown> = Promise.resolve();
   private scheduled = false;
   private closed = false;
@@ -169,6 +171,11 @@ export class DomainClient<O extends OpTable<any>> {
   /** A consistent snapshot of this domain's environment to `target`; its writes go on meanwhile. */
   backup(target: string): Promise<DomainBackup> {
     return this.serial(() => this.pool.run({ backup: { target } } satisfies BackupTask));
+  }
+
+  /** The environment's page use; queued behind a running backup or compaction, never beside one. */
+  space(): Promise<EnvSpace> {
+    return this.serial(() => this.pool.run({ space: true } satisfies SpaceTask));
   }
 
   /**

@@ -117,6 +117,9 @@ export async function startHub(config: Config, log: Logger = createLogger(config
     alerts: new Alerts(),
     domains: () => domains,
     storageHealth: () => storage.report(),
+    measureStorage: async () => {
+      await storage.measure();
+    },
     backup: () => runBackup(hub, dataDir),
     publicUrl: () => {
       const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;

@@ -38,6 +38,12 @@ function configWrite<K extends 'heartbeat' | 'mailboxRetention' | 'defaultRepo' 
   };
 }
 
+/** §3.5 storage health, measured at the request. */
+async function storageHealth({ hub }: { hub: Hub }) {
+  await hub.measureStorage();
+  return { body: hub.storageHealth() };
+}
+
 export const adminRoutes: Route[] = [
   {
     method: 'GET',
@@ -78,13 +84,8 @@ export const adminRoutes: Route[] = [
   },
   { method: 'POST', path: '/admin/backup', auth: 'admin', handler: async ({ hub }) => ({ body: await hub.backup() }) },
   { method: 'GET', path: '/metrics', auth: 'admin', handler: ({ hub }) => ({ body: hub.metrics.prometheus(hub) }) },
-  {
-    method: 'GET',
-    path: '/admin/storage-health',
-    auth: 'admin',
-    handler: ({ hub }) => ({ body: hub.storageHealth() }),
-  },
-  { method: 'GET', path: '/admin/dets-health', auth: 'admin', handler: ({ hub }) => ({ body: hub.storageHealth() }) },
+  { method: 'GET', path: '/admin/storage-health', auth: 'admin', handler: storageHealth },
+  { method: 'GET', path: '/admin/dets-health', auth: 'admin', handler: storageHealth },
   {
     method: 'POST',
     path: '/admin/tokens',

@@ -1,5 +1,4 @@
-import { statSync } from 'node:fs';
-import { join } from 'node:path';
+import type { EnvSpace } from '../storage/space.js';
 import { lastBackupAt } from './backup.js';
 import type { Hub } from './context.js';
 
@@ -11,13 +10,20 @@ interface TableHealth {
   status: string;
 }
 
+/** §3.5: a table this fragmented makes storage health report `high_fragmentation`. */
+const HIGH_FRAGMENTATION = 0.5;
+
 /**
- * Every 10 s: asks each domain worker for its record counts (a read in the
- * next batch), stats the environment files, and samples the task queue depth
- * for `/api/metrics`. The main thread never opens LMDB; it only reads sizes.
+ * Every 10 s (and on each storage-health request): asks each domain worker
+ * for its record counts (a read in the next batch) and its environment's
+ * page use, and samples the task queue depth for `/api/metrics`. The main
+ * thread never opens LMDB.
  */
 export class StorageSampler {
   private tables: TableHealth[] = [];
+  /** some domain is over HIGH_FRAGMENTATION with at least `compactMinBytes` to give back (a tiny file's free pages are no news) */
+  private fragmented = false;
+  private pending: Promise<number> | null = null;
   private readonly timer: NodeJS.Timeout;
 
   constructor(
@@ -32,39 +38,57 @@ export class StorageSampler {
   }
 
   async sample(): Promise<void> {
+    const queued = await this.measure();
+    this.hub.metrics.sampleQueue(queued, Date.now());
+  }
+
+  /** Refreshes the table figures; returns the task queue depth. Callers during a measurement share it. */
+  measure(): Promise<number> {
+    this.pending ??= this.collect().finally(() => {
+      this.pending = null;
+    });
+    return this.pending;
+  }
+
+  private async collect(): Promise<number> {
     const tables: TableHealth[] = [];
+    let queued = 0;
+    let fragmented = false;
     for (const d of this.hub.domains()) {
-      let size = 0;
-      try {
-        size = statSync(join(this.dataDir, d.name, `${d.name}.mdb`)).size;
-      } catch {}
       let counts: Record<string, number> = {};
+      let space: Partial<EnvSpace> = {};
       try {
         counts = ((await d.call('health', {})) as { counts: Record<string, number> }).counts;
+        space = await d.space();
       } catch {}
-      if (d.name === 'tasks') this.hub.metrics.sampleQueue(counts.queued ?? 0, Date.now());
+      if (d.name === 'tasks') queued = counts.queued ?? 0;
+      const ratio = space.fragmentation_ratio ?? 0;
+      if (ratio > HIGH_FRAGMENTATION && (space.reclaimable_bytes ?? 0) >= this.hub.config.compactMinBytes)
+        fragmented = true;
       for (const [table, n] of Object.entries(counts)) {
         tables.push({
           table: `${d.name}.${table}`,
           record_count: n,
-          file_size_bytes: size,
-          fragmentation_ratio: 0,
+          file_size_bytes: space.file_size_bytes ?? 0,
+          fragmentation_ratio: ratio,
           status: d.stats.state === 'ready' ? 'healthy' : 'unhealthy',
         });
       }
     }
     this.tables = tables;
+    this.fragmented = fragmented;
+    return queued;
   }
 
-  /** The §3.5 storage-health shape; a backup older than 48 h (or none) is stale. */
+  /** The §3.5 storage-health shape; a backup older than 48 h (or none) is stale, a domain over 0.5 fragmented (and worth compacting) is high. */
   report(): Record<string, unknown> {
     const unhealthy = this.hub.domains().some((d) => d.stats.state !== 'ready');
     const last = lastBackupAt(this.dataDir);
     const stale = last === null || Date.now() - last > 48 * 3600_000;
     return {
-      health_status: unhealthy ? 'unhealthy' : stale ? 'warning' : 'healthy',
+      health_status: unhealthy ? 'unhealthy' : stale || this.fragmented ? 'warning' : 'healthy',
       stale_backup: stale,
-      high_fragmentation: false,
+      high_fragmentation: this.fragmented,
       last_backup_at: last,
       tables: this.tables,
     };

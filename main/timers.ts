@@ -1,9 +1,11 @@
+import { compactFragmented } from './compaction.js';
 import type { Hub } from './context.js';
 
 /**
  * The hub's periodic work: the idle reaper (any frame is a sign of life),
  * WebSocket-level pings for dead TCP peers, the slow-consumer close (§9.20),
- * the rate-table sweep and the mailbox TTL sweep. Returns a stop function.
+ * the rate-table sweep, the mailbox TTL sweep, scheduled backups and
+ * compactions. Returns a stop function.
  */
 export function startTimers(hub: Hub): () => void {
   const { config, conns, log } = hub;
@@ -71,6 +73,19 @@ export function startTimers(hub: Hub): () => void {
   if (config.backupIntervalMs > 0) {
     every(config.backupIntervalMs, () => {
       hub.backup().catch((err) => log.error({ err }, 'scheduled backup failed'));
+    });
+  }
+
+  if (config.compactIntervalMs > 0) {
+    let compacting = false;
+    every(config.compactIntervalMs, () => {
+      if (compacting) return;
+      compacting = true;
+      compactFragmented(hub)
+        .catch((err) => log.error({ err }, 'scheduled compaction failed'))
+        .finally(() => {
+          compacting = false;
+        });
     });
   }
 

@@ -66,6 +66,10 @@ export const ConfigSchema = v.object({
   // backups (§3.5: daily, 3 kept); 0 turns the schedule off
   backupIntervalMs: int(86_400_000, 0),
   backupKeep: int(3, 1),
+  // compaction (§3.5: every 6 h, domains at least 10 % free pages); 0 turns the schedule off
+  compactIntervalMs: int(6 * 3600_000, 0),
+  compactMinFragmentation: v.optional(v.pipe(v.number(), v.minValue(0), v.maxValue(1)), 0.1),
+  compactMinBytes: int(1024 * 1024, 0),
 
   // batching and overload (§9.23)
   batchMax: int(2048, 1),

@@ -1,7 +1,34 @@
 import assert from 'node:assert/strict';
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { open } from 'lmdb';
+import { spaceOf } from '../storage/space.js';
 import { connectAgent } from './helpers/client.js';
-import { ADMIN_TOKEN, api, startTestHub, type TestHub, tokenFor, whitelist } from './helpers/hub.js';
+import { ADMIN_TOKEN, api, startTestHub, type TestHub, tempDir, tokenFor, whitelist } from './helpers/hub.js';
+
+/** Sends `n` padded messages from a to b (online, so nothing is mailboxed) and waits for every ack. */
+async function churn(hub: TestHub, n: number): Promise<void> {
+  const a = await tokenFor(hub, 'a');
+  const b = await tokenFor(hub, 'b');
+  await whitelist(hub, 'a', 'b');
+  const sender = await connectAgent(hub.wsUrl, 'a', a);
+  const recipient = await connectAgent(hub.wsUrl, 'b', b);
+  let acked = 0;
+  sender.ws.on('message', (d) => {
+    if (JSON.parse(String(d)).type === 'message_sent') acked++;
+  });
+  for (let i = 0; i < n; i++) sender.send({ type: 'message', to: 'b', payload: { i, pad: 'x'.repeat(1500) } });
+  while (acked < n) await new Promise((res) => setTimeout(res, 10));
+  sender.close();
+  recipient.close();
+}
+
+async function messagingHealth(hub: TestHub) {
+  const r = await api(hub.adminUrl, 'GET', '/admin/storage-health', { token: ADMIN_TOKEN });
+  const history = r.body.tables.find((t: { table: string }) => t.table === 'messaging.history');
+  return { body: r.body, history };
+}
 
 describe('copy-and-swap compaction', () => {
   let hub: TestHub;
@@ -52,5 +79,75 @@ describe('copy-and-swap compaction', () => {
     const unknown = await api(hub.adminUrl, 'POST', '/api/admin/compact/nope', { token: ADMIN_TOKEN });
     assert.deepEqual([unknown.status, unknown.body.error], [404, 'unknown_table']);
     sender.close();
+  });
+});
+
+describe('fragmentation', () => {
+  test('spaceOf counts the free pages a trimmed database leaves, and a compacted copy has none to speak of', async () => {
+    const dir = tempDir('agentcom-space-');
+    const path = join(dir, 'x.mdb');
+    const root = open({ path, maxDbs: 4 });
+    const db = root.openDB({ name: 'h' });
+    try {
+      root.transactionSync(() => {
+        for (let i = 0; i < 2000; i++) db.putSync(i, { pad: 'x'.repeat(500) });
+      });
+      assert.ok(spaceOf(root, path, ['h']).fragmentation_ratio < 0.05, 'a freshly filled file is dense');
+      root.transactionSync(() => {
+        for (let i = 0; i < 1900; i++) db.removeSync(i);
+      });
+      const trimmed = spaceOf(root, path, ['h']);
+      assert.ok(trimmed.fragmentation_ratio > 0.8, JSON.stringify(trimmed));
+      assert.equal(trimmed.reclaimable_bytes, (trimmed.pages_total - trimmed.pages_used) * trimmed.page_size);
+      await root.backup(join(dir, 'c.mdb'), true);
+      const copy = open({ path: join(dir, 'c.mdb'), maxDbs: 4, readOnly: true });
+      const compacted = spaceOf(copy, join(dir, 'c.mdb'), ['h']);
+      await copy.close();
+      assert.ok(compacted.file_size_bytes < trimmed.file_size_bytes / 5, JSON.stringify(compacted));
+    } finally {
+      await root.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('storage health reports a trimmed history as fragmented, and a compaction gives the space back', async () => {
+    const hub = await startTestHub({ historyMax: 20, compactIntervalMs: 0 });
+    try {
+      await churn(hub, 600);
+      const before = await messagingHealth(hub);
+      assert.ok(before.history.fragmentation_ratio > 0.5, JSON.stringify(before.history));
+      assert.deepEqual([before.body.high_fragmentation, before.body.health_status], [true, 'warning']);
+      const r = await api(hub.adminUrl, 'POST', '/admin/compact/messaging', { token: ADMIN_TOKEN });
+      assert.equal(r.body.status, 'compacted');
+      const after = await messagingHealth(hub);
+      assert.ok(after.history.fragmentation_ratio < 0.5, JSON.stringify(after.history));
+      assert.ok(after.history.file_size_bytes < before.history.file_size_bytes / 4);
+      assert.equal(after.history.record_count, 20);
+    } finally {
+      await hub.stop();
+    }
+  });
+
+  test('the scheduled compaction shrinks a fragmented domain on its own', async () => {
+    const hub = await startTestHub({
+      historyMax: 20,
+      compactIntervalMs: 100,
+      compactMinFragmentation: 0.3,
+      compactMinBytes: 64 * 1024,
+    });
+    try {
+      await churn(hub, 600);
+      // 600 messages of 1.5 KB leave the file near 1 MB; only a compaction makes it smaller
+      const deadline = Date.now() + 10_000;
+      let health = await messagingHealth(hub);
+      while (health.history.file_size_bytes > 256 * 1024 && Date.now() < deadline) {
+        await new Promise((res) => setTimeout(res, 50));
+        health = await messagingHealth(hub);
+      }
+      assert.ok(health.history.file_size_bytes <= 256 * 1024, JSON.stringify(health.history));
+      assert.equal(health.history.record_count, 20);
+    } finally {
+      await hub.stop();
+    }
   });
 });

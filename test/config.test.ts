@@ -14,6 +14,7 @@ describe('configuration', () => {
     assert.equal(c.data, './data');
     assert.equal(c.maxDepth, 32);
     assert.equal(c.taskTtlMs, 0);
+    assert.deepEqual([c.compactIntervalMs, c.compactMinFragmentation], [6 * 3600_000, 0.1]);
   });
 
   test('flags win over env, env over the config file', () => {
@@ -29,6 +30,7 @@ describe('configuration', () => {
     assert.equal(loadConfig([], { PORT: '5000' }).port, 5000);
     assert.equal(loadConfig(['--log-level=warn'], {}).logLevel, 'warn');
     assert.deepEqual(loadConfig([], { AGENTCOM_BACKOFF_MS: '[1,2]' }).backoffMs, [1, 2]);
+    assert.equal(loadConfig(['--compact-min-fragmentation', '0.25'], {}).compactMinFragmentation, 0.25);
   });
 
   test('bad values and unknown flags are refused with a clear message', () => {
@@ -36,6 +38,7 @@ describe('configuration', () => {
     assert.throws(() => loadConfig(['--nope', '1'], {}), /unknown flag --nope/);
     assert.throws(() => loadConfig(['--validation-mode', 'lax'], {}), /validationMode/);
     assert.throws(() => loadConfig(['--port'], {}), /needs a value/);
+    assert.throws(() => loadConfig(['--compact-min-fragmentation', '1.5'], {}), /compactMinFragmentation/);
   });
 });
 

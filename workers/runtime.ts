@@ -2,6 +2,7 @@ import { renameSync, rmSync, statSync } from 'node:fs';
 import type { RootDatabase } from 'lmdb';
 import { ErrorCode, toWireError, type WireError } from '../shared/errors.js';
 import { countEnv, type DomainBackup, snapshot } from '../storage/backup.js';
+import { type EnvSpace, spaceOf } from '../storage/space.js';
 
 /** A domain operation: a plain synchronous function over the domain's store. */
 export type Op<S> = (store: S, args: any, now: number) => unknown;
@@ -26,6 +27,11 @@ export interface BackupTask {
 /** Not a batch: copy-and-swap compaction; main sends it only while this domain's batches are paused. */
 export interface CompactTask {
   compact: true;
+}
+
+/** Not a batch: how much of the environment's file is free pages (never during a compaction). */
+export interface SpaceTask {
+  space: true;
 }
 
 export interface CompactResult {
@@ -100,10 +106,11 @@ export function batchHandler<S>(open: () => Opened<S>, ops: OpTable<S>, info: Do
   }
 
   return async function run(
-    task: Batch | BackupTask | CompactTask,
-  ): Promise<BatchResult | DomainBackup | CompactResult> {
+    task: Batch | BackupTask | CompactTask | SpaceTask,
+  ): Promise<BatchResult | DomainBackup | CompactResult | EnvSpace> {
     if ('backup' in task) return snapshot(cur.root, info.domain, task.backup.target, info.names);
     if ('compact' in task) return compact();
+    if ('space' in task) return spaceOf(cur.root, cur.path, info.names);
     const batch = task;
     const { root, store } = cur;
     if (batch.close) {
