@@ -73,12 +73,17 @@ export async function runBackup(hub: Hub, dataDir: string) {
   };
 }
 
-/** When the newest complete backup was taken, or null. */
-export function lastBackupAt(dataDir: string): number | null {
+/** The newest complete backup (every domain copied, manifest written), or null. */
+export function newestBackup(dataDir: string): { dir: string; manifest: Manifest } | null {
   const names = listBackups(dataDir);
   for (let i = names.length - 1; i >= 0; i--) {
     const m = readManifest(dataDir, names[i]);
-    if (m && m.failed.length === 0) return m.created_at;
+    if (m && m.failed.length === 0) return { dir: join(dirOf(dataDir), names[i]), manifest: m };
   }
   return null;
+}
+
+/** When the newest complete backup was taken, or null. */
+export function lastBackupAt(dataDir: string): number | null {
+  return newestBackup(dataDir)?.manifest.created_at ?? null;
 }

@@ -9,6 +9,7 @@ import type {
   BatchResult,
   CompactResult,
   CompactTask,
+  CountsTask,
   OpTable,
   SpaceTask,
 } from '../workers/runtime.js';
@@ -48,7 +49,7 @@ export class DomainClient<O extends OpTable<any>> {
   /** set during a compaction: requests queue (bounded by queueMax) and no batch is sent */
   private paused = false;
   private idle: (() => void) | null = null;
-  /** backups, compactions and space queries of this domain run one after another */
+  /** backups, compactions, space and count queries of this domain run one after another */
   private maintenance: Promise<unknown> = Promise.resolve();
   private scheduled = false;
   private closed = false;
@@ -176,6 +177,11 @@ export class DomainClient<O extends OpTable<any>> {
   /** The environment's page use; queued behind a running backup or compaction, never beside one. */
   space(): Promise<EnvSpace> {
     return this.serial(() => this.pool.run({ space: true } satisfies SpaceTask));
+  }
+
+  /** Entries per named database, as a backup's manifest counts them. */
+  counts(): Promise<Record<string, number>> {
+    return this.serial(() => this.pool.run({ counts: true } satisfies CountsTask));
   }
 
   /**

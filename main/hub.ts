@@ -24,6 +24,7 @@ import { adminRewrite, adminRoutes } from './routes-admin.js';
 import { publicRoutes } from './routes-public.js';
 import { schemaRoute } from './schema-catalog.js';
 import { Settings } from './settings.js';
+import { checkDataPresent, logCountsSinceBackup } from './startup-check.js';
 import { StorageSampler } from './storage-sampler.js';
 import { startTimers } from './timers.js';
 import { Validator } from './validation.js';
@@ -49,8 +50,12 @@ function listen(server: Server, port: number, host: string): Promise<number> {
   });
 }
 
+/** The domains, one LMDB environment and one worker each. */
+const DOMAINS = ['registry', 'messaging', 'channels', 'tasks'] as const;
+
 export async function startHub(config: Config, log: Logger = createLogger(config.logLevel)): Promise<RunningHub> {
   const dataDir = resolve(config.data);
+  checkDataPresent(dataDir, DOMAINS);
   const metrics = new Metrics();
   const batching = {
     batchMax: config.batchMax,
@@ -157,6 +162,7 @@ export async function startHub(config: Config, log: Logger = createLogger(config
     await tasks.call('health', {});
     hub.channels.load(await channelsDomain.call('snapshot', {}));
     for (const d of domains) log.info({ domain: d.name, path: resolve(dataDir, d.name) }, 'domain worker ready');
+    await logCountsSinceBackup(dataDir, domains, log);
   } catch (err) {
     await Promise.allSettled(domains.map((d) => d.close()));
     throw err;

@@ -2,6 +2,7 @@ import type { Config } from '../shared/config.js';
 import { ConfigError, loadConfig } from './config.js';
 import { startHub } from './hub.js';
 import { createLogger } from './log.js';
+import { DataMissingError } from './startup-check.js';
 
 /** `npm start` / `node dist/main/index.js [--flag value …]`: run the hub until SIGTERM/SIGINT. */
 async function main(): Promise<void> {
@@ -46,6 +47,8 @@ async function main(): Promise<void> {
 }
 
 main().catch((err) => {
-  process.stderr.write(`agentcom failed to start: ${err instanceof Error ? err.stack : String(err)}\n`);
+  // a damaged data directory is the operator's to fix: the message says how, a stack would only bury it
+  const text = err instanceof DataMissingError ? err.message : err instanceof Error ? err.stack : String(err);
+  process.stderr.write(`agentcom failed to start: ${text}\n`);
   process.exit(1);
 });

@@ -22,15 +22,18 @@ export function sha256File(path: string): Promise<string> {
   });
 }
 
+/** Entries per named database of an open environment (mdb_stat, O(1) each). */
+export function countsOf(env: RootDatabase, names: readonly string[]): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const name of names) counts[name] = count(env.openDB({ name }));
+  return counts;
+}
+
 /** Entries per named database of an environment file, opened read-only. */
 export async function countEnv(file: string, names: readonly string[]): Promise<Record<string, number>> {
   const env = open({ path: file, readOnly: true, maxDbs: 32 });
   try {
-    const counts: Record<string, number> = {};
-    for (const name of names) {
-      counts[name] = count(env.openDB({ name }));
-    }
-    return counts;
+    return countsOf(env, names);
   } finally {
     await env.close();
   }

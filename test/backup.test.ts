@@ -2,9 +2,13 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
+import { startHub } from '../main/hub.js';
+import { DataMissingError } from '../main/startup-check.js';
 import { restore } from '../ops/restore.js';
+import { parseConfig } from '../shared/config.js';
 import { connectAgent } from './helpers/client.js';
 import { ADMIN_TOKEN, api, startTestHub, tempDir, tokenFor, whitelist } from './helpers/hub.js';
+import { startLoggedHub } from './helpers/logged-hub.js';
 
 const dirs: string[] = [];
 after(() => {
@@ -46,6 +50,40 @@ describe('backup and restore', () => {
     const t = await api(again.url, 'GET', `/api/tasks/${task.body.task_id}`, { token: a });
     assert.equal(t.body.description, 'keep me');
     await again.stop();
+  });
+
+  test('a domain file that vanished under a backup stops the start with the restore command; restored, the counts match', async () => {
+    const hub = await startTestHub();
+    const a = await tokenFor(hub, 'a');
+    await whitelist(hub, 'a');
+    const sender = await connectAgent(hub.wsUrl, 'a', a);
+    for (let i = 0; i < 20; i++)
+      await sender.request({ type: 'message', to: 'offline', payload: { i } }, 'message_sent');
+    sender.close();
+    const backup = await api(hub.adminUrl, 'POST', '/admin/backup', { token: ADMIN_TOKEN });
+    await hub.stop({ keepData: true });
+    dirs.push(hub.dataDir);
+    const file = join(hub.dataDir, 'messaging', 'messaging.mdb');
+    rmSync(file);
+    rmSync(`${file}-lock`, { force: true });
+
+    const config = parseConfig({ host: '127.0.0.1', port: 0, adminPort: 0, data: hub.dataDir, logLevel: 'silent' });
+    await assert.rejects(startHub(config), (err: Error) => {
+      assert.ok(err instanceof DataMissingError);
+      assert.match(err.message, /messaging\.mdb is missing, but the newest backup .* holds \d+ records of messaging/);
+      assert.ok(err.message.includes(`npm run restore -- --from ${backup.body.path} --data ${hub.dataDir}`));
+      return true;
+    });
+    assert.equal(existsSync(file), false, 'the refused start created nothing');
+
+    const restored = await restore(backup.body.path, hub.dataDir);
+    assert.ok(restored.ok, restored.report.join('\n'));
+    const again = await startLoggedHub({}, 'info', hub.dataDir);
+    const line = again.lines.find((l) => l.msg === 'record counts since the newest backup' && l.domain === 'messaging');
+    assert.deepEqual(line?.changed, {}, 'right after a restore nothing differs from the manifest');
+    const box = await api(again.url, 'GET', '/api/mailbox/offline', { token: await tokenFor(again, 'offline') });
+    assert.equal(box.body.count, 20);
+    await again.stop({ keepData: true });
   });
 
   test('a damaged backup file is refused by its checksum', async () => {

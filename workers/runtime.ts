@@ -1,7 +1,7 @@
 import { renameSync, rmSync, statSync } from 'node:fs';
 import type { RootDatabase } from 'lmdb';
 import { ErrorCode, toWireError, type WireError } from '../shared/errors.js';
-import { countEnv, type DomainBackup, snapshot } from '../storage/backup.js';
+import { countEnv, countsOf, type DomainBackup, snapshot } from '../storage/backup.js';
 import { type EnvSpace, spaceOf } from '../storage/space.js';
 
 /** A domain operation: a plain synchronous function over the domain's store. */
@@ -32,6 +32,11 @@ export interface CompactTask {
 /** Not a batch: how much of the environment's file is free pages (never during a compaction). */
 export interface SpaceTask {
   space: true;
+}
+
+/** Not a batch: entries per named database, as a backup's manifest counts them. */
+export interface CountsTask {
+  counts: true;
 }
 
 export interface CompactResult {
@@ -106,11 +111,12 @@ export function batchHandler<S>(open: () => Opened<S>, ops: OpTable<S>, info: Do
   }
 
   return async function run(
-    task: Batch | BackupTask | CompactTask | SpaceTask,
-  ): Promise<BatchResult | DomainBackup | CompactResult | EnvSpace> {
+    task: Batch | BackupTask | CompactTask | SpaceTask | CountsTask,
+  ): Promise<BatchResult | DomainBackup | CompactResult | EnvSpace | Record<string, number>> {
     if ('backup' in task) return snapshot(cur.root, info.domain, task.backup.target, info.names);
     if ('compact' in task) return compact();
     if ('space' in task) return spaceOf(cur.root, cur.path, info.names);
+    if ('counts' in task) return countsOf(cur.root, info.names);
     const batch = task;
     const { root, store } = cur;
     if (batch.close) {
