@@ -10,7 +10,7 @@ interface TableHealth {
   status: string;
 }
 
-/** §3.5: a table this fragmented makes storage health report `high_fragmentation`. */
+/** §3.5: a domain this fragmented makes storage health report `high_fragmentation`. */
 const HIGH_FRAGMENTATION = 0.5;
 
 /**
