@@ -6,6 +6,7 @@ import { startHub } from '../main/hub.js';
 import { DataMissingError } from '../main/startup-check.js';
 import { restore } from '../ops/restore.js';
 import { parseConfig } from '../shared/config.js';
+import { spawnChildHub } from './helpers/child-hub.js';
 import { connectAgent } from './helpers/client.js';
 import { ADMIN_TOKEN, api, startTestHub, tempDir, tokenFor, whitelist } from './helpers/hub.js';
 import { startLoggedHub } from './helpers/logged-hub.js';
@@ -84,6 +85,20 @@ describe('backup and restore', () => {
     const box = await api(again.url, 'GET', '/api/mailbox/offline', { token: await tokenFor(again, 'offline') });
     assert.equal(box.body.count, 20);
     await again.stop({ keepData: true });
+  });
+
+  test('`npm start` over a vanished domain file exits 1 with the restore command, not a stack trace', async () => {
+    const hub = await startTestHub();
+    await api(hub.adminUrl, 'POST', '/admin/backup', { token: ADMIN_TOKEN });
+    await hub.stop({ keepData: true });
+    dirs.push(hub.dataDir);
+    rmSync(join(hub.dataDir, 'registry'), { recursive: true });
+    await assert.rejects(spawnChildHub(hub.dataDir), (err: Error) => {
+      assert.match(err.message, /exited before listening \(1\)/);
+      assert.match(err.message, /agentcom failed to start: .*registry\.mdb is missing.*npm run restore -- --from /);
+      assert.doesNotMatch(err.message, /\n\s+at /, 'no stack trace');
+      return true;
+    });
   });
 
   test('a damaged backup file is refused by its checksum', async () => {
