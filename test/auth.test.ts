@@ -48,16 +48,22 @@ const OWN_ROUTES: RouteRow[] = [
 
 const withToken = (path: string, token: string) => `${path}${path.includes('?') ? '&' : '?'}token=${token}`;
 
+/** A hub where alice and bob hold tokens and gone's token was revoked; fills `tok` with all three. */
+async function hubWithRevokedGone(tok: Record<string, string>): Promise<TestHub> {
+  const hub = await startTestHub();
+  for (const id of ['alice', 'bob', 'gone']) tok[id] = await tokenFor(hub, id);
+  await whitelist(hub, 'alice', 'bob', 'gone');
+  const revoked = await api(hub.adminUrl, 'DELETE', '/admin/tokens/gone', { token: ADMIN_TOKEN });
+  assert.equal(revoked.status, 200);
+  return hub;
+}
+
 describe('HTTP routes refuse a missing, wrong or revoked token', () => {
   let hub: TestHub;
   const tok: Record<string, string> = {};
 
   before(async () => {
-    hub = await startTestHub();
-    for (const id of ['alice', 'bob', 'gone']) tok[id] = await tokenFor(hub, id);
-    await whitelist(hub, 'alice', 'bob', 'gone');
-    const revoked = await api(hub.adminUrl, 'DELETE', '/admin/tokens/gone', { token: ADMIN_TOKEN });
-    assert.equal(revoked.status, 200);
+    hub = await hubWithRevokedGone(tok);
   });
   after(() => hub.stop());
 
@@ -128,10 +134,7 @@ describe('WebSocket identify', () => {
   const tok: Record<string, string> = {};
 
   before(async () => {
-    hub = await startTestHub();
-    for (const id of ['alice', 'bob', 'gone']) tok[id] = await tokenFor(hub, id);
-    await whitelist(hub, 'alice', 'bob', 'gone');
-    await api(hub.adminUrl, 'DELETE', '/admin/tokens/gone', { token: ADMIN_TOKEN });
+    hub = await hubWithRevokedGone(tok);
   });
   after(() => hub.stop());
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { connectAgent, sleep, TestClient } from './helpers/client.js';
-import { ADMIN_TOKEN, api, startTestHub, type TestHub, tokenFor, whitelist } from './helpers/hub.js';
+import { ADMIN_TOKEN, api, startFuzzHub, startTestHub, type TestHub, tokenFor } from './helpers/hub.js';
 
 type Expect = { error: string; field?: string; kind?: string };
 
@@ -70,9 +70,7 @@ describe('bad input never breaks a connection or the hub', () => {
   let token: string;
 
   before(async () => {
-    hub = await startTestHub({ violationMax: 1000 });
-    token = await tokenFor(hub, 'fuzz');
-    await whitelist(hub, 'fuzz');
+    ({ hub, token } = await startFuzzHub());
   });
   after(() => hub.stop());
 

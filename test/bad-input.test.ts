@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { connectAgent, sleep, TestClient } from './helpers/client.js';
-import { ADMIN_TOKEN, api, startTestHub, type TestHub, tokenFor, whitelist } from './helpers/hub.js';
+import { ADMIN_TOKEN, api, startFuzzHub, startTestHub, type TestHub, tokenFor, whitelist } from './helpers/hub.js';
 
 /** The 19 original client types (PROTOCOL.md §2.1) plus this hub's additions (§9.9, §9.21). */
 const KNOWN_TYPES = [
@@ -336,9 +336,7 @@ describe('malformed WebSocket frames: each refused with its error, the socket st
   let token: string;
 
   before(async () => {
-    hub = await startTestHub({ violationMax: 1000 });
-    token = await tokenFor(hub, 'fuzz');
-    await whitelist(hub, 'fuzz');
+    ({ hub, token } = await startFuzzHub());
     await api(hub.url, 'POST', '/api/channels', { token, body: { name: 'general' } });
   });
   after(() => hub.stop());

@@ -90,3 +90,11 @@ export async function whitelist(hub: TestHub, ...ids: string[]): Promise<void> {
     await api(hub.adminUrl, 'POST', '/admin/rate-limits/whitelist', { token: ADMIN_TOKEN, body: { agent_id: id } });
   }
 }
+
+/** A hub for bad-input tables: one whitelisted agent `fuzz`, violations never close its socket. */
+export async function startFuzzHub(): Promise<{ hub: TestHub; token: string }> {
+  const hub = await startTestHub({ violationMax: 1000 });
+  const token = await tokenFor(hub, 'fuzz');
+  await whitelist(hub, 'fuzz');
+  return { hub, token };
+}
