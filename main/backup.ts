@@ -1,5 +1,6 @@
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { backupsDir } from '../shared/data-layout.js';
 import type { DomainBackup } from '../storage/backup.js';
 import type { Hub } from './context.js';
 
@@ -9,7 +10,7 @@ export interface Manifest {
   failed: Array<{ domain: string; reason: string }>;
 }
 
-const dirOf = (dataDir: string) => join(dataDir, 'backups');
+const dirOf = backupsDir;
 
 /** Backup folders, oldest first (their names are ISO timestamps). */
 export function listBackups(dataDir: string): string[] {

@@ -3,6 +3,8 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { resolve } from 'node:path';
 import type { Config } from '../shared/config.js';
+import { DOMAINS } from '../shared/data-layout.js';
+import { type DataLock, lockDataDir } from '../shared/data-lock.js';
 import type { ChannelOps } from '../workers/channels.js';
 import type { MessagingOps } from '../workers/messaging.js';
 import type { RegistryOps } from '../workers/registry.js';
@@ -24,7 +26,7 @@ import { adminRewrite, adminRoutes } from './routes-admin.js';
 import { publicRoutes } from './routes-public.js';
 import { schemaRoute } from './schema-catalog.js';
 import { Settings } from './settings.js';
-import { checkDataPresent, logCountsSinceBackup } from './startup-check.js';
+import { checkDataPresent, logCountsSinceBackup, verifyDataDir } from './startup-check.js';
 import { StorageSampler } from './storage-sampler.js';
 import { startTimers } from './timers.js';
 import { Validator } from './validation.js';
@@ -50,12 +52,21 @@ function listen(server: Server, port: number, host: string): Promise<number> {
   });
 }
 
-/** The domains, one LMDB environment and one worker each. */
-const DOMAINS = ['registry', 'messaging', 'channels', 'tasks'] as const;
-
 export async function startHub(config: Config, log: Logger = createLogger(config.logLevel)): Promise<RunningHub> {
   const dataDir = resolve(config.data);
+  const lock = await lockDataDir(dataDir, 'hub');
+  try {
+    return await startLocked(config, log, dataDir, lock);
+  } catch (err) {
+    await lock.release();
+    throw err;
+  }
+}
+
+/** The hub over a data directory this process holds; the lock is released when it closes. */
+async function startLocked(config: Config, log: Logger, dataDir: string, lock: DataLock): Promise<RunningHub> {
   checkDataPresent(dataDir, DOMAINS);
+  const verified = await verifyDataDir(dataDir, DOMAINS, config.verifyOnStart);
   const metrics = new Metrics();
   const batching = {
     batchMax: config.batchMax,
@@ -162,7 +173,7 @@ export async function startHub(config: Config, log: Logger = createLogger(config
     await tasks.call('health', {});
     hub.channels.load(await channelsDomain.call('snapshot', {}));
     for (const d of domains) log.info({ domain: d.name, path: resolve(dataDir, d.name) }, 'domain worker ready');
-    await logCountsSinceBackup(dataDir, domains, log);
+    logCountsSinceBackup(dataDir, verified, log);
   } catch (err) {
     await Promise.allSettled(domains.map((d) => d.close()));
     throw err;
@@ -219,6 +230,7 @@ export async function startHub(config: Config, log: Logger = createLogger(config
       await Promise.allSettled(domains.map((d) => d.close()));
       publicServer.closeAllConnections();
       adminServer.closeAllConnections();
+      await lock.release();
       log.info('hub stopped');
     })();
     return closing;

@@ -1,8 +1,8 @@
 import type { Config } from '../shared/config.js';
+import { OperatorError } from '../shared/errors.js';
 import { ConfigError, loadConfig } from './config.js';
 import { startHub } from './hub.js';
 import { createLogger } from './log.js';
-import { DataMissingError } from './startup-check.js';
 
 /** `npm start` / `node dist/main/index.js [--flag value …]`: run the hub until SIGTERM/SIGINT. */
 async function main(): Promise<void> {
@@ -48,7 +48,7 @@ async function main(): Promise<void> {
 
 main().catch((err) => {
   // a damaged data directory is the operator's to fix: the message says how, a stack would only bury it
-  const text = err instanceof DataMissingError ? err.message : err instanceof Error ? err.stack : String(err);
+  const text = err instanceof OperatorError ? err.message : err instanceof Error ? err.stack : String(err);
   process.stderr.write(`agentcom failed to start: ${text}\n`);
   process.exit(1);
 });

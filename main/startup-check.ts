@@ -1,10 +1,18 @@
-import { existsSync } from 'node:fs';
-import { basename, join } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
+import { basename } from 'node:path';
+import { backupsDir, envFile, type RestoreMark, restoreMarkFile } from '../shared/data-layout.js';
+import { OperatorError } from '../shared/errors.js';
+import { type EnvReport, type VerifyMode, verifyEnvs } from '../shared/verify.js';
 import { newestBackup } from './backup.js';
-import type { DomainClient } from './domain-client.js';
 import type { Logger } from './log.js';
 
-export class DataMissingError extends Error {}
+/** The one command that brings a domain back, or what to do when there is no backup. */
+function restoreHint(dataDir: string): string {
+  const newest = newestBackup(dataDir);
+  return newest
+    ? `Restore it: npm run restore -- --from ${newest.dir} --data ${dataDir}`
+    : `There is no backup in ${backupsDir(dataDir)}; move the file aside to start that domain empty`;
+}
 
 /**
  * Runs before any domain worker opens (and so creates) its environment. A
@@ -16,39 +24,82 @@ export function checkDataPresent(dataDir: string, domains: readonly string[]): v
   const newest = newestBackup(dataDir);
   if (!newest) return;
   for (const domain of domains) {
-    const file = join(dataDir, domain, `${domain}.mdb`);
+    const file = envFile(dataDir, domain);
     if (existsSync(file)) continue;
     const saved = newest.manifest.domains.find((d) => d.domain === domain);
     const records = saved ? Object.values(saved.counts).reduce((a, b) => a + b, 0) : 0;
     if (records === 0) continue;
-    throw new DataMissingError(
+    throw new OperatorError(
       `${file} is missing, but the newest backup (${basename(newest.dir)}) holds ${records} record${records === 1 ? '' : 's'} of ${domain}. ` +
         `Restore it: npm run restore -- --from ${newest.dir} --data ${dataDir}. ` +
-        `To start ${domain} empty on purpose, move ${join(dataDir, 'backups')} aside first.`,
+        `To start ${domain} empty on purpose, move ${backupsDir(dataDir)} aside first.`,
     );
   }
 }
 
 /**
- * After the workers open: one line per domain with how its record counts
- * differ from the newest backup's manifest (none right after a restore).
+ * Reads every existing domain file in a child process before this process
+ * opens any (PROTOCOL.md §9.33): a file that crashes its reader, fails to
+ * open, or whose stored counts disagree with a walk stops the start with one
+ * line naming the domain, the file and the restore command.
  */
-export async function logCountsSinceBackup(
+export async function verifyDataDir(
   dataDir: string,
-  domains: ReadonlyArray<DomainClient<any>>,
-  log: Logger,
-): Promise<void> {
+  domains: readonly string[],
+  mode: VerifyMode | 'off',
+): Promise<EnvReport[]> {
+  if (mode === 'off') return [];
+  const envs = domains.map((domain) => ({ domain, file: envFile(dataDir, domain) })).filter((e) => existsSync(e.file));
+  const reports = await verifyEnvs({ mode, envs });
+  const bad = reports.find((r) => !r.ok);
+  if (bad) {
+    throw new OperatorError(`${bad.domain}: ${bad.file} is damaged (${bad.reason}). ${restoreHint(dataDir)}.`);
+  }
+  return reports;
+}
+
+function readRestoreMark(dataDir: string): RestoreMark | null {
+  try {
+    return JSON.parse(readFileSync(restoreMarkFile(dataDir), 'utf8')) as RestoreMark;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Compares the verified files with the newest complete backup. A file whose
+ * last transaction is older than the backup's was rolled back (replaced by an
+ * older copy): a warning with both counts, since records the backup holds may
+ * be gone. A file that a restore put there is reported as restored. Otherwise
+ * one info line per domain with the counts that changed since the backup.
+ */
+export function logCountsSinceBackup(dataDir: string, reports: readonly EnvReport[], log: Logger): void {
   const newest = newestBackup(dataDir);
   if (!newest) return;
-  for (const d of domains) {
-    const saved = newest.manifest.domains.find((m) => m.domain === d.name)?.counts;
+  const backup = basename(newest.dir);
+  const mark = readRestoreMark(dataDir);
+  for (const r of reports) {
+    const saved = newest.manifest.domains.find((m) => m.domain === r.domain);
     if (!saved) continue;
-    const live = await d.counts();
     const changed: Record<string, number> = {};
-    for (const name of Object.keys(live)) {
-      const delta = live[name] - (saved[name] ?? 0);
+    for (const name of Object.keys(r.counts)) {
+      const delta = r.counts[name] - (saved.counts[name] ?? 0);
       if (delta !== 0) changed[name] = delta;
     }
-    log.info({ domain: d.name, backup: basename(newest.dir), changed }, 'record counts since the newest backup');
+    const older = saved.txnid !== undefined && r.txnid < saved.txnid;
+    const restored = mark?.txnids[r.domain] !== undefined && r.txnid >= mark.txnids[r.domain];
+    if (older && !restored) {
+      log.warn(
+        { domain: r.domain, file: r.file, backup, counts: r.counts, backup_counts: saved.counts, changed },
+        'domain file is older than the newest backup: records the backup holds may be missing (rolled back?)',
+      );
+    } else if (older) {
+      log.info(
+        { domain: r.domain, backup, restored_from: mark?.backup, changed },
+        'domain restored from an older backup',
+      );
+    } else {
+      log.info({ domain: r.domain, backup, changed }, 'record counts since the newest backup');
+    }
   }
 }

@@ -1,40 +1,22 @@
-import { copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import { countEnv, type DomainBackup, sha256File } from '../storage/backup.js';
+import { resolve } from 'node:path';
+import { lockDataDir } from '../shared/data-lock.js';
+import { OperatorError } from '../shared/errors.js';
+import { restoreDataDir } from '../storage/restore.js';
 
 /**
- * Rebuilds a data directory from a backup made by `POST /admin/backup`, then
- * checks it: each file's sha256 must match the manifest before it is copied,
- * and each restored environment's record counts must match after. Run it with
- * the hub stopped: `npm run restore -- --from data/backups/<ts> --data ./data`.
+ * Rebuilds a data directory from a backup made by `POST /admin/backup`:
+ * every domain is verified (checksums, then record counts in a child
+ * process) before any is touched, then all are swapped in or none. Refused
+ * while a hub (or another restore) holds the directory; the running hub's
+ * `POST /admin/restore` does the same online.
  */
 export async function restore(from: string, dataDir: string): Promise<{ ok: boolean; report: string[] }> {
-  const manifest = JSON.parse(readFileSync(join(from, 'manifest.json'), 'utf8')) as {
-    domains: DomainBackup[];
-    failed: Array<{ domain: string }>;
-  };
-  const report: string[] = [];
-  let ok = manifest.failed.length === 0;
-  if (!ok) report.push(`backup is partial: ${manifest.failed.map((f) => f.domain).join(', ')} missing`);
-  for (const d of manifest.domains) {
-    const source = join(from, d.domain, `${d.domain}.mdb`);
-    if (!existsSync(source) || (await sha256File(source)) !== d.sha256) {
-      report.push(`${d.domain}: backup file missing or its checksum differs; not restored`);
-      ok = false;
-      continue;
-    }
-    const dir = join(dataDir, d.domain);
-    mkdirSync(dir, { recursive: true });
-    const target = join(dir, `${d.domain}.mdb`);
-    copyFileSync(source, `${target}.restoring`);
-    rmSync(`${target}-lock`, { force: true });
-    renameSync(`${target}.restoring`, target);
-    const counts = await countEnv(target, Object.keys(d.counts));
-    const diff = Object.keys(d.counts).filter((k) => counts[k] !== d.counts[k]);
-    if (diff.length) ok = false;
-    report.push(`${d.domain}: ${diff.length ? `count mismatch in ${diff.join(', ')}` : 'restored, counts match'}`);
+  const lock = await lockDataDir(dataDir, 'restore');
+  try {
+    return await restoreDataDir(from, dataDir);
+  } finally {
+    await lock.release();
   }
-  return { ok, report };
 }
 
 const isMain =
@@ -49,9 +31,7 @@ if (isMain) {
   const from = arg('from');
   const data = arg('data') ?? './data';
   if (!from) {
-    process.stderr.write(
-      'usage: npm run restore -- --from data/backups/<timestamp> [--data ./data]   (stop the hub first)\n',
-    );
+    process.stderr.write('usage: npm run restore -- --from data/backups/<timestamp> [--data ./data]\n');
     process.exit(2);
   }
   restore(resolve(from), resolve(data)).then(
@@ -60,7 +40,8 @@ if (isMain) {
       process.exit(ok ? 0 : 1);
     },
     (err) => {
-      process.stderr.write(`restore failed: ${err instanceof Error ? err.message : String(err)}\n`);
+      const text = err instanceof OperatorError || !(err instanceof Error) ? String(err.message ?? err) : err.stack;
+      process.stderr.write(`restore failed: ${text}\n`);
       process.exit(1);
     },
   );

@@ -36,6 +36,8 @@ export const ConfigSchema = v.object({
   adminToken: v.optional(v.string(), ''),
   logLevel: v.optional(v.picklist(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']), 'info'),
   validationMode: v.optional(v.picklist(['strict', 'log-only']), 'strict'),
+  // what the start-up check reads of each environment in a child process (§9.33)
+  verifyOnStart: v.optional(v.picklist(['counts', 'full', 'off']), 'counts'),
 
   // validation limits (§9.2, §9.19, §9.29)
   maxFrameBytes: int(1024 * 1024, 1024),

@@ -84,3 +84,10 @@ export function toWireError(err: unknown): WireError {
   if (err instanceof HubError) return { code: err.code, fields: err.fields };
   return { code: ErrorCode.internal };
 }
+
+/**
+ * A refusal the operator must act on (a held or damaged data directory, a
+ * missing file): its message is one line saying what is wrong and what to
+ * run; the CLI prints it without a stack and exits 1.
+ */
+export class OperatorError extends Error {}

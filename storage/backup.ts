@@ -10,6 +10,8 @@ export interface DomainBackup {
   sha256: string;
   /** entries per named database, counted in the copy itself */
   counts: Record<string, number>;
+  /** the copy's last transaction id: a live file with a smaller one is older than this backup */
+  txnid: number;
 }
 
 export function sha256File(path: string): Promise<string> {
@@ -29,11 +31,14 @@ export function countsOf(env: RootDatabase, names: readonly string[]): Record<st
   return counts;
 }
 
-/** Entries per named database of an environment file, opened read-only. */
-export async function countEnv(file: string, names: readonly string[]): Promise<Record<string, number>> {
+/** Entries per named database of an environment file, opened read-only, and its last transaction id. */
+export async function countEnv(
+  file: string,
+  names: readonly string[],
+): Promise<{ counts: Record<string, number>; txnid: number }> {
   const env = open({ path: file, readOnly: true, maxDbs: 32 });
   try {
-    return countsOf(env, names);
+    return { counts: countsOf(env, names), txnid: (env.getStats() as { lastTxnId: number }).lastTxnId };
   } finally {
     await env.close();
   }
@@ -56,6 +61,6 @@ export async function snapshot(
     file: target,
     bytes: statSync(target).size,
     sha256: await sha256File(target),
-    counts: await countEnv(target, names),
+    ...(await countEnv(target, names)),
   };
 }

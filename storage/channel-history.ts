@@ -19,6 +19,8 @@ export class ChannelHistory {
   constructor(
     private readonly db: { chanHist: Db; chanAll: Db; chanCount: Db },
     private readonly caps: { perChannel: number; total: number },
+    /** channel seqs continue above it: never reuse a seq the data no longer shows (§9.31) */
+    private readonly floor: () => number = () => 0,
   ) {
     this.total = count(db.chanAll);
   }
@@ -29,7 +31,7 @@ export class ChannelHistory {
 
   /** Appends a published message (already in global history as `gseq`); returns its channel seq. */
   append(channel: string, msg: Msg, gseq: number, now: number): number {
-    const seq = ((this.db.chanCount.get(['seq', channel]) as number | undefined) ?? 0) + 1;
+    const seq = Math.max((this.db.chanCount.get(['seq', channel]) as number | undefined) ?? 0, this.floor()) + 1;
     this.db.chanCount.putSync(['seq', channel], seq);
     const entry: HistEntry = { seq, message: { ...msg, channel }, stored_at: now };
     this.db.chanHist.putSync([channel, seq], { entry, gseq } satisfies ChanRec);

@@ -3,6 +3,7 @@ import { messageId, seqOfMessageId } from '../shared/tokens.js';
 import { ChannelHistory } from './channel-history.js';
 import { all, count, type Db, type DomainEnv, first, span } from './env.js';
 import { IdempotencyStore } from './idempotency.js';
+import type { SeqReservation } from './seq-mark.js';
 import { ThreadStore } from './threads.js';
 
 export const MESSAGING_DBS = [
@@ -67,31 +68,46 @@ export class MessagingStore {
   readonly threads: ThreadStore;
   readonly channels: ChannelHistory;
   private seq: number;
+  /** channel seqs continue above this: set when the global seq jumped past what the data holds (§9.31) */
+  private chanFloor: number;
   private historyCount: number;
 
+  /**
+   * `seqs` keeps the high-water mark outside the environment; `known` is the
+   * last seq this process handed out, when it reopens the environment.
+   */
   constructor(
     env: DomainEnv<MessagingDb>,
     private readonly caps: MessagingCaps,
+    private readonly seqs: SeqReservation,
+    known?: number,
   ) {
     this.db = env.dbs;
     this.idem = new IdempotencyStore(this.db.idem, this.db.idemTime, caps.idempotencyTtlMs);
-    this.seq = (this.db.meta.get('seq') as number | undefined) ?? 0;
+    const stored = (this.db.meta.get('seq') as number | undefined) ?? 0;
+    this.seq = seqs.start(stored, known);
+    const floor = (this.db.meta.get('chanFloor') as number | undefined) ?? 0;
+    // the data is behind what was handed out: channel seqs it holds may have been issued again, so continue above
+    this.chanFloor = this.seq > stored ? Math.max(floor, this.seq) : floor;
     this.historyCount = count(this.db.history);
     this.threads = new ThreadStore(this.db, caps.threadMax, (id) => this.fromHistory(id));
-    this.channels = new ChannelHistory(this.db, {
-      perChannel: caps.channelHistoryPerChannel,
-      total: caps.channelHistoryTotal,
-    });
+    this.channels = new ChannelHistory(
+      this.db,
+      { perChannel: caps.channelHistoryPerChannel, total: caps.channelHistoryTotal },
+      () => this.chanFloor,
+    );
   }
 
   private nextSeq(): number {
     this.seq += 1;
+    this.seqs.cover(this.seq);
     return this.seq;
   }
 
-  /** Once per batch, inside its transaction: persist the seq counter and trim history to its cap. */
+  /** Once per batch, inside its transaction: persist the seq counters and trim history to its cap. */
   endBatch(): void {
     if (this.db.meta.get('seq') !== this.seq) this.db.meta.putSync('seq', this.seq);
+    if ((this.db.meta.get('chanFloor') ?? 0) !== this.chanFloor) this.db.meta.putSync('chanFloor', this.chanFloor);
     const over = this.historyCount - this.caps.historyMax;
     if (over <= 0) return;
     for (const key of all(this.db.history.getKeys({ limit: over }))) {
@@ -102,6 +118,12 @@ export class MessagingStore {
 
   lastSeq(): number {
     return this.seq;
+  }
+
+  /** The oldest mailbox seq still held for `agent`, or null when its mailbox is empty (§9.31). */
+  mailboxHead(agent: string): number | null {
+    const head = first(this.db.mailbox.getKeys({ ...span(agent), limit: 1 }));
+    return head === undefined ? null : (head as [string, number])[1];
   }
 
   counts(): Record<string, number> {

@@ -2,11 +2,13 @@ import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import { after, describe, test } from 'node:test';
 import { Worker } from 'node:worker_threads';
+import { seqMarkFile } from '../shared/data-layout.js';
 import type { HubError } from '../shared/errors.js';
 import { ACTION_INDEX, allocateRateTable, RateTable } from '../shared/ratelimit.js';
 import type { NewMsg } from '../shared/schemas/records.js';
 import { openDomainEnv } from '../storage/env.js';
 import { MESSAGING_DBS, MessagingStore } from '../storage/messaging.js';
+import { SeqReservation } from '../storage/seq-mark.js';
 import { sweepTasks } from '../storage/task-sweep.js';
 import { TASK_DBS, TaskStore } from '../storage/tasks.js';
 import { tempDir } from './helpers/hub.js';
@@ -20,15 +22,19 @@ function messaging(caps: Partial<ConstructorParameters<typeof MessagingStore>[1]
   const dir = tempDir();
   dirs.push(dir);
   const env = openDomainEnv(dir, 'messaging', MESSAGING_DBS);
-  const store = new MessagingStore(env, {
-    historyMax: 100,
-    threadMax: 100,
-    mailboxMax: 100,
-    channelHistoryPerChannel: 10,
-    channelHistoryTotal: 20,
-    idempotencyTtlMs: 1000,
-    ...caps,
-  });
+  const store = new MessagingStore(
+    env,
+    {
+      historyMax: 100,
+      threadMax: 100,
+      mailboxMax: 100,
+      channelHistoryPerChannel: 10,
+      channelHistoryTotal: 20,
+      idempotencyTtlMs: 1000,
+      ...caps,
+    },
+    new SeqReservation(seqMarkFile(dir)),
+  );
   /** one batch: the calls, then the per-batch work, in one transaction */
   const tx = <T>(fn: () => T): T =>
     env.root.transactionSync(() => {

@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import { after, describe, test } from 'node:test';
+import { seqMarkFile } from '../shared/data-layout.js';
 import type { Msg, NewMsg, StoredMsg } from '../shared/schemas/records.js';
 import { type DomainEnv, openDomainEnv } from '../storage/env.js';
 import { MESSAGING_DBS, type MessagingCaps, type MessagingDb, MessagingStore } from '../storage/messaging.js';
+import { SeqReservation } from '../storage/seq-mark.js';
 import { tempDir } from './helpers/hub.js';
 
 const DEFAULT_CAPS: MessagingCaps = {
@@ -25,6 +27,7 @@ after(async () => {
 interface Harness {
   env: DomainEnv<MessagingDb>;
   store: MessagingStore;
+  seqs: SeqReservation;
   dir: string;
   /** one batch as the worker runs it: the calls, then endBatch, in one write transaction */
   tx<T>(fn: (s: MessagingStore) => T): T;
@@ -34,10 +37,12 @@ function openStore(caps: Partial<MessagingCaps> = {}, dir = tempDir('agentcom-ms
   if (!dirs.includes(dir)) dirs.push(dir);
   const env = openDomainEnv(dir, 'messaging', MESSAGING_DBS);
   opened.push(env);
-  const store = new MessagingStore(env, { ...DEFAULT_CAPS, ...caps });
+  const seqs = new SeqReservation(seqMarkFile(dir));
+  const store = new MessagingStore(env, { ...DEFAULT_CAPS, ...caps }, seqs);
   return {
     env,
     store,
+    seqs,
     dir,
     tx: (fn) =>
       env.root.transactionSync(() => {
@@ -48,9 +53,11 @@ function openStore(caps: Partial<MessagingCaps> = {}, dir = tempDir('agentcom-ms
   };
 }
 
+/** A clean close and open, as the worker does at a shutdown and the next start. */
 async function reopen(h: Harness, caps: Partial<MessagingCaps> = {}): Promise<Harness> {
   await h.env.root.flushed;
   await h.env.close();
+  h.seqs.close(h.store.lastSeq());
   opened.splice(opened.indexOf(h.env), 1);
   return openStore(caps, h.dir);
 }

@@ -1,14 +1,17 @@
 import { workerData } from 'piscina';
+import { seqMarkFile } from '../shared/data-layout.js';
 import type { NewMsg } from '../shared/schemas/records.js';
 import { openDomainEnv } from '../storage/env.js';
 import { type HistoryQuery, MESSAGING_DBS, type MessagingCaps, MessagingStore } from '../storage/messaging.js';
+import { SeqReservation } from '../storage/seq-mark.js';
 import { batchHandler } from './runtime.js';
 
 const { dataDir, caps } = workerData as { dataDir: string; caps: MessagingCaps };
-/** Opens the environment and its store; called again after a compaction swap. */
-const open = () => {
+const seqs = new SeqReservation(seqMarkFile(dataDir));
+/** Opens the environment and its store; called again after a swap, carrying on from the last seq handed out. */
+const open = (prev?: MessagingStore) => {
   const env = openDomainEnv(dataDir, 'messaging', MESSAGING_DBS);
-  return { root: env.root, path: env.path, store: new MessagingStore(env, caps) };
+  return { root: env.root, path: env.path, store: new MessagingStore(env, caps, seqs, prev?.lastSeq()) };
 };
 
 type Idem = { agent: string; key: string } | null;
@@ -43,6 +46,7 @@ export const ops = {
   thread: (s: MessagingStore, a: { id: string }) => s.threads.thread(a.id),
   replies: (s: MessagingStore, a: { id: string }) => s.threads.replies(a.id),
   root: (s: MessagingStore, a: { id: string }) => s.threads.rootOf(a.id),
+  mailboxHead: (s: MessagingStore, a: { agent: string }) => s.mailboxHead(a.agent),
   health: (s: MessagingStore) => ({ counts: s.counts(), last_seq: s.lastSeq() }),
 };
 
@@ -51,4 +55,5 @@ export default batchHandler(open, ops, {
   domain: 'messaging',
   names: MESSAGING_DBS,
   endBatch: (s) => s.endBatch(),
+  closed: (s) => seqs.close(s.lastSeq()),
 });

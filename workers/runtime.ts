@@ -1,7 +1,7 @@
 import { renameSync, rmSync, statSync } from 'node:fs';
 import type { RootDatabase } from 'lmdb';
 import { ErrorCode, toWireError, type WireError } from '../shared/errors.js';
-import { countEnv, countsOf, type DomainBackup, snapshot } from '../storage/backup.js';
+import { countsOf, type DomainBackup, snapshot } from '../storage/backup.js';
 import { type EnvSpace, spaceOf } from '../storage/space.js';
 
 /** A domain operation: a plain synchronous function over the domain's store. */
@@ -61,6 +61,8 @@ export interface DomainInfo<S> {
   names: readonly string[];
   /** per-batch work done once, inside the batch's transaction */
   endBatch?: (store: S) => void;
+  /** after the last batch of a shutdown is flushed and the environment closed */
+  closed?: (store: S) => void;
 }
 export type ItemResult = { ok: true; value: unknown } | { ok: false; error: WireError };
 export interface BatchResult {
@@ -77,7 +79,7 @@ export interface BatchResult {
  * `endBatch` lets a store do per-batch work (caps, counters) once, in the
  * same transaction.
  */
-export function batchHandler<S>(open: () => Opened<S>, ops: OpTable<S>, info: DomainInfo<S>) {
+export function batchHandler<S>(open: (prev?: S) => Opened<S>, ops: OpTable<S>, info: DomainInfo<S>) {
   const endBatch = info.endBatch;
   let cur = open();
 
@@ -91,20 +93,21 @@ export function batchHandler<S>(open: () => Opened<S>, ops: OpTable<S>, info: Do
     rmSync(tmp, { force: true });
     let closed = false;
     try {
+      // main has paused this domain's writes: the live counts now are what the copy must hold
+      const expected = countsOf(cur.root, info.names);
       await cur.root.backup(tmp, true);
-      const expected = await countEnv(tmp, info.names);
       await cur.root.close();
       closed = true;
       renameSync(tmp, cur.path);
-      cur = open();
-      const counts = await countEnv(cur.path, info.names);
+      cur = open(cur.store);
+      const counts = countsOf(cur.root, info.names);
       const diff = info.names.filter((n) => counts[n] !== expected[n]);
       const result = { table: info.domain, bytes_before: before, bytes_after: statSync(cur.path).size, counts };
       if (diff.length) return { ...result, status: 'failed', reason: `counts differ in ${diff.join(', ')}` };
       return { ...result, status: 'compacted' };
     } catch (err) {
       rmSync(tmp, { force: true });
-      if (closed) cur = open();
+      if (closed) cur = open(cur.store);
       const reason = err instanceof Error ? err.message : String(err);
       return { table: info.domain, status: 'failed', bytes_before: before, bytes_after: before, counts: {}, reason };
     }
@@ -122,6 +125,7 @@ export function batchHandler<S>(open: () => Opened<S>, ops: OpTable<S>, info: Do
     if (batch.close) {
       await root.flushed;
       await root.close();
+      info.closed?.(store);
       return { results: [] };
     }
     const results: ItemResult[] = new Array(batch.items.length);
