@@ -2,6 +2,7 @@ import { ErrorCode, HubError } from '../shared/errors.js';
 import type { NewMsg } from '../shared/schemas/records.js';
 import { encodeOnce } from './connection.js';
 import type { Hub } from './context.js';
+import { noteMailboxDrops } from './messaging.js';
 
 /**
  * Main's copy of the channels domain's subscriber sets (§9.22), for fan-out
@@ -98,9 +99,10 @@ export async function publish(hub: Hub, from: string, channel: string, input: Pu
   }
   if (late.length) {
     hub.counters.liveDropped += late.length;
-    await hub.messaging.call('mailboxCopy', { agents: late, seqs: [res.seq] });
+    const copy = await hub.messaging.call('mailboxCopy', { agents: late, seqs: [res.seq] });
+    noteMailboxDrops(hub, copy.dropped);
   }
-  if (res.dropped) hub.counters.mailboxDropped += res.dropped;
+  noteMailboxDrops(hub, res.dropped);
   return { channel, seq: res.channelSeq, id: res.id };
 }
 

@@ -50,10 +50,18 @@ export class Connection {
   /** timestamps of recent violations (§2.3) */
   readonly violations: number[] = [];
   /** set while a mailbox replay is being sent: live frames wait behind it */
-  pending: Frame[] | null = null;
+  pending: Array<{ text: Frame; seq?: number }> | null = null;
   private pendingBytes = 0;
   /** the `mailbox_since` of the identify, null when the agent asked for no replay */
   replayFrom: number | null = null;
+  /** `acked`: every direct and broadcast message is also kept in the mailbox until acked (§9.32) */
+  delivery: 'live' | 'acked' = 'live';
+  /**
+   * The seq of the first durable frame dropped for this socket while it stays
+   * open (§9.20): it and every later durable frame wait in the mailbox, in
+   * order, until the buffer drains and they are pushed; null when none waits.
+   */
+  heldFrom: number | null = null;
   /** since when the send buffer has been over the cap, 0 when under */
   overSince = 0;
   dropped = 0;
@@ -64,6 +72,8 @@ export class Connection {
    */
   private readonly unflushed: number[] = [];
   closing = false;
+  /** a catch-up of held frames is armed or running */
+  catchingUp = false;
   pongPending = false;
   private isCorked = false;
 
@@ -101,27 +111,40 @@ export class Connection {
   send(text: Frame, kind: FrameKind, now = Date.now(), seq?: number): boolean {
     if (this.closing || this.ws.readyState !== 1) return false;
     if (kind === FrameKind.Live && this.pending) {
-      if (this.pendingBytes + text.length > this.bufferMax) return false;
+      if (this.pendingBytes + text.length > this.bufferMax) return this.hold(seq);
       this.pendingBytes += text.length;
-      this.pending.push(text);
+      this.pending.push({ text, seq });
       return true;
     }
+    // durable frames behind a held one wait in the mailbox too, so they arrive in order
+    if (kind === FrameKind.Live && seq !== undefined && this.heldFrom !== null) return false;
     const buffered = this.ws.bufferedAmount;
     if (kind !== FrameKind.Reply) {
       const cap = kind === FrameKind.Presence ? this.bufferMax / 2 : this.bufferMax;
       if (buffered > cap) {
         if (this.overSince === 0) this.overSince = now;
         this.dropped++;
-        return false;
+        return kind === FrameKind.Live ? this.hold(seq) : false;
       }
     }
     if (buffered <= this.bufferMax) this.overSince = 0;
+    this.writeDurable(text, seq);
+    return true;
+  }
+
+  /** Writes a frame, remembering its seq until the buffer is next seen empty (see `takeUnflushed`). */
+  private writeDurable(text: Frame, seq: number | undefined): void {
     if (seq !== undefined) {
-      if (buffered === 0) this.unflushed.length = 0;
+      if (this.ws.bufferedAmount === 0) this.unflushed.length = 0;
       this.unflushed.push(seq);
     }
     this.write(text);
-    return true;
+  }
+
+  /** A durable frame was not sent: it starts the held run when it is the first. Returns false (not sent). */
+  private hold(seq: number | undefined): false {
+    if (seq !== undefined && this.heldFrom === null) this.heldFrom = seq;
+    return false;
   }
 
   private write(text: Frame): void {
@@ -144,20 +167,22 @@ export class Connection {
     (this.ws as unknown as { _socket?: { uncork(): void } })._socket?.uncork();
   }
 
-  /** Starts a mailbox replay: live frames queue (bounded) until `endReplay`. */
+  /** Starts a mailbox replay: live frames queue (bounded) until `endReplay`; held frames are part of it. */
   beginReplay(): void {
     this.pending = [];
     this.pendingBytes = 0;
+    this.heldFrom = null;
   }
 
   /**
-   * Seqs of every durable frame written since the buffer was last empty. On a
-   * slow-consumer cut-off they all go to the mailbox: ws's queues make the
-   * exact unsent boundary unknowable, and a frame seen twice (same id) beats
-   * an acked frame lost.
+   * Seqs of every durable frame written since the buffer was last empty, and
+   * of those still queued behind a replay. On a slow-consumer cut-off they
+   * all go to the mailbox: ws's queues make the exact unsent boundary
+   * unknowable, and a frame seen twice (same id) beats an acked frame lost.
    */
   takeUnflushed(): number[] {
-    return this.unflushed.splice(0);
+    const queued = (this.pending ?? []).flatMap((f) => (f.seq === undefined ? [] : [f.seq]));
+    return [...this.unflushed.splice(0), ...queued];
   }
 
   /** Ends a mailbox replay: frames that arrived meanwhile go out in order. */
@@ -165,7 +190,8 @@ export class Connection {
     const pending = this.pending ?? [];
     this.pending = null;
     this.pendingBytes = 0;
-    for (const text of pending) this.send(text, FrameKind.Live);
+    // these were accepted when they queued (bounded by the cap), so they go out whatever the buffer holds
+    if (!this.closing && this.ws.readyState === 1) for (const f of pending) this.writeDurable(f.text, f.seq);
   }
 
   /** Sends in order, waiting for the socket to drain past half the cap: a replay never floods memory. */

@@ -15,7 +15,11 @@ export class Connections {
   /** sockets whose send buffer is over the cap, checked by the slow-consumer timer */
   readonly congested = new Set<Connection>();
 
-  constructor(private readonly bufferMax: number) {}
+  /** `onHeld` runs when a socket starts holding durable frames back (§9.20): it pushes them once the buffer drains */
+  constructor(
+    private readonly bufferMax: number,
+    private readonly onHeld: (conn: Connection) => void = () => {},
+  ) {}
 
   add(ws: WebSocket, ip: string, now: number): Connection {
     const conn = new Connection(this.nextId++, ws, ip, this.bufferMax, now);
@@ -78,7 +82,12 @@ export class Connections {
   /** Sends a pre-encoded live frame; false when it was dropped (§9.20). */
   deliver(conn: Connection, text: Frame, seq?: number): boolean {
     const ok = conn.send(text, FrameKind.Live, Date.now(), seq);
-    if (!ok) this.congested.add(conn);
-    return ok;
+    if (ok) return true;
+    this.congested.add(conn);
+    if (conn.heldFrom !== null && !conn.catchingUp) {
+      conn.catchingUp = true;
+      this.onHeld(conn);
+    }
+    return false;
   }
 }

@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ErrorCode, type ErrorCodeValue, HubError, httpStatus } from '../shared/errors.js';
 import { isPlainObject, jsonDepthExceeds } from '../shared/json.js';
 import type { Action } from '../shared/ratelimit.js';
+import { IDEMPOTENCY_KEY_MAX } from '../shared/schemas/common.js';
 import type { HttpSchemas } from '../shared/schemas/http.js';
 import { bearer } from './auth.js';
 import type { Hub } from './context.js';
@@ -214,8 +215,15 @@ export function query<K extends keyof HttpSchemas>(ctx: Ctx, name: K) {
   return parsed.value;
 }
 
-/** The `Idempotency-Key` header, else the body's `idempotency_key` (§9.28). */
+/** The `Idempotency-Key` header, else the body's `idempotency_key` (§9.28): at most 128 characters, never truncated. */
 export function idempotencyKey(ctx: Ctx, fromBody: string | null | undefined): string | null {
   const header = ctx.req.headers['idempotency-key'];
-  return typeof header === 'string' && header !== '' ? header.slice(0, 128) : (fromBody ?? null);
+  if (typeof header !== 'string' || header === '') return fromBody ?? null;
+  if (header.length > IDEMPOTENCY_KEY_MAX) {
+    const detail = `at most ${IDEMPOTENCY_KEY_MAX} characters`;
+    throw new HubError(ErrorCode.validationFailed, {
+      errors: [{ field: 'Idempotency-Key', error: 'too_long', detail }],
+    });
+  }
+  return header;
 }

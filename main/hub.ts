@@ -20,6 +20,7 @@ import { DomainClient } from './domain-client.js';
 import { compile, handler } from './http-server.js';
 import { Limiter } from './limiter.js';
 import { createLogger, type Logger } from './log.js';
+import { catchUp } from './messaging.js';
 import { Metrics } from './metrics.js';
 import { Pipeline } from './pipeline.js';
 import { adminRewrite, adminRoutes } from './routes-admin.js';
@@ -116,7 +117,7 @@ async function startLocked(config: Config, log: Logger, dataDir: string, lock: D
     limiter: new Limiter(config),
     violations: new Violations(config),
     tokens: new TokenCache(),
-    conns: new Connections(config.sendBufferMax),
+    conns: new Connections(config.sendBufferMax, (c) => catchUp(hub, c)),
     analytics: new Analytics(),
     settings: new Settings(config.mailboxTtlMs),
     registry,

@@ -1,5 +1,5 @@
 import type { Msg, NewMsg, StoredMsg } from '../shared/schemas/records.js';
-import { type Connection, encodeOnce } from './connection.js';
+import { type Connection, encodeOnce, type Frame } from './connection.js';
 import type { Hub } from './context.js';
 
 export interface SendInput {
@@ -33,9 +33,11 @@ export function messageFrame(m: Msg | StoredMsg, seq?: number): Record<string, u
 
 /**
  * Direct or broadcast send, shared by WS and HTTP. The write (history,
- * threads, mailbox copies for agents without a socket) commits and flushes
- * first; then live frames go out; a live frame dropped for a slow consumer is
- * copied to that mailbox before the sender's ack (§9.20–9.21).
+ * threads, mailbox copies for agents without a socket, and for agents that
+ * identified with `delivery: "acked"`) commits and flushes first; then live
+ * frames go out, with `seq` to every recipient holding a mailbox copy; a live
+ * frame dropped for a slow consumer is copied to that mailbox before the
+ * sender's ack (§9.20–9.21, §9.32).
  */
 export async function sendMessage(hub: Hub, from: string, input: SendInput): Promise<SendReply> {
   const now = Date.now();
@@ -48,18 +50,20 @@ export async function sendMessage(hub: Hub, from: string, input: SendInput): Pro
     reply_to: input.reply_to ?? null,
     timestamp: now,
   };
-  let mailboxFor: string[];
+  const keeps = (agent: string) => {
+    const c = hub.conns.online(agent);
+    return !c || c.delivery === 'acked';
+  };
+  const mailboxFor: string[] = [];
   // who was online when the copies were decided: each gets the live frame, or a late copy if it left meanwhile
   let liveFor: string[];
   if (broadcast) {
-    mailboxFor = [];
-    liveFor = [];
-    for (const a of hub.tokens.agents()) if (a !== from && !hub.conns.online(a)) mailboxFor.push(a);
-    for (const a of hub.conns.agentIds()) liveFor.push(a);
+    for (const a of hub.tokens.agents()) if (a !== from && keeps(a)) mailboxFor.push(a);
+    liveFor = [...hub.conns.agentIds()];
   } else {
-    const online = hub.conns.online(draft.to as string) !== undefined;
-    mailboxFor = online ? [] : [draft.to as string];
-    liveFor = online ? [draft.to as string] : [];
+    const to = draft.to as string;
+    if (keeps(to)) mailboxFor.push(to);
+    liveFor = hub.conns.online(to) ? [to] : [];
   }
   const idem = input.idempotency_key ? { agent: from, key: input.idempotency_key } : null;
   const res = await hub.messaging.call('send', { msg: draft, mailboxFor, idem });
@@ -68,34 +72,47 @@ export async function sendMessage(hub: Hub, from: string, input: SendInput): Pro
 
   hub.analytics.sent(from, now);
   const mailboxed = new Set(res.mailboxed);
-  const live = broadcast ? encodeOnce(messageFrame(msg)) : JSON.stringify(messageFrame(msg));
+  let plain: Frame | undefined;
+  let withSeq: Frame | undefined;
+  const frame = (boxed: boolean): Frame =>
+    boxed ? (withSeq ??= encodeOnce(messageFrame(msg, res.seq))) : (plain ??= encodeOnce(messageFrame(msg)));
   const late: string[] = [];
-  const seen = new Set(liveFor);
-  // agents that identified while the write was in flight got a mailbox copy; send it live too if they want no replay
-  for (const agent of mailboxed) {
+  const expected = new Set(liveFor);
+  // the recipients now: those online at the decision, those with a copy (a socket may have identified meanwhile),
+  // and for a broadcast every socket identified by now
+  const recipients = broadcast
+    ? new Set([...liveFor, ...mailboxed, ...hub.conns.agentIds()])
+    : new Set([draft.to as string]);
+  for (const agent of recipients) {
+    const boxed = mailboxed.has(agent);
     const c = hub.conns.online(agent);
-    if (c && c.replayFrom === null) hub.conns.deliver(c, JSON.stringify(messageFrame(msg, res.seq)));
-  }
-  for (const agent of liveFor) {
-    const c = hub.conns.online(agent);
-    if (c && hub.conns.deliver(c, live, res.seq)) hub.analytics.received(agent, now);
-    else if (agent !== from || !broadcast) late.push(agent);
-  }
-  // a socket that was not online at the decision (and not mailboxed) may still want the broadcast
-  if (broadcast) {
-    for (const c of hub.conns.agents()) {
-      const agent = c.agentId as string;
-      if (!seen.has(agent) && !mailboxed.has(agent) && hub.conns.deliver(c, live, res.seq))
-        hub.analytics.received(agent, now);
-    }
+    if (c && hub.conns.deliver(c, frame(boxed), res.seq)) hub.analytics.received(agent, now);
+    else if (!boxed && (c || expected.has(agent)) && !(broadcast && agent === from)) late.push(agent);
   }
   if (late.length) {
     hub.counters.liveDropped += late.length;
-    await hub.messaging.call('mailboxCopy', { agents: late, seqs: [res.seq] });
+    const copy = await hub.messaging.call('mailboxCopy', { agents: late, seqs: [res.seq] });
+    noteMailboxDrops(hub, copy.dropped);
   }
-  if (res.dropped) hub.counters.mailboxDropped += res.dropped;
+  noteMailboxDrops(hub, res.dropped);
   return { id: res.id, seq: res.seq };
 }
+
+/** Mailbox-cap drops (§9.12): counted, and each agent whose mailbox overflows is logged once per minute. */
+export function noteMailboxDrops(hub: Hub, dropped: Record<string, number>): void {
+  const now = Date.now();
+  for (const [agent, n] of Object.entries(dropped)) {
+    hub.counters.mailboxDropped += n;
+    const last = overflowLogged.get(agent) ?? 0;
+    if (now - last < 60_000) continue;
+    overflowLogged.set(agent, now);
+    hub.log.warn(
+      { agent_id: agent, dropped: n, mailbox_max: hub.config.mailboxMax },
+      'mailbox full: oldest entries dropped',
+    );
+  }
+}
+const overflowLogged = new Map<string, number>();
 
 /** Sends the agent's mailbox after `since`, in order, before any live frame (§9.21). */
 export async function replayMailbox(hub: Hub, conn: Connection, since: number): Promise<void> {
@@ -121,3 +138,37 @@ export async function replayMailbox(hub: Hub, conn: Connection, since: number): 
 }
 
 const REPLAY_PAGE = 500;
+
+/**
+ * A socket held durable frames back (§9.20): once its send buffer is under
+ * the cap again, they are pushed from its mailbox in seq order, ahead of
+ * newer live frames, while it stays connected. Another hold during the push
+ * arms the next one.
+ */
+export function catchUp(hub: Hub, conn: Connection): void {
+  const socket = (conn.ws as unknown as { _socket?: { once(e: 'drain', f: () => void): void } })._socket;
+  const attempt = () => {
+    if (conn.closing || conn.heldFrom === null) {
+      conn.catchingUp = false;
+      return;
+    }
+    if (conn.ws.bufferedAmount > hub.config.sendBufferMax) {
+      socket?.once('drain', attempt);
+      return;
+    }
+    replayMailbox(hub, conn, conn.heldFrom - 1).then(
+      () => {
+        conn.catchingUp = false;
+        if (conn.heldFrom !== null && !conn.closing) {
+          conn.catchingUp = true;
+          attempt();
+        }
+      },
+      (err) => {
+        conn.catchingUp = false;
+        hub.log.error({ err, agent_id: conn.agentId }, 'pushing held mailbox entries failed');
+      },
+    );
+  };
+  attempt();
+}

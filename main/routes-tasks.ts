@@ -74,17 +74,10 @@ export const taskRoutes: Route[] = [
       const key = idempotencyKey(ctx, input.idempotency_key);
       const r = await hub.tasks.call('submit', { input, by: agent, key });
       if (!r.replay) {
-        hub.log.info({ task_id: r.task.id, by: agent, priority: r.task.priority }, 'task submitted');
+        hub.log.info({ task_id: r.reply.task_id, by: agent, priority: r.reply.priority }, 'task submitted');
         hub.pipeline.kick();
       }
-      const out: Record<string, unknown> = {
-        status: r.task.status,
-        task_id: r.task.id,
-        priority: r.task.priority,
-        created_at: r.task.created_at,
-      };
-      if (r.warnings.length) out.warnings = r.warnings;
-      return { status: r.replay ? 200 : 201, body: out };
+      return { status: r.replay ? 200 : 201, body: r.reply };
     },
   },
   ...reads('auth'),

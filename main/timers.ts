@@ -1,5 +1,6 @@
 import { compactFragmented } from './compaction.js';
 import type { Hub } from './context.js';
+import { noteMailboxDrops } from './messaging.js';
 
 /**
  * The hub's periodic work: the idle reaper (any frame is a sign of life),
@@ -48,9 +49,10 @@ export function startTimers(hub: Hub): () => void {
         // what was written but may still sit in the buffer goes to the mailbox before the socket is cut
         const seqs = c.takeUnflushed();
         if (c.agentId && seqs.length) {
-          hub.messaging
-            .call('mailboxCopy', { agents: [c.agentId], seqs })
-            .catch((err) => log.error({ err, agent_id: c.agentId }, 'slow consumer mailbox copy failed'));
+          hub.messaging.call('mailboxCopy', { agents: [c.agentId], seqs }).then(
+            (r) => noteMailboxDrops(hub, r.dropped),
+            (err) => log.error({ err, agent_id: c.agentId }, 'slow consumer mailbox copy failed'),
+          );
         }
         c.close(4008, 'slow_consumer');
         c.ws.terminate();

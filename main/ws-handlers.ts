@@ -9,6 +9,11 @@ import { taskHandlers } from './ws-pipeline-handlers.js';
 type Handler<K extends WsType> = (hub: Hub, conn: Connection, frame: WsFrame<K>) => void | Promise<void>;
 export type Handlers = { [K in WsType]?: Handler<K> };
 
+/**
+ * Binds the socket to its agent; `identified` reports the delivery mode and
+ * the oldest mailbox seq still held (§9.31, §9.32), then the mailbox after
+ * `mailbox_since` is replayed before any live frame.
+ */
 async function identify(hub: Hub, conn: Connection, f: WsFrame<'identify'>): Promise<void> {
   const now = Date.now();
   const blocked = hub.violations.blockedFor(f.agent_id, now);
@@ -20,6 +25,9 @@ async function identify(hub: Hub, conn: Connection, f: WsFrame<'identify'>): Pro
   if (!tok) throw new HubError(ErrorCode.invalidToken);
   if (tok.agent !== f.agent_id) throw new HubError(ErrorCode.tokenAgentMismatch);
   if (conn.agentId && conn.agentId !== f.agent_id) throw new HubError(ErrorCode.tokenAgentMismatch);
+  // asked before the socket is bound, so nothing reaches it ahead of `identified`
+  const oldest = await hub.messaging.call('mailboxHead', { agent: f.agent_id });
+  if (conn.closing) return;
 
   const rejoin = conn.agentId === f.agent_id;
   hub.limiter.unpin(conn.limiterKey);
@@ -33,12 +41,13 @@ async function identify(hub: Hub, conn: Connection, f: WsFrame<'identify'>): Pro
   conn.clientType = f.client_type ?? null;
   conn.presenceEvents = f.presence_events ?? true;
   conn.replayFrom = f.mailbox_since ?? null;
+  conn.delivery = f.delivery ?? 'live';
   if (!rejoin) conn.connectedAt = now;
 
   const replaced = hub.conns.bind(conn);
   if (replaced) replaced.close(4001, 'replaced');
   if (!rejoin && !replaced) hub.analytics.connected(f.agent_id, now);
-  conn.sendJson({ type: 'identified', agent_id: f.agent_id });
+  conn.sendJson({ type: 'identified', agent_id: f.agent_id, delivery: conn.delivery, oldest_seq: oldest });
   if (!rejoin && !replaced) hub.conns.presence({ type: 'agent_joined', agent: conn.agent() }, conn);
   hub.log.info(
     {

@@ -43,8 +43,8 @@ export interface SendResult {
   id: string;
   /** agents that got a mailbox copy */
   mailboxed: string[];
-  /** agents whose oldest mailbox entry was dropped for the cap */
-  dropped: number;
+  /** per agent, how many of its oldest mailbox entries the cap dropped */
+  dropped: Record<string, number>;
 }
 
 export interface HistoryQuery {
@@ -143,9 +143,7 @@ export class MessagingStore {
     this.db.history.putSync(seq, stored);
     this.historyCount++;
     if (msg.reply_to) this.threads.add({ id, ...msg });
-    let dropped = 0;
-    for (const agent of mailboxFor) dropped += this.mailboxPut(agent, stored, now);
-    return { seq, id, mailboxed: [...mailboxFor], dropped };
+    return { seq, id, mailboxed: [...mailboxFor], dropped: this.mailboxAll(mailboxFor, stored, now) };
   }
 
   /** A channel publish: one channel-history record (also in global history) and mailbox copies (§9.22). */
@@ -158,9 +156,14 @@ export class MessagingStore {
     const res = this.send({ ...msg, channel }, [], now);
     const channelSeq = this.channels.append(channel, { id: res.id, ...msg }, res.seq, now);
     const stored: StoredMsg = { id: res.id, ...msg, channel, seq: res.seq, payload: { ...msg.payload, channel } };
-    let dropped = 0;
-    for (const agent of mailboxFor) dropped += this.mailboxPut(agent, stored, now);
-    return { ...res, channelSeq, mailboxed: [...mailboxFor], dropped };
+    return { ...res, channelSeq, mailboxed: [...mailboxFor], dropped: this.mailboxAll(mailboxFor, stored, now) };
+  }
+
+  /** Copies `msg` to each agent's mailbox; returns the agents whose oldest entry the cap dropped. */
+  private mailboxAll(agents: readonly string[], msg: StoredMsg, now: number): Record<string, number> {
+    const dropped: Record<string, number> = {};
+    for (const agent of agents) if (this.mailboxPut(agent, msg, now)) dropped[agent] = (dropped[agent] ?? 0) + 1;
+    return dropped;
   }
 
   /** Returns 1 when the cap made it drop the agent's oldest entry. */
@@ -185,20 +188,23 @@ export class MessagingStore {
     this.db.mailboxTime.removeSync([storedAt, key[0], key[1]]);
   }
 
-  /** Late mailbox copy of an already stored message (its live frame was dropped, §9.21). */
-  mailboxCopy(agents: readonly string[], seqs: readonly number[], now: number): number {
+  /** Late mailbox copy of already stored messages (their live frames were dropped, §9.21). */
+  mailboxCopy(
+    agents: readonly string[],
+    seqs: readonly number[],
+    now: number,
+  ): { stored: number; dropped: Record<string, number> } {
     let stored = 0;
+    const dropped: Record<string, number> = {};
     for (const seq of seqs) {
       const rec = this.db.history.get(seq) as StoredMsg | undefined;
       if (!rec) continue;
       // a channel post reaches a mailbox with payload.channel, as publish() stores it (§4)
       const msg = rec.channel === undefined ? rec : { ...rec, payload: { ...rec.payload, channel: rec.channel } };
-      for (const a of agents) {
-        this.mailboxPut(a, msg, now);
-        stored++;
-      }
+      for (const [a, n] of Object.entries(this.mailboxAll(agents, msg, now))) dropped[a] = (dropped[a] ?? 0) + n;
+      stored += agents.length;
     }
-    return stored;
+    return { stored, dropped };
   }
 
   /** Entries with seq > since, ascending. `last_seq` is the highest returned, else `since`. */

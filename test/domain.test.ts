@@ -71,19 +71,6 @@ describe('messaging domain (plain functions over LMDB)', () => {
     assert.equal(store.poll('c', 0).messages.length, 3, 'other agents untouched');
   });
 
-  test('mailbox cap drops the oldest and counts it; TTL sweep evicts old entries', () => {
-    const { store, tx } = messaging({ mailboxMax: 2 });
-    const drops = tx(() => [1, 2, 3].map((i) => store.send(msg(), ['b'], i * 10).dropped));
-    assert.deepEqual(drops, [0, 0, 1]);
-    assert.equal(store.poll('b', 0).messages.length, 2);
-    assert.equal(
-      tx(() => store.sweepMailbox(1000, 975)),
-      1,
-      'entry stored at 20 is older than 1000 − 975',
-    );
-    assert.equal(store.poll('b', 0).messages.length, 1);
-  });
-
   test('history keeps the newest historyMax; filters AND, cursor exclusive, limit clamped', () => {
     const { store, tx } = messaging({ historyMax: 5 });
     tx(() => {
@@ -122,18 +109,6 @@ describe('messaging domain (plain functions over LMDB)', () => {
       store.channels.list('a', 1, 0).map((e) => e.seq),
       [5],
       'newest limit, ascending',
-    );
-  });
-
-  test('idempotency remembers a reply for its TTL', () => {
-    const { store, tx } = messaging();
-    tx(() => store.idem.put('a', 'k', { id: 'x' }, 0));
-    assert.deepEqual(store.idem.get('a', 'k', 500), { id: 'x' });
-    assert.equal(store.idem.get('b', 'k', 500), undefined, 'scoped to the agent');
-    assert.equal(store.idem.get('a', 'k', 2000), undefined, 'expired');
-    assert.equal(
-      tx(() => store.idem.sweep(2000)),
-      1,
     );
   });
 });

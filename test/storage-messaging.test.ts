@@ -2,8 +2,10 @@ import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import { after, describe, test } from 'node:test';
 import { seqMarkFile } from '../shared/data-layout.js';
+import type { HubError } from '../shared/errors.js';
 import type { Msg, NewMsg, StoredMsg } from '../shared/schemas/records.js';
 import { type DomainEnv, openDomainEnv } from '../storage/env.js';
+import { fingerprint } from '../storage/idempotency.js';
 import { MESSAGING_DBS, type MessagingCaps, type MessagingDb, MessagingStore } from '../storage/messaging.js';
 import { SeqReservation } from '../storage/seq-mark.js';
 import { tempDir } from './helpers/hub.js';
@@ -155,26 +157,26 @@ describe('mailbox', () => {
     const results = [1, 2, 3, 4, 5].map(() => h.tx((s) => s.send(msg(), ['bob'], 1)));
     assert.deepEqual(
       results.map((r) => r.dropped),
-      [0, 0, 0, 1, 1],
+      [{}, {}, {}, { bob: 1 }, { bob: 1 }],
     );
     const seqs = results.map((r) => r.seq);
     h.tx((s) => {
       assert.deepEqual(seqsOf(s.poll('bob', 0).messages), seqs.slice(2), 'the newest three are kept');
       // a broadcast drops only where the box is full
       const b = s.send(msg({ to: null }), ['bob', 'carol'], 1);
-      assert.equal(b.dropped, 1);
+      assert.deepEqual(b.dropped, { bob: 1 }, 'only the full box drops');
       assert.deepEqual(b.mailboxed, ['bob', 'carol']);
       assert.deepEqual(seqsOf(s.poll('bob', 0).messages), [seqs[3], seqs[4], b.seq]);
       // two acked leave room for two more without drops
       s.ack('bob', seqs[4]);
-      assert.equal(s.send(msg(), ['bob'], 1).dropped, 0);
-      assert.equal(s.send(msg(), ['bob'], 1).dropped, 0);
-      assert.equal(s.send(msg(), ['bob'], 1).dropped, 1);
+      assert.deepEqual(s.send(msg(), ['bob'], 1).dropped, {});
+      assert.deepEqual(s.send(msg(), ['bob'], 1).dropped, {});
+      assert.deepEqual(s.send(msg(), ['bob'], 1).dropped, { bob: 1 });
       assert.equal(s.poll('bob', 0).messages.length, 3);
       // a late copy respects the cap too
       const online = s.send(msg({ to: 'dave' }), [], 1);
-      assert.equal(online.dropped, 0);
-      s.mailboxCopy(['bob'], [online.seq], 1);
+      assert.deepEqual(online.dropped, {});
+      assert.deepEqual(s.mailboxCopy(['bob'], [online.seq], 1), { stored: 1, dropped: { bob: 1 } });
       const box = s.poll('bob', 0).messages;
       assert.equal(box.length, 3);
       assert.equal(box[2].seq, online.seq);
@@ -193,7 +195,7 @@ describe('mailbox', () => {
       const box = s.poll('bob', 0).messages;
       assert.deepEqual(idsOf(box), [r.id]);
       assert.equal(box[0].seq, r.seq);
-      assert.equal(s.mailboxCopy(['bob'], [999_999], 5), 0, 'an unknown seq copies nothing');
+      assert.equal(s.mailboxCopy(['bob'], [999_999], 5).stored, 0, 'an unknown seq copies nothing');
     });
   });
 
@@ -212,8 +214,8 @@ describe('mailbox', () => {
       assert.deepEqual(s.poll('bob', 0).messages, []);
       assert.deepEqual(seqsOf(s.poll('carol', 0).messages), [young]);
       // the per-agent count followed the sweep: two fit again without a drop
-      assert.equal(s.send(msg(), ['bob'], 5000).dropped, 0);
-      assert.equal(s.send(msg(), ['bob'], 5000).dropped, 0);
+      assert.deepEqual(s.send(msg(), ['bob'], 5000).dropped, {});
+      assert.deepEqual(s.send(msg(), ['bob'], 5000).dropped, {});
       // acked entries left the time index too
       s.ack('carol', young);
       assert.equal(s.sweepMailbox(1_000_000, 1), 2, 'only bob’s two remaining entries');
@@ -230,7 +232,7 @@ describe('mailbox', () => {
     assert.equal(h.store.lastSeq(), last);
     const r = h.tx((s) => s.send(msg(), ['bob'], 1));
     assert.equal(r.seq, last + 1);
-    assert.equal(r.dropped, 1, 'the box was already full before the reopen');
+    assert.deepEqual(r.dropped, { bob: 1 }, 'the box was already full before the reopen');
   });
 });
 
@@ -554,32 +556,63 @@ describe('channel history', () => {
 });
 
 describe('idempotency store', () => {
-  test('get returns the stored reply until at + ttl, per agent and key', () => {
+  test('a reply is replayed until at + ttl, per agent and key', () => {
     const h = openStore({ idempotencyTtlMs: 1000 });
     h.tx((s) => {
-      s.idem.put('alice', 'k1', { id: 'x1' }, 100);
-      assert.deepEqual(s.idem.get('alice', 'k1', 100), { id: 'x1' });
-      assert.deepEqual(s.idem.get('alice', 'k1', 1100), { id: 'x1' }, 'still valid at exactly at + ttl');
-      assert.equal(s.idem.get('alice', 'k1', 1101), undefined);
-      assert.equal(s.idem.get('bob', 'k1', 100), undefined, 'keys are scoped to the agent');
-      assert.equal(s.idem.get('alice', 'k2', 100), undefined);
+      s.idem.remember('alice', 'k1', 'fp', { id: 'x1' }, 100);
+      assert.deepEqual(s.idem.replay('alice', 'k1', 'fp', 100), { id: 'x1' });
+      assert.deepEqual(s.idem.replay('alice', 'k1', 'fp', 1100), { id: 'x1' }, 'still valid at exactly at + ttl');
+      assert.equal(s.idem.replay('alice', 'k1', 'fp', 1101), undefined);
+      assert.equal(s.idem.replay('bob', 'k1', 'fp', 100), undefined, 'keys are scoped to the agent');
+      assert.equal(s.idem.replay('alice', 'k2', 'fp', 100), undefined);
+    });
+  });
+
+  test('the same key with another request is refused: idempotency_key_reused', () => {
+    const h = openStore();
+    h.tx((s) => {
+      s.idem.remember('alice', 'k', fingerprint({ to: 'bob', payload: { n: 1 } }), { id: 'x' }, 100);
+      assert.throws(
+        () => s.idem.replay('alice', 'k', fingerprint({ to: 'bob', payload: { n: 2 } }), 100),
+        (err: HubError) => err.code === 'idempotency_key_reused',
+      );
+    });
+  });
+
+  test('once runs the write a single time and remembers only the reply, not the internal result', () => {
+    const h = openStore();
+    let runs = 0;
+    const write = () => ({ id: 'x', seq: 7, mailboxed: ['bob'], runs: ++runs });
+    const reply = (r: { id: string; seq: number }) => ({ id: r.id, seq: r.seq });
+    const idem = { agent: 'alice', key: 'k' };
+    h.tx((s) => {
+      assert.deepEqual(s.idem.once(idem, { a: 1 }, 100, write, reply), {
+        id: 'x',
+        seq: 7,
+        mailboxed: ['bob'],
+        runs: 1,
+      });
+      assert.deepEqual(s.idem.once(idem, { a: 1 }, 200, write, reply), { replay: { id: 'x', seq: 7 } });
+      assert.equal(runs, 1);
+      assert.ok(!('replay' in s.idem.once(null, { a: 1 }, 200, write, reply)), 'no key: always runs');
+      assert.equal(runs, 2);
     });
   });
 
   test('sweep removes expired entries only; a key written again is kept', () => {
     const h = openStore({ idempotencyTtlMs: 1000 });
     h.tx((s) => {
-      s.idem.put('alice', 'old', 1, 100);
-      s.idem.put('alice', 'again', 2, 100);
-      s.idem.put('alice', 'again', 3, 500);
-      s.idem.put('bob', 'young', 4, 900);
+      s.idem.remember('alice', 'old', 'fp', 1, 100);
+      s.idem.remember('alice', 'again', 'fp', 2, 100);
+      s.idem.remember('alice', 'again', 'fp', 3, 500);
+      s.idem.remember('bob', 'young', 'fp', 4, 900);
       assert.equal(s.idem.sweep(1100), 0, 'nothing is strictly older than now − ttl');
       assert.equal(s.idem.sweep(1101), 2, 'the two entries written at 100');
-      assert.equal(s.idem.get('alice', 'old', 0), undefined, 'gone for good');
-      assert.equal(s.idem.get('alice', 'again', 1200), 3, 'rewritten at 500: kept');
-      assert.equal(s.idem.get('bob', 'young', 1200), 4);
+      assert.equal(s.idem.replay('alice', 'old', 'fp', 0), undefined, 'gone for good');
+      assert.equal(s.idem.replay('alice', 'again', 'fp', 1200), 3, 'rewritten at 500: kept');
+      assert.equal(s.idem.replay('bob', 'young', 'fp', 1200), 4);
       assert.equal(s.idem.sweep(1501), 1);
-      assert.equal(s.idem.get('alice', 'again', 0), undefined);
+      assert.equal(s.idem.replay('alice', 'again', 'fp', 0), undefined);
       assert.equal(s.idem.sweep(10_000), 1);
       assert.equal(s.idem.sweep(10_000), 0);
     });

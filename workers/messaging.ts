@@ -16,22 +16,32 @@ const open = (prev?: MessagingStore) => {
 
 type Idem = { agent: string; key: string } | null;
 
-/** Replays the first reply for a repeated idempotency key; else runs `fn` and remembers its reply. */
-function once<T>(s: MessagingStore, idem: Idem, now: number, fn: () => T): T | { replay: unknown } {
-  if (idem) {
-    const prior = s.idem.get(idem.agent, idem.key, now);
-    if (prior !== undefined) return { replay: prior };
-  }
-  const out = fn();
-  if (idem) s.idem.put(idem.agent, idem.key, out, now);
-  return out;
-}
+/** What a retry must repeat to count as the same request: everything but the time it was sent. */
+const asked = (msg: NewMsg, channel?: string) => ({
+  channel,
+  to: msg.to,
+  type: msg.type,
+  payload: msg.payload,
+  reply_to: msg.reply_to,
+});
 
 export const ops = {
   send: (s: MessagingStore, a: { msg: NewMsg; mailboxFor: string[]; idem: Idem }, now: number) =>
-    once(s, a.idem, now, () => s.send(a.msg, a.mailboxFor, now)),
+    s.idem.once(
+      a.idem,
+      asked(a.msg),
+      now,
+      () => s.send(a.msg, a.mailboxFor, now),
+      (r) => ({ id: r.id, seq: r.seq }),
+    ),
   publish: (s: MessagingStore, a: { channel: string; msg: NewMsg; mailboxFor: string[]; idem: Idem }, now: number) =>
-    once(s, a.idem, now, () => s.publish(a.channel, a.msg, a.mailboxFor, now)),
+    s.idem.once(
+      a.idem,
+      asked(a.msg, a.channel),
+      now,
+      () => s.publish(a.channel, a.msg, a.mailboxFor, now),
+      (r) => ({ channel: a.channel, seq: r.channelSeq, id: r.id }),
+    ),
   mailboxCopy: (s: MessagingStore, a: { agents: string[]; seqs: number[] }, now: number) =>
     s.mailboxCopy(a.agents, a.seqs, now),
   poll: (s: MessagingStore, a: { agent: string; since: number; limit?: number }) => s.poll(a.agent, a.since, a.limit),

@@ -33,18 +33,31 @@ function offerNext(
   return { outcome: r.outcome, agent: r.agent, created_at: r.task.created_at, next: offer && offered(offer) };
 }
 
-/** The submit reply's fields. */
-const submitted = (t: Task) => ({ id: t.id, status: t.status, priority: t.priority, created_at: t.created_at });
+/** The 201 body of a submit, remembered whole so a repeat gets exactly it (§9.28). */
+function submitReply(r: { task: Task; warnings: string[] }) {
+  const t = r.task;
+  return {
+    status: t.status,
+    task_id: t.id,
+    priority: t.priority,
+    created_at: t.created_at,
+    ...(r.warnings.length ? { warnings: r.warnings } : {}),
+  };
+}
 
 export const ops = {
   submit: (s: TaskStore, a: { input: TaskSubmit; by: string; key: string | null }, now: number) => {
-    if (a.key) {
-      const prior = s.idem.get(a.by, a.key, now) as { task_id: string } | undefined;
-      if (prior) return { replay: true as const, task: submitted(s.get(prior.task_id)), warnings: [] as string[] };
-    }
-    const r = s.submit(a.input, a.by, now);
-    if (a.key) s.idem.put(a.by, a.key, { task_id: r.task.id }, now);
-    return { replay: false as const, task: submitted(r.task), warnings: r.warnings };
+    const { idempotency_key: _k, ...request } = a.input;
+    const r = s.idem.once(
+      a.key ? { agent: a.by, key: a.key } : null,
+      request,
+      now,
+      () => s.submit(a.input, a.by, now),
+      submitReply,
+    );
+    return 'replay' in r
+      ? { replay: true as const, reply: r.replay }
+      : { replay: false as const, reply: submitReply(r) };
   },
   get: (s: TaskStore, a: { id: string }) => s.get(a.id),
   list: (s: TaskStore, a: TaskFilter) => s.queries.list(a),

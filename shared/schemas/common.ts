@@ -73,4 +73,6 @@ export const channelName = (l: Limits) =>
     v.maxLength(l.maxChannel, `at most ${l.maxChannel} characters`),
   );
 
-export const idempotencyKey = () => opt(str(128));
+/** §9.28: header and field alike; a longer key is refused, never truncated. */
+export const IDEMPOTENCY_KEY_MAX = 128;
+export const idempotencyKey = () => opt(str(IDEMPOTENCY_KEY_MAX));

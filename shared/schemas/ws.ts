@@ -29,6 +29,7 @@ export function makeWsSchemas(l: Limits) {
       ollama_url: opt(str(512)),
       presence_events: opt(v.boolean()),
       mailbox_since: opt(nonNegInt()),
+      delivery: opt(v.picklist(['live', 'acked'])),
       protocol_version: opt(v.union([v.number(), v.string()])),
       client_type: opt(str(64)),
     }),
