@@ -44,7 +44,8 @@ const RULES: Record<string, Rule> = {
       : null;
   },
   stuck_tasks: async (hub, { t, now }) => {
-    const stuck = (await hub.tasks.call('list', { status: 'assigned' })).filter((x) => now - x.updated_at > t.stuck_ms);
+    const page = await hub.tasks.call('list', { status: 'assigned' });
+    const stuck = page.tasks.filter((x) => now - x.updated_at > t.stuck_ms);
     return stuck.length
       ? {
           rule_id: 'stuck_tasks',

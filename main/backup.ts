@@ -50,10 +50,7 @@ export async function runBackup(hub: Hub, dataDir: string) {
     else manifest.failed.push({ domain, reason: r.reason instanceof Error ? r.reason.message : String(r.reason) });
   });
   writeFileSync(join(dir, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
-  const all = listBackups(dataDir);
-  for (const old of all.slice(0, Math.max(0, all.length - hub.config.backupKeep))) {
-    rmSync(join(dirOf(dataDir), old), { recursive: true, force: true });
-  }
+  pruneBackups(dataDir, hub.config.backupKeep);
   const level = manifest.failed.length ? 'error' : 'info';
   hub.log[level]({ path: dir, ms: Date.now() - started, failed: manifest.failed }, 'backup written');
   return {
@@ -72,6 +69,24 @@ export async function runBackup(hub: Hub, dataDir: string) {
       ...manifest.failed.map((f) => ({ table: f.domain, status: 'error', reason: f.reason })),
     ],
   };
+}
+
+/**
+ * Retention counts complete backups only: the newest `keep` of them stay,
+ * and so does the newest backup of all when it is partial (the evidence of
+ * what failed); every other backup goes. Partial backups never push a
+ * restorable one out.
+ */
+export function pruneBackups(dataDir: string, keep: number): string[] {
+  const names = listBackups(dataDir);
+  const complete = names.filter((n) => {
+    const m = readManifest(dataDir, n);
+    return m !== null && m.failed.length === 0;
+  });
+  const kept = new Set([...complete.slice(-keep), ...names.slice(-1)]);
+  const removed = names.filter((n) => !kept.has(n));
+  for (const n of removed) rmSync(join(dirOf(dataDir), n), { recursive: true, force: true });
+  return removed;
 }
 
 /** The newest complete backup (every domain copied, manifest written), or null. */

@@ -83,14 +83,17 @@ export const dashboardRoutes: Route[] = [
     path: '/admin/overview',
     auth: 'admin',
     handler: async ({ hub }) => {
-      const [tasks, dead] = await Promise.all([hub.tasks.call('stats', {}), hub.tasks.call('deadLetters', {})]);
+      const [tasks, dead] = await Promise.all([
+        hub.tasks.call('stats', {}),
+        hub.tasks.call('list', { status: 'dead_letter', limit: 100 }),
+      ]);
       return {
         body: {
           health: hub.health(),
           metrics: hub.metrics.api(hub),
           alerts: hub.alerts.list(),
           tasks,
-          dead_letter: dead.slice(-100).map(taskView),
+          dead_letter: dead.tasks.map(taskView),
           agents: hub.conns.agents().map((c) => ({
             ...c.agent(),
             fsm_state: hub.pipeline.stateOf(c.agentId as string),

@@ -109,6 +109,7 @@ async function startLocked(config: Config, log: Logger, dataDir: string, lock: D
   const domains = [registry, messaging, channelsDomain, tasks];
 
   let ports = { public: 0, admin: 0 };
+  let backups: Promise<unknown> = Promise.resolve();
   let open = false;
   const hub: Hub = {
     config,
@@ -137,7 +138,12 @@ async function startLocked(config: Config, log: Logger, dataDir: string, lock: D
     measureStorage: async () => {
       await storage.measure();
     },
-    backup: () => runBackup(hub, dataDir),
+    // one backup at a time: a second request waits for the first, so retention never races a backup being written
+    backup: () => {
+      const run = backups.then(() => runBackup(hub, dataDir));
+      backups = run.catch(() => {});
+      return run;
+    },
     publicUrl: () => {
       const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
       return { ws: `ws://${host}:${ports.public}/ws`, api: `http://${host}:${ports.public}` };
@@ -152,6 +158,9 @@ async function startLocked(config: Config, log: Logger, dataDir: string, lock: D
     },
     health: () => ({
       status: domains.every((d) => d.stats.state === 'ready') ? 'ok' : 'degraded',
+      reasons: domains
+        .filter((d) => d.stats.state !== 'ready')
+        .map((d) => `${d.name} storage ${d.stats.state}${d.stats.last_error ? `: ${d.stats.last_error}` : ''}`),
       service: 'agent_com',
       uptime_ms: Date.now() - hub.startedAt,
       agents_connected: hub.conns.count(),

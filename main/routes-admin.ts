@@ -50,7 +50,11 @@ export const adminRoutes: Route[] = [
     method: 'GET',
     path: '/health',
     auth: 'none',
-    handler: ({ hub }) => ({ body: hub.health() }),
+    // a load balancer or monitor reads the status code: degraded is 503, with the reason in the body
+    handler: ({ hub }) => {
+      const h = hub.health();
+      return { status: h.status === 'ok' ? 200 : 503, body: h };
+    },
   },
   {
     method: 'POST',

@@ -1,6 +1,6 @@
 import { ErrorCode, HubError } from '../shared/errors.js';
 import type { HttpBody } from '../shared/schemas/http.js';
-import { PRIORITIES, type TaskSubmit, taskView } from '../shared/schemas/tasks.js';
+import { PRIORITIES, type Task, type TaskSubmit, taskView } from '../shared/schemas/tasks.js';
 import { assignFrame } from '../shared/task-frames.js';
 import { newId } from '../shared/tokens.js';
 import type { Hub } from './context.js';
@@ -23,6 +23,12 @@ async function retry(hub: Hub, id: string, by: string | null) {
   return { status: 'requeued', task_id: id, priority: t.priority };
 }
 
+/** A page of tasks as the list routes answer it: `cursor` continues it, null at the end. */
+const pageBody = (p: { tasks: Task[]; cursor: string | null }) => {
+  const tasks = p.tasks.map(taskView);
+  return { tasks, count: tasks.length, cursor: p.cursor };
+};
+
 /** Reads shared by the public (agent token) and admin (admin token) ports. */
 function reads(auth: AuthMode): Route[] {
   return [
@@ -33,17 +39,16 @@ function reads(auth: AuthMode): Route[] {
       handler: async (ctx: Ctx) => {
         const q = query(ctx, 'taskQuery');
         const priority = q.priority === undefined ? undefined : PRIORITIES[q.priority];
-        const tasks = (await ctx.hub.tasks.call('list', { ...q, priority })).map(taskView);
-        return { body: { tasks, count: tasks.length } };
+        return { body: pageBody(await ctx.hub.tasks.call('list', { ...q, priority })) };
       },
     },
     {
       method: 'GET',
       path: '/api/tasks/dead-letter',
       auth,
-      handler: async ({ hub }) => {
-        const tasks = (await hub.tasks.call('deadLetters', {})).map(taskView);
-        return { body: { tasks, count: tasks.length } };
+      handler: async (ctx: Ctx) => {
+        const q = query(ctx, 'pageQuery');
+        return { body: pageBody(await ctx.hub.tasks.call('list', { ...q, status: 'dead_letter' })) };
       },
     },
     {

@@ -19,6 +19,8 @@ function clientIp(req: IncomingMessage): string {
 
 /** Sends an error frame; violations count toward the §2.3 close and back-off. */
 export function violation(hub: Hub, conn: Connection, frame: Record<string, unknown>): void {
+  // frames already in flight when the socket was closed for violations are not punished again: one close, one step
+  if (conn.closing) return;
   conn.sendJson(frame);
   const now = Date.now();
   if (!hub.violations.record(conn.violations, conn.agentId, now)) return;

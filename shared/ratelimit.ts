@@ -22,8 +22,10 @@ export const ACTION_INDEX: Record<Action, number> = Object.fromEntries(ACTIONS.m
 >;
 
 const A = ACTIONS.length;
-/** one token a day is the slowest refill: keeps interval × capacity far inside int64 */
+/** one token a day is the slowest refill */
 const MAX_INTERVAL_US = 86_400_000_000;
+/** `per_min: 0`: about a century per token, so never in practice; × capacity it stays inside int64 */
+const NO_REFILL_US = 2 ** 52;
 
 export interface RateTableBuffers {
   tat: SharedArrayBuffer;
@@ -64,15 +66,20 @@ export class RateTable {
     this.slots = this.tat.length / A;
   }
 
-  /** capacity 0 means unlimited (the whitelist); the interval is clamped so interval × capacity fits 64 bits. */
+  /**
+   * Capacity 0 means unlimited (the whitelist). `perMin` 0 means no refill
+   * (§9.4): a hard cap of `capacity`, an interval no run of the hub outlives.
+   * The interval is clamped so interval × capacity fits 64 bits.
+   */
   configure(slot: number, action: number, capacity: number, perMin: number): void {
     const idx = slot * A + action;
-    if (capacity <= 0 || perMin <= 0) {
+    if (capacity <= 0) {
       Atomics.store(this.params, idx * 2, 0n);
       Atomics.store(this.params, idx * 2 + 1, 0n);
       return;
     }
-    const interval = BigInt(Math.min(MAX_INTERVAL_US, Math.max(1, Math.round(60_000_000 / perMin))));
+    const every = perMin > 0 ? Math.min(MAX_INTERVAL_US, Math.max(1, Math.round(60_000_000 / perMin))) : NO_REFILL_US;
+    const interval = BigInt(Math.floor(Math.min(every, NO_REFILL_US / capacity)));
     Atomics.store(this.params, idx * 2, interval);
     Atomics.store(this.params, idx * 2 + 1, interval * BigInt(capacity - 1));
   }

@@ -1,53 +1,101 @@
-import type { Task } from '../shared/schemas/tasks.js';
-import { all, count, type Db } from './env.js';
+import type { Task, TaskStatusT } from '../shared/schemas/tasks.js';
+import { count, type Db } from './env.js';
 
 export interface TaskFilter {
-  status?: string;
+  status?: TaskStatusT;
   priority?: number;
   assigned_to?: string;
   goal_id?: string;
+  submitted_by?: string;
+  /** tasks that need this capability */
+  capability?: string;
+  limit?: number;
+  /** where the previous page ended (opaque) */
+  cursor?: string;
 }
 
-/** Read-only views of the task table for the HTTP routes (they scan every stored task). */
+export interface TaskPage {
+  tasks: Task[];
+  /** pass back to get the next page; null when there is none */
+  cursor: string | null;
+}
+
+export const PAGE_MAX = 1000;
+/** a filtered page reads at most this many records per asked one before it returns what it has, with a cursor */
+const SCAN_FACTOR = 20;
+
+const encode = (key: unknown) => Buffer.from(JSON.stringify(key)).toString('base64url');
+function decode(cursor: string | undefined): unknown {
+  if (!cursor) return undefined;
+  try {
+    return JSON.parse(Buffer.from(cursor, 'base64url').toString());
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Read-only views of the task table for the HTTP routes and the dashboard.
+ * Every list is a page (at most PAGE_MAX) read from an index in key order,
+ * and the stats come from the counts kept in each transition's transaction:
+ * no request scans the whole table.
+ */
 export class TaskQueries {
-  constructor(
-    private readonly tasks: Db,
-    private readonly queue: Db,
-  ) {}
+  constructor(private readonly db: { tasks: Db; queue: Db; byAgent: Db; dead: Db; counts: Db }) {}
 
-  private every(): Task[] {
-    return all(this.tasks.getRange({})).map(({ value }) => value as Task);
+  private matches(t: Task, f: TaskFilter): boolean {
+    return (
+      (f.status === undefined ? t.status !== 'dead_letter' : t.status === f.status) &&
+      (f.priority === undefined || t.priority === f.priority) &&
+      (f.assigned_to === undefined || t.assigned_to === f.assigned_to) &&
+      (f.goal_id === undefined || t.goal_id === f.goal_id) &&
+      (f.submitted_by === undefined || t.submitted_by === f.submitted_by) &&
+      (f.capability === undefined || t.needed_capabilities.includes(f.capability))
+    );
   }
 
-  /** Tasks by (priority, created_at), dead letter excluded. */
-  list(f: TaskFilter): Task[] {
-    return this.every()
-      .filter(
-        (t) =>
-          t.status !== 'dead_letter' &&
-          (f.status === undefined || t.status === f.status) &&
-          (f.priority === undefined || t.priority === f.priority) &&
-          (f.assigned_to === undefined || t.assigned_to === f.assigned_to) &&
-          (f.goal_id === undefined || t.goal_id === f.goal_id),
-      )
-      .sort((a, b) => a.priority - b.priority || a.created_at - b.created_at);
-  }
-
-  deadLetters(): Task[] {
-    return this.every()
-      .filter((t) => t.status === 'dead_letter')
-      .sort((a, b) => a.updated_at - b.updated_at);
+  /**
+   * One page of tasks: queued ones in lane order (priority, then age),
+   * assigned ones by agent, dead letters by when they died, the rest (and an
+   * unfiltered list, dead letters excluded) by age.
+   */
+  list(f: TaskFilter): TaskPage {
+    const limit = Math.min(Math.max(f.limit ?? PAGE_MAX, 1), PAGE_MAX);
+    const after = decode(f.cursor);
+    const index =
+      f.status === 'queued'
+        ? this.db.queue
+        : f.status === 'assigned'
+          ? this.db.byAgent
+          : f.status === 'dead_letter'
+            ? this.db.dead
+            : this.db.tasks;
+    const idOf = (key: unknown) =>
+      index === this.db.tasks ? (key as string) : ((key as unknown[])[(key as unknown[]).length - 1] as string);
+    const tasks: Task[] = [];
+    let read = 0;
+    let last: unknown;
+    for (const key of index.getKeys(after === undefined ? {} : { start: after as never })) {
+      if (after !== undefined && JSON.stringify(key) === JSON.stringify(after)) continue;
+      last = key;
+      if (++read > limit * SCAN_FACTOR) return { tasks, cursor: encode(key) };
+      const t = this.db.tasks.get(idOf(key)) as Task | undefined;
+      if (!t || !this.matches(t, f)) continue;
+      tasks.push(t);
+      if (tasks.length === limit) return { tasks, cursor: encode(last) };
+    }
+    return { tasks, cursor: null };
   }
 
   stats() {
-    const by_status: Record<string, number> = { queued: 0, assigned: 0, completed: 0 };
+    const n = (k: unknown) => (this.db.counts.get(k as never) as number | undefined) ?? 0;
     const by_priority: Record<string, number> = {};
-    let dead = 0;
-    for (const t of this.every()) {
-      if (t.status === 'dead_letter') dead++;
-      else by_status[t.status] = (by_status[t.status] ?? 0) + 1;
-      if (t.status === 'queued') by_priority[String(t.priority)] = (by_priority[String(t.priority)] ?? 0) + 1;
-    }
-    return { by_status, by_priority, dead_letter: dead, queued_index_size: count(this.queue) };
+    for (const p of [0, 1, 2, 3]) if (n(['lane', p]) > 0) by_priority[String(p)] = n(['lane', p]);
+    return {
+      by_status: { queued: n('queued'), assigned: n('assigned'), completed: n('completed') },
+      by_priority,
+      dead_letter: n('dead_letter'),
+      queued_index_size: count(this.db.queue),
+    };
   }
 }

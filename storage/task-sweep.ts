@@ -26,7 +26,7 @@ export function sweepTasks(store: TaskStore, input: SweepInput, now: number): Sw
   const { taskTtlMs, staleMs, staleWorkingMs } = store.caps;
   const reclaimed: Task[] = [];
   const expired: Task[] = [];
-  for (const t of store.open()) {
+  for (const t of store.sweepable(now)) {
     if (t.complete_by !== null && t.complete_by < now) {
       expired.push({ ...t });
       store.expire(t, 'complete_by_expired', now);

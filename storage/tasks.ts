@@ -6,7 +6,7 @@ import { TaskQueries } from './task-queries.js';
 import { newTask } from './task-record.js';
 import { routingFor } from './task-routing.js';
 
-export const TASK_DBS = ['tasks', 'queue', 'byAgent', 'idem', 'idemTime'] as const;
+export const TASK_DBS = ['tasks', 'queue', 'byAgent', 'dead', 'counts', 'idem', 'idemTime'] as const;
 export type TaskDb = (typeof TASK_DBS)[number];
 
 export interface TaskCaps {
@@ -26,12 +26,19 @@ export type Outcome = 'complete' | 'retried' | 'dead_letter';
 
 const HISTORY_MAX = 50;
 
-/** What the scheduler needs of a queued task, kept in the queue index so a scan decodes no task records. */
-interface QueueEntry {
+/** What the scheduler and the sweep need of a queued task, kept in the queue index so a scan decodes no task records. */
+export interface QueueEntry {
   caps: string[];
   to: string | null;
   deps: string[];
+  /** complete_by, for the deadline sweep */
+  by?: number | null;
+  /** the queue TTL applies (not a trivial task) */
+  ttl?: boolean;
 }
+
+/** Set once the per-state counts and the dead-letter index exist (stores written before them are reindexed once). */
+const INDEXED = 'indexed-v1';
 
 /**
  * The tasks domain (§4 Task queue, §9.8–9.13, §9.27): lanes, FIFO within a
@@ -50,11 +57,32 @@ export class TaskStore {
   ) {
     this.db = env.dbs;
     this.idem = new IdempotencyStore(this.db.idem, this.db.idemTime, caps.idempotencyTtlMs);
-    this.queries = new TaskQueries(this.db.tasks, this.db.queue);
+    this.queries = new TaskQueries(this.db);
+    if (!this.db.counts.doesExist(INDEXED)) env.root.transactionSync(() => this.reindex());
+  }
+
+  /** Builds the per-state counts and the dead-letter index of a store written before they existed: once. */
+  private reindex(): void {
+    for (const { value } of this.db.tasks.getRange({})) {
+      const t = value as Task;
+      // enqueue rewrites the queue entry with the fields the sweep now reads, and counts it
+      if (t.status === 'queued') this.enqueue(t);
+      else this.bump(t.status, t.priority, 1);
+      if (t.status === 'dead_letter') this.db.dead.putSync([t.updated_at, t.id], 1);
+    }
+    this.db.counts.putSync(INDEXED, 1);
   }
 
   counts(): Record<string, number> {
     return { tasks: count(this.db.tasks), queued: count(this.db.queue) };
+  }
+
+  private bump(status: string, priority: number, delta: number): void {
+    const key = status === 'queued' ? ['lane', priority] : status;
+    for (const k of key === status ? [status] : [status, key]) {
+      const n = ((this.db.counts.get(k) as number | undefined) ?? 0) + delta;
+      this.db.counts.putSync(k, n);
+    }
   }
 
   private put(t: Task): void {
@@ -71,13 +99,23 @@ export class TaskStore {
     t.status = 'queued';
     t.assigned_to = null;
     t.assigned_at = null;
-    const entry: QueueEntry = { caps: t.needed_capabilities, to: t.assign_to, deps: t.depends_on };
+    const entry: QueueEntry = {
+      caps: t.needed_capabilities,
+      to: t.assign_to,
+      deps: t.depends_on,
+      by: t.complete_by,
+      ttl: t.complexity_tier !== 'trivial',
+    };
     this.db.queue.putSync([t.priority, t.created_at, t.id], entry);
+    this.bump('queued', t.priority, 1);
   }
 
+  /** Takes the task out of its state's index and count; the caller puts it in the next one. */
   private leaveState(t: Task): void {
     if (t.status === 'queued') this.db.queue.removeSync([t.priority, t.created_at, t.id]);
     if (t.status === 'assigned' && t.assigned_to) this.db.byAgent.removeSync([t.assigned_to, t.id]);
+    if (t.status === 'dead_letter') this.db.dead.removeSync([t.updated_at, t.id]);
+    this.bump(t.status, t.priority, -1);
   }
 
   get(id: string): Task {
@@ -142,6 +180,7 @@ export class TaskStore {
       t.routing_decision = routingFor(t, candidates.length, now);
       this.log(t, 'assigned', now, { agent_id: agent, generation: t.generation });
       this.db.byAgent.putSync([agent, t.id], 1);
+      this.bump('assigned', t.priority, 1);
       this.put(t);
     }
     return picks.map(([t]) => t);
@@ -188,15 +227,18 @@ export class TaskStore {
 
   /** Dead-letters a task with `reason` (also the deadline and TTL sweeps' way out). */
   expire(t: Task, reason: string, now: number): void {
+    this.leaveState(t);
     this.dead(t, reason, now);
   }
 
+  /** Into dead letter; the caller has taken the task out of its previous state. */
   private dead(t: Task, reason: string, now: number): void {
-    this.leaveState(t);
     t.status = 'dead_letter';
     t.last_error = reason;
     t.assigned_to = null;
     this.log(t, 'dead_letter', now, { reason });
+    this.db.dead.putSync([t.updated_at, t.id], 1);
+    this.bump('dead_letter', t.priority, 1);
     this.put(t);
   }
 
@@ -225,6 +267,7 @@ export class TaskStore {
     this.leaveState(t);
     t.status = 'completed';
     this.log(t, 'completed', now, { tokens_used: t.tokens_used, agent_id: agent });
+    this.bump('completed', t.priority, 1);
     this.put(t);
     return { task: t, outcome: 'complete', agent };
   }
@@ -316,6 +359,7 @@ export class TaskStore {
   retry(id: string, by: string | null, now: number): Task {
     const t = this.owned(id, by);
     if (t.status !== 'dead_letter') throw new HubError(ErrorCode.taskNotFound, { task_id: id });
+    this.leaveState(t);
     t.retry_count = 0;
     t.reclaim_count = 0;
     t.last_error = null;
@@ -326,10 +370,24 @@ export class TaskStore {
     return t;
   }
 
-  /** Every open (queued or assigned) task, for the sweep. */
-  open(): Task[] {
-    return all(this.db.tasks.getRange({}))
-      .map(({ value }) => value as Task)
-      .filter((t) => t.status === 'queued' || t.status === 'assigned');
+  /**
+   * The tasks the sweep must look at, from the indexes (never a scan of the
+   * task table): queued ones past their deadline or, with a queue TTL, older
+   * than it; and every assigned one.
+   */
+  sweepable(now: number): Task[] {
+    const out: Task[] = [];
+    const ttl = this.caps.taskTtlMs;
+    for (const { key, value } of this.db.queue.getRange({})) {
+      const [, createdAt, id] = key as [number, number, string];
+      const e = value as QueueEntry;
+      const late = e.by != null && e.by < now;
+      if (late || (ttl > 0 && e.ttl !== false && now - createdAt > ttl)) out.push(this.get(id));
+    }
+    for (const key of this.db.byAgent.getKeys({})) {
+      const t = this.find((key as [string, string])[1]);
+      if (t?.status === 'assigned') out.push(t);
+    }
+    return out;
   }
 }

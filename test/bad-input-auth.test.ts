@@ -61,7 +61,7 @@ const FRAMES: Array<[string, string, Expect]> = [
   [
     'a channel that normalises to nothing',
     '{"type":"channel_subscribe","channel":"##"}',
-    { error: 'validation_failed', field: 'channel', kind: 'required' },
+    { error: 'validation_failed', field: 'channel', kind: 'wrong_type' },
   ],
 ];
 

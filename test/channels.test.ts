@@ -112,7 +112,9 @@ describe('channel directory: create, list, inspect, subscribe', () => {
   });
 
   test('a create whose name fails validation names the `name` field', async () => {
-    assertHttpInvalid(await create(hub, tok.owner, { name: '###' }), 'name', 'required');
+    const empty = await create(hub, tok.owner, { name: '!!!' });
+    assertHttpInvalid(empty, 'name', 'wrong_type');
+    assert.match(empty.body.errors[0].detail, /empty after normalisation/, 'not "required": the name was given');
     assertHttpInvalid(await create(hub, tok.owner, { name: 'b'.repeat(65) }), 'name', 'too_long');
   });
 
@@ -810,7 +812,7 @@ describe('bad input on every channel frame and route', () => {
     ];
     for (const [method, tail] of routes) {
       for (const [ch, error] of [
-        ['%23%23%23', 'required'],
+        ['%23%23%23', 'wrong_type'],
         ['d'.repeat(65), 'too_long'],
       ]) {
         const body = method === 'POST' ? { payload: {} } : undefined;

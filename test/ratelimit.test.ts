@@ -66,16 +66,13 @@ describe('RateTable (one thread)', () => {
     assert.equal(burst[0].remaining, 2);
   });
 
-  test('capacity 0 or per_min 0 means unlimited', () => {
+  test('capacity 0 means unlimited (the whitelist)', () => {
     const t = table();
     t.configure(0, MSG, 0, 60);
-    t.configure(1, MSG, 10, 0);
-    for (const slot of [0, 1]) {
-      for (let i = 0; i < 5000; i++) assert.ok(t.take(slot, MSG, T0).allowed);
-      const r = t.take(slot, MSG, T0);
-      assert.equal(r.retryAfterMs, 0);
-      assert.equal(r.capacity, 0);
-    }
+    for (let i = 0; i < 5000; i++) assert.ok(t.take(0, MSG, T0).allowed);
+    const r = t.take(0, MSG, T0);
+    assert.equal(r.retryAfterMs, 0);
+    assert.equal(r.capacity, 0);
     // an unconfigured cell is unlimited too, and a limit can be lifted later
     assert.ok(t.take(2, MSG, T0).allowed);
     t.configure(3, MSG, 1, 60);
@@ -83,6 +80,16 @@ describe('RateTable (one thread)', () => {
     assert.equal(t.take(3, MSG, T0).allowed, false);
     t.configure(3, MSG, 0, 0);
     assert.ok(t.take(3, MSG, T0).allowed);
+  });
+
+  test('per_min 0 means no refill: a hard cap of capacity, never unlimited (§9.4)', () => {
+    const t = table();
+    t.configure(1, MSG, 10, 0);
+    for (let i = 0; i < 10; i++) assert.ok(t.take(1, MSG, T0).allowed, `take ${i + 1} of 10`);
+    const refused = t.take(1, MSG, T0);
+    assert.equal(refused.allowed, false);
+    assert.equal(refused.capacity, 10);
+    assert.equal(t.take(1, MSG, T0 + 365 * 86_400_000).allowed, false, 'still refused a year later');
   });
 
   test('slots and actions are independent cells', () => {

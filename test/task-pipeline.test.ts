@@ -640,7 +640,7 @@ describe('task pipeline: fleet, shapes and lifecycle', () => {
       await api(ctx.hub.adminUrl, 'POST', `/api/tasks/${id}/cancel`, { token: ADMIN_TOKEN });
   });
 
-  test('GET /api/tasks filters by status, priority name and assigned_to, ordered by (priority, created_at)', async () => {
+  test('GET /api/tasks filters by status, priority name and assigned_to; queued in lane order, the rest by age; pages by cursor', async () => {
     const ids: Record<string, string> = {};
     for (const [name, priority] of [
       ['f-low', 'low'],
@@ -660,13 +660,31 @@ describe('task pipeline: fleet, shapes and lifecycle', () => {
       const r = await api(ctx.hub.url, 'GET', `/api/tasks${q}`, { token: ctx.tok.sub });
       assert.equal(r.status, 200, q);
       assert.equal(r.body.count, r.body.tasks.length, q);
-      for (let i = 1; i < r.body.tasks.length; i++)
-        assert.ok(before_(keyOf(r.body.tasks[i - 1]), keyOf(r.body.tasks[i])), `${q}: ordered`);
+      const lanes = q.includes('status=queued');
+      for (let i = 1; i < r.body.tasks.length; i++) {
+        const [a, b] = [r.body.tasks[i - 1], r.body.tasks[i]];
+        assert.ok(lanes ? before_(keyOf(a), keyOf(b)) : a.created_at <= b.created_at, `${q}: ordered`);
+      }
       return r.body.tasks as Array<{ id: string; status: string; priority: number; assigned_to: string | null }>;
     };
     const ours = (ts: Array<{ id: string }>) => ts.map((t) => t.id).filter((id) => Object.values(ids).includes(id));
     assert.deepEqual(ours(await list('')), [
+      ids['f-low'],
       ids['f-urgent'],
+      ids['f-normal'],
+      ids['f-high'],
+      ids['f-urgent2'],
+    ]);
+    const paged: string[] = [];
+    let cursor = '';
+    for (let i = 0; i < 20; i++) {
+      const r = await api(ctx.hub.url, 'GET', `/api/tasks?status=queued&limit=2${cursor}`, { token: ctx.tok.sub });
+      assert.ok(r.body.tasks.length <= 2);
+      paged.push(...r.body.tasks.map((t: { id: string }) => t.id));
+      if (r.body.cursor === null) break;
+      cursor = `&cursor=${r.body.cursor}`;
+    }
+    assert.deepEqual(ours(paged.map((id) => ({ id }))), [
       ids['f-urgent2'],
       ids['f-high'],
       ids['f-normal'],

@@ -324,11 +324,11 @@ describe('generation fencing and outcomes', () => {
     assert.equal(events(dead).filter((e) => e === 'retry').length, 2);
     assert.deepEqual(schedule([agent('w')], 100), [], 'a dead letter is not scheduled');
     assert.deepEqual(
-      store.queries.deadLetters().map((d) => d.id),
+      store.queries.list({ status: 'dead_letter' }).tasks.map((d) => d.id),
       [t.id],
     );
     assert.equal(
-      store.queries.list({}).some((x) => x.id === t.id),
+      store.queries.list({}).tasks.some((x) => x.id === t.id),
       false,
       'the list leaves dead letters out',
     );
@@ -670,33 +670,39 @@ describe('views and routing', () => {
     });
   });
 
-  test('list(): filters by status, priority, assigned_to and goal; ordered by (priority, created_at)', () => {
+  test('list(): filters by status, priority, assigned_to, goal, submitter and capability; queued in lane order, the rest by age', () => {
     const { store, submit, schedule } = tasks();
     const low = submit({ description: 'low', priority: 'low', needed_capabilities: ['none'] }, 1);
     const n1 = submit({ description: 'n1', goal_id: 'goal-1', needed_capabilities: ['none'] }, 2);
     const urgent = submit({ description: 'u', priority: 'urgent' }, 3);
-    const n2 = submit({ description: 'n2', needed_capabilities: ['none'] }, 4);
+    const n2 = submit({ description: 'n2', needed_capabilities: ['none', 'gpu'] }, 4);
     schedule([agent('w')], 5);
-    assert.deepEqual(
-      store.queries.list({}).map((t) => t.id),
-      [urgent.id, n1.id, n2.id, low.id],
-    );
-    assert.deepEqual(
-      store.queries.list({ status: 'queued' }).map((t) => t.id),
-      [n1.id, n2.id, low.id],
-    );
-    assert.deepEqual(
-      store.queries.list({ priority: 2 }).map((t) => t.id),
-      [n1.id, n2.id],
-    );
-    assert.deepEqual(
-      store.queries.list({ assigned_to: 'w' }).map((t) => t.id),
-      [urgent.id],
-    );
-    assert.deepEqual(
-      store.queries.list({ goal_id: 'goal-1' }).map((t) => t.id),
-      [n1.id],
-    );
+    const ids = (f: Parameters<typeof store.queries.list>[0]) => store.queries.list(f).tasks.map((t) => t.id);
+    assert.deepEqual(ids({}), [low.id, n1.id, urgent.id, n2.id]);
+    assert.deepEqual(ids({ status: 'queued' }), [n1.id, n2.id, low.id]);
+    assert.deepEqual(ids({ priority: 2 }), [n1.id, n2.id]);
+    assert.deepEqual(ids({ assigned_to: 'w' }), [urgent.id]);
+    assert.deepEqual(ids({ status: 'assigned' }), [urgent.id]);
+    assert.deepEqual(ids({ goal_id: 'goal-1' }), [n1.id]);
+    assert.deepEqual(ids({ capability: 'gpu' }), [n2.id]);
+    assert.deepEqual(ids({ submitted_by: 'nobody' }), []);
+  });
+
+  test('list(): pages of `limit` continue with the cursor until it is null', () => {
+    const { store, submit } = tasks();
+    const all = Array.from({ length: 7 }, (_, i) => submit({ description: `t${i}` }, i + 1).id);
+    for (const status of [undefined, 'queued'] as const) {
+      const seen: string[] = [];
+      let cursor: string | undefined;
+      for (let pages = 0; pages < 10; pages++) {
+        const page = store.queries.list({ status, limit: 3, cursor });
+        seen.push(...page.tasks.map((t) => t.id));
+        if (page.cursor === null) break;
+        cursor = page.cursor;
+      }
+      assert.deepEqual(seen, all, `every task once, in order (${status ?? 'all'})`);
+    }
+    assert.equal(store.queries.list({ limit: 5000 }).tasks.length, 7, 'a limit over 1,000 is clamped, not refused');
   });
 
   test('complexity comes from complexity_tier or a keyword guess; only trivial tasks get a routing_decision', () => {

@@ -61,7 +61,6 @@ export const ops = {
   },
   get: (s: TaskStore, a: { id: string }) => s.get(a.id),
   list: (s: TaskStore, a: TaskFilter) => s.queries.list(a),
-  deadLetters: (s: TaskStore) => s.queries.deadLetters(),
   stats: (s: TaskStore) => s.queries.stats(),
   schedule: (s: TaskStore, a: { candidates: Candidate[] }, now: number) => s.schedule(a.candidates, now).map(offered),
   touch: (s: TaskStore, a: { id: string }, now: number) => s.touch(a.id, now) !== null,

@@ -69,10 +69,19 @@ export const channelName = (l: Limits) =>
   v.pipe(
     v.string(),
     v.transform(normaliseChannel),
-    v.minLength(1, 'must contain a letter, digit, "-" or "_"'),
+    // a distinct check from minLength: "!!!" is a name that normalises to nothing, not a missing field
+    v.nonEmpty('is empty after normalisation: a channel name needs a letter, digit, "-" or "_"'),
     v.maxLength(l.maxChannel, `at most ${l.maxChannel} characters`),
   );
 
 /** §9.28: header and field alike; a longer key is refused, never truncated. */
 export const IDEMPOTENCY_KEY_MAX = 128;
 export const idempotencyKey = () => opt(str(IDEMPOTENCY_KEY_MAX));
+
+/** Query strings arrive as text; a number that is not a whole number is a 422, never a 500 (§9.13). */
+export const queryInt = () =>
+  v.pipe(
+    v.string(),
+    v.regex(/^\d{1,15}$/, 'must be a non-negative integer'),
+    v.transform((s) => Number(s)),
+  );

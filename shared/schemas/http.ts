@@ -1,16 +1,18 @@
 import * as v from 'valibot';
 import { BucketSchema } from '../config.js';
 import { ACTIONS } from '../ratelimit.js';
-import { agentId, channelName, idempotencyKey, jsonObject, type Limits, nonNegInt, opt, str } from './common.js';
+import {
+  agentId,
+  channelName,
+  idempotencyKey,
+  jsonObject,
+  type Limits,
+  nonNegInt,
+  opt,
+  queryInt,
+  str,
+} from './common.js';
 import { makeTaskSchemas } from './tasks.js';
-
-/** Query strings arrive as text; a number that is not a whole number is a 422, never a 500 (§9.13). */
-const queryInt = () =>
-  v.pipe(
-    v.string(),
-    v.regex(/^\d{1,15}$/, 'must be a non-negative integer'),
-    v.transform((s) => Number(s)),
-  );
 
 export function makeHttpSchemas(l: Limits) {
   return {

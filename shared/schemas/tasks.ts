@@ -1,8 +1,10 @@
 import * as v from 'valibot';
-import { agentId, capabilities, jsonObject, type Limits, nonNegInt, opt, str } from './common.js';
+import { agentId, capabilities, jsonObject, type Limits, nonNegInt, opt, queryInt, str } from './common.js';
 
 export const PRIORITIES = { urgent: 0, high: 1, normal: 2, low: 3 } as const;
 export const TIERS = ['trivial', 'standard', 'complex', 'unknown'] as const;
+export const TaskStatus = ['queued', 'assigned', 'completed', 'dead_letter'] as const;
+export type TaskStatusT = (typeof TaskStatus)[number];
 
 /** POST /api/tasks (§3.3 with the §9.2 limits). */
 export function makeTaskSchemas(l: Limits) {
@@ -53,15 +55,17 @@ export function makeTaskSchemas(l: Limits) {
       priority: v.optional(v.picklist(Object.keys(PRIORITIES) as Array<keyof typeof PRIORITIES>)),
       assigned_to: v.optional(str(l.maxAgentId)),
       goal_id: v.optional(str(128)),
+      submitted_by: v.optional(str(l.maxAgentId)),
+      capability: v.optional(str(l.maxCapability)),
+      limit: v.optional(queryInt()),
+      cursor: v.optional(str(512)),
     }),
+    pageQuery: v.object({ limit: v.optional(queryInt()), cursor: v.optional(str(512)) }),
     pushTask: v.object({ agent_id: agentId(l), description: str(l.maxDescription), metadata: opt(jsonObject()) }),
   };
 }
 
 export type TaskSubmit = v.InferOutput<ReturnType<typeof makeTaskSchemas>['taskSubmit']>;
-
-export const TaskStatus = ['queued', 'assigned', 'completed', 'dead_letter'] as const;
-export type TaskStatusT = (typeof TaskStatus)[number];
 
 /** The stored task (§3.3 Task). Built by the tasks domain, never parsed from a client. */
 export const TaskSchema = v.object({
