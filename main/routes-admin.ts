@@ -4,7 +4,7 @@ import type { HttpBody } from '../shared/schemas/http.js';
 import { issueToken } from './auth.js';
 import type { Hub } from './context.js';
 import { dashboardRoutes } from './dashboard.js';
-import type { Route } from './http-server.js';
+import { query, type Route } from './http-server.js';
 import { configReads } from './routes-public.js';
 import { adminTaskRoutes } from './routes-tasks.js';
 
@@ -105,7 +105,10 @@ export const adminRoutes: Route[] = [
     method: 'GET',
     path: '/admin/tokens',
     auth: 'admin',
-    handler: async ({ hub }) => ({ body: { tokens: await hub.registry.call('listTokens', {}) } }),
+    handler: async (ctx) => {
+      const page = await ctx.hub.registry.call('listTokens', query(ctx, 'pageQuery'));
+      return { body: { tokens: page.items, cursor: page.cursor } };
+    },
   },
   {
     method: 'DELETE',

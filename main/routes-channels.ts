@@ -17,7 +17,10 @@ export const channelRoutes: Route[] = [
     method: 'GET',
     path: '/api/channels',
     auth: 'none',
-    handler: async ({ hub }) => ({ body: { channels: await hub.channelsDomain.call('list', {}) } }),
+    handler: async (ctx) => {
+      const page = await ctx.hub.channelsDomain.call('list', query(ctx, 'pageQuery'));
+      return { body: { channels: page.items, cursor: page.cursor } };
+    },
   },
   {
     method: 'POST',

@@ -5,7 +5,8 @@ import type { Handlers } from './ws-handlers.js';
 /** Channel frames (§2.1 with §9.5, §9.22). */
 export const channelHandlers: Handlers = {
   async list_channels(hub, conn) {
-    conn.sendJson({ type: 'channels', channels: await hub.channelsDomain.call('list', {}) });
+    // the original's frame has no paging: a socket gets the first page (1,000 channels)
+    conn.sendJson({ type: 'channels', channels: (await hub.channelsDomain.call('list', {})).items });
   },
 
   async channel_subscribe(hub, conn, f) {

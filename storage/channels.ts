@@ -1,5 +1,5 @@
 import { ErrorCode, HubError } from '../shared/errors.js';
-import { all, count, type Db, type DomainEnv } from './env.js';
+import { all, count, type Db, type DomainEnv, type PageArgs, readPage } from './env.js';
 
 export const CHANNEL_DBS = ['channels', 'subs', 'subsByAgent'] as const;
 export type ChannelDb = (typeof CHANNEL_DBS)[number];
@@ -50,8 +50,9 @@ export class ChannelStore {
     return { ...rec, subscribers, subscriber_count: subscribers.length };
   }
 
-  list() {
-    return all(this.db.channels.getRange({})).map(({ value }) => {
+  /** A page of ChannelSummary rows by name. */
+  list(page: PageArgs = {}) {
+    return readPage(this.db.channels, page, (_key, value) => {
       const rec = value as ChannelRec;
       return {
         name: rec.name,

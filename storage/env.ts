@@ -54,3 +54,39 @@ export const STRUCTURES = Symbol.for('structures');
 export function count(db: Db): number {
   return (db.getStats() as { entryCount: number }).entryCount - (db.doesExist(STRUCTURES) ? 1 : 0);
 }
+
+/** A page of a list route: at most this many items (§ paging in the README). */
+export const PAGE_MAX = 1000;
+
+/** Cursors are the last key read, opaque to clients. */
+export const encodeCursor = (key: unknown) => Buffer.from(JSON.stringify(key)).toString('base64url');
+export function decodeCursor(cursor: string | undefined): unknown {
+  if (!cursor) return undefined;
+  try {
+    return JSON.parse(Buffer.from(cursor, 'base64url').toString());
+  } catch {
+    return undefined;
+  }
+}
+
+export interface PageArgs {
+  limit?: number;
+  cursor?: string;
+}
+
+/** One page of a database in key order: items after the cursor's key, and the cursor of the next page (null at the end). */
+export function readPage<T>(
+  db: Db,
+  args: PageArgs,
+  map: (key: unknown, value: unknown) => T,
+): { items: T[]; cursor: string | null } {
+  const limit = Math.min(Math.max(args.limit ?? PAGE_MAX, 1), PAGE_MAX);
+  const after = decodeCursor(args.cursor);
+  const items: T[] = [];
+  for (const { key, value } of db.getRange(after === undefined ? {} : { start: after as never })) {
+    if (after !== undefined && JSON.stringify(key) === JSON.stringify(after)) continue;
+    items.push(map(key, value));
+    if (items.length === limit) return { items, cursor: encodeCursor(key) };
+  }
+  return { items, cursor: null };
+}

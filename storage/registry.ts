@@ -2,7 +2,7 @@ import type { BucketLimit } from '../shared/config.js';
 import { ErrorCode, HubError } from '../shared/errors.js';
 import type { Action } from '../shared/ratelimit.js';
 import { hashToken, newToken } from '../shared/tokens.js';
-import { all, count, type Db, type DomainEnv } from './env.js';
+import { all, count, type Db, type DomainEnv, type PageArgs, readPage } from './env.js';
 
 export const REGISTRY_DBS = ['meta', 'tokens', 'tokensByAgent', 'config', 'overrides', 'whitelist'] as const;
 export type RegistryDb = (typeof REGISTRY_DBS)[number];
@@ -80,13 +80,12 @@ export class RegistryStore {
     return this.createToken(agentId, now);
   }
 
-  listTokens(): Array<{ agent_id: string; token_prefix: string }> {
-    const out: Array<{ agent_id: string; token_prefix: string }> = [];
-    for (const { value } of this.db.tokens.getRange({})) {
-      const rec = value as TokenRec;
-      out.push({ agent_id: rec.agent_id, token_prefix: `${rec.prefix}...` });
-    }
-    return out;
+  /** A page of tokens by agent (prefixes only, never a token). */
+  listTokens(page: PageArgs) {
+    return readPage(this.db.tokensByAgent, page, (key) => {
+      const rec = this.db.tokens.get((key as [string, string])[1]) as TokenRec | undefined;
+      return { agent_id: (key as [string, string])[0], token_prefix: `${rec?.prefix ?? ''}...` };
+    });
   }
 
   /** Revokes every token of the agent; returns the revoked hashes. */

@@ -1,5 +1,5 @@
 import type { Task, TaskStatusT } from '../shared/schemas/tasks.js';
-import { count, type Db } from './env.js';
+import { count, type Db, decodeCursor, encodeCursor, PAGE_MAX } from './env.js';
 
 export interface TaskFilter {
   status?: TaskStatusT;
@@ -20,19 +20,8 @@ export interface TaskPage {
   cursor: string | null;
 }
 
-export const PAGE_MAX = 1000;
 /** a filtered page reads at most this many records per asked one before it returns what it has, with a cursor */
 const SCAN_FACTOR = 20;
-
-const encode = (key: unknown) => Buffer.from(JSON.stringify(key)).toString('base64url');
-function decode(cursor: string | undefined): unknown {
-  if (!cursor) return undefined;
-  try {
-    return JSON.parse(Buffer.from(cursor, 'base64url').toString());
-  } catch {
-    return undefined;
-  }
-}
 
 /**
  * Read-only views of the task table for the HTTP routes and the dashboard.
@@ -61,7 +50,7 @@ export class TaskQueries {
    */
   list(f: TaskFilter): TaskPage {
     const limit = Math.min(Math.max(f.limit ?? PAGE_MAX, 1), PAGE_MAX);
-    const after = decode(f.cursor);
+    const after = decodeCursor(f.cursor);
     const index =
       f.status === 'queued'
         ? this.db.queue
@@ -78,11 +67,11 @@ export class TaskQueries {
     for (const key of index.getKeys(after === undefined ? {} : { start: after as never })) {
       if (after !== undefined && JSON.stringify(key) === JSON.stringify(after)) continue;
       last = key;
-      if (++read > limit * SCAN_FACTOR) return { tasks, cursor: encode(key) };
+      if (++read > limit * SCAN_FACTOR) return { tasks, cursor: encodeCursor(key) };
       const t = this.db.tasks.get(idOf(key)) as Task | undefined;
       if (!t || !this.matches(t, f)) continue;
       tasks.push(t);
-      if (tasks.length === limit) return { tasks, cursor: encode(last) };
+      if (tasks.length === limit) return { tasks, cursor: encodeCursor(last) };
     }
     return { tasks, cursor: null };
   }

@@ -132,7 +132,7 @@ describe('channel directory: create, list, inspect, subscribe', () => {
     assert.equal(general.description, 'all hands');
     const http = await api(hub.url, 'GET', '/api/channels');
     assert.equal(http.status, 200);
-    assert.deepEqual(http.body, { channels: ws.channels });
+    assert.deepEqual(http.body, { channels: ws.channels, cursor: null }, 'one page, nothing after it');
     const detail = await api(hub.url, 'GET', '/api/channels/Listed');
     assert.equal(detail.status, 200);
     assert.deepEqual(Object.keys(detail.body).sort(), [

@@ -86,7 +86,7 @@ describe('registry store: tokens', () => {
     const h = openRegistry();
     const [a1, a2, b1] = h.tx((s) => [s.createToken('alice', 1), s.createToken('alice', 2), s.createToken('bob', 3)]);
     assert.notEqual(a1.token, a2.token);
-    const list = h.tx((s) => s.listTokens());
+    const list = h.tx((s) => s.listTokens({}).items);
     assert.equal(list.length, 3);
     for (const row of list) assert.match(row.token_prefix, /^[0-9a-f]{8}\.\.\.$/);
     assert.deepEqual(list.map((r) => r.agent_id).sort(), ['alice', 'alice', 'bob']);
@@ -106,7 +106,7 @@ describe('registry store: tokens', () => {
     h.tx((s) => s.createToken('issued', 1));
     expectHubError(() => h.tx((s) => s.onboard('issued', 2)), ErrorCode.agentIdTaken);
     // the refused onboarding wrote nothing
-    assert.equal(h.tx((s) => s.listTokens()).filter((r) => r.agent_id === 'newbie').length, 1);
+    assert.equal(h.tx((s) => s.listTokens({}).items).filter((r) => r.agent_id === 'newbie').length, 1);
   });
 
   test('revoking removes every token of that agent and no other, even with a shared id prefix', () => {

@@ -1,6 +1,6 @@
 import { workerData } from 'piscina';
 import { CHANNEL_DBS, ChannelStore } from '../storage/channels.js';
-import { openDomainEnv } from '../storage/env.js';
+import { openDomainEnv, type PageArgs } from '../storage/env.js';
 import { batchHandler } from './runtime.js';
 
 const { dataDir } = workerData as { dataDir: string };
@@ -14,7 +14,7 @@ export const ops = {
   create: (s: ChannelStore, a: { name: string; description: string; by: string }, now: number) =>
     s.create(a.name, a.description, a.by, now),
   get: (s: ChannelStore, a: { name: string }) => s.get(a.name),
-  list: (s: ChannelStore) => s.list(),
+  list: (s: ChannelStore, a: PageArgs) => s.list(a),
   subscribe: (s: ChannelStore, a: { name: string; agent: string }, now: number) => s.subscribe(a.name, a.agent, now),
   unsubscribe: (s: ChannelStore, a: { name: string; agent: string }) => s.unsubscribe(a.name, a.agent),
   subscriptionsOf: (s: ChannelStore, a: { agent: string }) => s.subscriptionsOf(a.agent),

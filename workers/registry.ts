@@ -1,5 +1,5 @@
 import { workerData } from 'piscina';
-import { openDomainEnv } from '../storage/env.js';
+import { openDomainEnv, type PageArgs } from '../storage/env.js';
 import { type Overrides, REGISTRY_DBS, RegistryStore } from '../storage/registry.js';
 import { batchHandler } from './runtime.js';
 
@@ -15,7 +15,7 @@ export const ops = {
   ensureAdminToken: (s: RegistryStore, a: { provided: string }) => s.ensureAdminToken(a.provided),
   createToken: (s: RegistryStore, a: { agent_id: string }, now: number) => s.createToken(a.agent_id, now),
   onboard: (s: RegistryStore, a: { agent_id: string }, now: number) => s.onboard(a.agent_id, now),
-  listTokens: (s: RegistryStore) => s.listTokens(),
+  listTokens: (s: RegistryStore, a: PageArgs) => s.listTokens(a),
   revokeAgent: (s: RegistryStore, a: { agent_id: string }) => s.revokeAgent(a.agent_id),
   resetToken: (s: RegistryStore, a: { agent_id: string }, now: number) => s.resetToken(a.agent_id, now),
   setConfig: (s: RegistryStore, a: { key: string; value: unknown }) => s.setConfig(a.key, a.value),
