@@ -11,7 +11,10 @@ export class TokenCache {
   private readonly perAgent = new Map<string, Set<string>>();
   private adminHash = '';
 
+  /** Replaces the cache with the registry's table (at start, and after a restore). */
   load(tokens: Array<[string, string]>, adminHash: string): void {
+    this.byHash.clear();
+    this.perAgent.clear();
     for (const [hash, agent] of tokens) this.add(hash, agent);
     this.adminHash = adminHash;
   }
@@ -39,6 +42,14 @@ export class TokenCache {
     const hash = hashToken(token);
     const agent = this.byHash.get(hash);
     return agent === undefined ? null : { agent, hash };
+  }
+
+  has(hash: string): boolean {
+    return this.byHash.has(hash);
+  }
+
+  get adminTokenHash(): string {
+    return this.adminHash;
   }
 
   isAdmin(token: string): boolean {

@@ -25,8 +25,13 @@ export function listBackups(dataDir: string): string[] {
 }
 
 export function readManifest(dataDir: string, name: string): Manifest | null {
+  return readManifestAt(join(dirOf(dataDir), name));
+}
+
+/** A backup folder's manifest, or null when it has none (a backup still being written, or not a backup). */
+export function readManifestAt(dir: string): Manifest | null {
   try {
-    return JSON.parse(readFileSync(join(dirOf(dataDir), name, 'manifest.json'), 'utf8')) as Manifest;
+    return JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as Manifest;
   } catch {
     return null;
   }

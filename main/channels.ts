@@ -11,7 +11,9 @@ import { noteMailboxDrops } from './messaging.js';
 export class ChannelDirectory {
   private readonly subs = new Map<string, Set<string>>();
 
+  /** Replaces the copy with the channels domain's (at start, and after a restore). */
   load(snapshot: Array<[string, string[]]>): void {
+    this.subs.clear();
     for (const [name, agents] of snapshot) this.subs.set(name, new Set(agents));
   }
 

@@ -16,6 +16,6 @@ export async function compactFragmented(hub: Hub): Promise<void> {
       { domain: d.name, fragmentation_ratio: space.fragmentation_ratio, reclaimable_bytes: space.reclaimable_bytes },
       'scheduled compaction',
     );
-    await d.compact();
+    await hub.maintenance(() => d.compact());
   }
 }

@@ -44,7 +44,14 @@ export interface Hub {
   sweepMailboxes: () => void;
   metrics: Metrics;
   alerts: Alerts;
+  /**
+   * Backups, restores and compactions run one at a time: a restore never
+   * swaps under a running backup, and retention never races one.
+   */
+  maintenance: <T>(job: () => Promise<T>) => Promise<T>;
   backup: () => Promise<Record<string, unknown>>;
+  /** an online restore of the named backup (a folder under data/backups, or a path) */
+  restore: (name: string) => Promise<Record<string, unknown>>;
   domains: () => Array<DomainClient<any>>;
   /** §3.5 storage health, from the last sample */
   storageHealth: () => Record<string, unknown>;

@@ -11,6 +11,7 @@ import type {
   CompactTask,
   CountsTask,
   OpTable,
+  RestoreTask,
   SpaceTask,
 } from '../workers/runtime.js';
 import type { Logger } from './log.js';
@@ -191,20 +192,34 @@ export class DomainClient<O extends OpTable<any>> {
    */
   compact(): Promise<CompactResult & { paused_ms: number }> {
     return this.serial(async () => {
-      this.paused = true;
       const started = performance.now();
-      if (this.inFlight > 0) await new Promise<void>((r) => (this.idle = r));
-      this.idle = null;
+      await this.pause();
       try {
         const r: CompactResult = await this.pool.run({ compact: true } satisfies CompactTask);
         const level = r.status === 'compacted' ? 'info' : 'error';
         this.opts.log[level]({ domain: this.name, ...r, counts: undefined }, 'domain compacted');
         return { ...r, paused_ms: Math.round(performance.now() - started) };
       } finally {
-        this.paused = false;
-        this.flush();
+        this.resume();
       }
     });
+  }
+
+  /** Stops sending batches (requests wait in the queue, bounded by queueMax) once the one in flight is done. */
+  async pause(): Promise<void> {
+    this.paused = true;
+    if (this.inFlight > 0) await new Promise<void>((r) => (this.idle = r));
+    this.idle = null;
+  }
+
+  resume(): void {
+    this.paused = false;
+    this.flush();
+  }
+
+  /** One step of an online restore (see RestoreTask); swap and undo only between pause and resume. */
+  restoreStep(task: RestoreTask): Promise<Record<string, number> | null> {
+    return this.serial(() => this.pool.run(task));
   }
 
   /** Finishes what is queued, flushes and closes the environment, stops the thread. */

@@ -23,6 +23,7 @@ import { createLogger, type Logger } from './log.js';
 import { catchUp } from './messaging.js';
 import { Metrics } from './metrics.js';
 import { Pipeline } from './pipeline.js';
+import { restoreOnline } from './restore.js';
 import { adminRewrite, adminRoutes } from './routes-admin.js';
 import { publicRoutes } from './routes-public.js';
 import { schemaRoute } from './schema-catalog.js';
@@ -109,7 +110,7 @@ async function startLocked(config: Config, log: Logger, dataDir: string, lock: D
   const domains = [registry, messaging, channelsDomain, tasks];
 
   let ports = { public: 0, admin: 0 };
-  let backups: Promise<unknown> = Promise.resolve();
+  let maintenance: Promise<unknown> = Promise.resolve();
   let open = false;
   const hub: Hub = {
     config,
@@ -138,12 +139,13 @@ async function startLocked(config: Config, log: Logger, dataDir: string, lock: D
     measureStorage: async () => {
       await storage.measure();
     },
-    // one backup at a time: a second request waits for the first, so retention never races a backup being written
-    backup: () => {
-      const run = backups.then(() => runBackup(hub, dataDir));
-      backups = run.catch(() => {});
+    maintenance: (job) => {
+      const run = maintenance.then(job, job);
+      maintenance = run.catch(() => {});
       return run;
     },
+    backup: () => hub.maintenance(() => runBackup(hub, dataDir)),
+    restore: (name) => hub.maintenance(() => restoreOnline(hub, dataDir, name)),
     publicUrl: () => {
       const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
       return { ws: `ws://${host}:${ports.public}/ws`, api: `http://${host}:${ports.public}` };

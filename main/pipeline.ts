@@ -33,7 +33,7 @@ export class Pipeline {
   private readonly fsm = new Map<string, AgentFsm>();
   private running = false;
   private again = false;
-  private readonly graceUntil: number;
+  private graceUntil: number;
   private readonly timers: NodeJS.Timeout[] = [];
   private readonly lastTouch = new Map<string, number>();
 
@@ -50,6 +50,17 @@ export class Pipeline {
     this.timers.push(setInterval(() => this.kick(), c.schedulerFallbackMs).unref());
     this.timers.push(setInterval(() => this.sweep(), c.taskSweepMs).unref());
     this.timers.push(setTimeout(() => this.sweep(), c.restartGraceMs + 10).unref());
+  }
+
+  /**
+   * The tasks domain was replaced under the connected agents (an online
+   * restore): what each holds is asked again, as at identify, and restored
+   * assignments of absent agents get the restart grace (§9.27).
+   */
+  resync(): void {
+    this.graceUntil = Date.now() + this.hub.config.restartGraceMs;
+    this.timers.push(setTimeout(() => this.sweep(), this.hub.config.restartGraceMs + 10).unref());
+    for (const c of this.hub.conns.agents()) this.identified(c).catch(logFailure(this.hub, 'resync'));
   }
 
   stop(): void {

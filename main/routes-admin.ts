@@ -62,7 +62,7 @@ export const adminRoutes: Route[] = [
     auth: 'admin',
     handler: async ({ hub }) => {
       const results = [];
-      for (const d of hub.domains()) results.push(await d.compact());
+      for (const d of hub.domains()) results.push(await hub.maintenance(() => d.compact()));
       const compacted = results.filter((r) => r.status === 'compacted').length;
       return {
         body: {
@@ -83,11 +83,18 @@ export const adminRoutes: Route[] = [
       const d = hub.domains().find((x) => x.name === params.table);
       if (!d)
         throw new HubError(ErrorCode.unknownTable, { table: params.table, tables: hub.domains().map((x) => x.name) });
-      const r = await d.compact();
+      const r = await hub.maintenance(() => d.compact());
       return { body: { ...r, duration_ms: r.paused_ms } };
     },
   },
   { method: 'POST', path: '/admin/backup', auth: 'admin', handler: async ({ hub }) => ({ body: await hub.backup() }) },
+  {
+    method: 'POST',
+    path: '/admin/restore',
+    auth: 'admin',
+    body: 'restore',
+    handler: async ({ hub, body }) => ({ body: await hub.restore((body as HttpBody<'restore'>).backup) }),
+  },
   { method: 'GET', path: '/metrics', auth: 'admin', handler: ({ hub }) => ({ body: hub.metrics.prometheus(hub) }) },
   { method: 'GET', path: '/admin/storage-health', auth: 'admin', handler: storageHealth },
   { method: 'GET', path: '/admin/dets-health', auth: 'admin', handler: storageHealth },

@@ -8,15 +8,19 @@ export class Settings {
   default_repo: string | null = null;
   alert_thresholds: Record<string, unknown> = {};
 
-  constructor(mailboxTtlMs: number) {
-    this.mailbox_ttl_ms = mailboxTtlMs;
+  constructor(private readonly defaultMailboxTtlMs: number) {
+    this.mailbox_ttl_ms = defaultMailboxTtlMs;
   }
 
+  /** Takes the stored values; a key not stored takes its default (a restore may bring back fewer). */
   load(stored: Record<string, unknown>): void {
-    if (typeof stored.heartbeat_interval_ms === 'number') this.heartbeat_interval_ms = stored.heartbeat_interval_ms;
-    if (typeof stored.mailbox_ttl_ms === 'number') this.mailbox_ttl_ms = stored.mailbox_ttl_ms;
-    if (typeof stored.default_repo === 'string') this.default_repo = stored.default_repo;
-    if (stored.alert_thresholds && typeof stored.alert_thresholds === 'object')
-      this.alert_thresholds = stored.alert_thresholds as Record<string, unknown>;
+    const num = (v: unknown, def: number) => (typeof v === 'number' ? v : def);
+    this.heartbeat_interval_ms = num(stored.heartbeat_interval_ms, 900_000);
+    this.mailbox_ttl_ms = num(stored.mailbox_ttl_ms, this.defaultMailboxTtlMs);
+    this.default_repo = typeof stored.default_repo === 'string' ? stored.default_repo : null;
+    this.alert_thresholds =
+      stored.alert_thresholds && typeof stored.alert_thresholds === 'object'
+        ? (stored.alert_thresholds as Record<string, unknown>)
+        : {};
   }
 }

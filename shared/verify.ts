@@ -8,7 +8,8 @@ export type VerifyMode = 'counts' | 'full';
 export interface VerifyRequest {
   /** counts: stat every named database and walk its keys; full: also decode every record */
   mode: VerifyMode;
-  envs: Array<{ domain: string; file: string; expect?: Record<string, number> }>;
+  /** `expect`: record counts the walk must find; `sha256`: the file's checksum, checked before it is opened */
+  envs: Array<{ domain: string; file: string; expect?: Record<string, number>; sha256?: string }>;
 }
 
 export interface EnvReport {

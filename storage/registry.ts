@@ -62,6 +62,11 @@ export class RegistryStore {
     return { hash, generated };
   }
 
+  /** Keeps the admin token that is in use (a restore must not bring back an older one). */
+  setAdminHash(hash: string): void {
+    this.db.meta.putSync('admin_token_hash', hash);
+  }
+
   createToken(agentId: string, now: number): { agent_id: string; token: string; hash: string } {
     const token = newToken();
     const hash = hashToken(token);

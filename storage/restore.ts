@@ -1,5 +1,5 @@
 import { copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { basename, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { envFile, type RestoreMark, replacedDir, restoreMarkFile, seqMarkFile } from '../shared/data-layout.js';
 import { OperatorError } from '../shared/errors.js';
 import { type VerifyMode, verifyEnvs } from '../shared/verify.js';
@@ -29,44 +29,39 @@ export const backupFile = (from: string, domain: string) => join(from, domain, `
  * damaged file cannot take the caller down).
  */
 export async function verifyBackup(from: string, m: BackupManifest, mode: VerifyMode = 'counts'): Promise<string[]> {
-  const problems: string[] = [];
-  if (m.failed.length) problems.push(`the backup is partial: ${m.failed.map((f) => f.domain).join(', ')} missing`);
-  for (const d of m.domains) {
-    const file = backupFile(from, d.domain);
-    if (!existsSync(file)) problems.push(`${d.domain}: ${file} is missing`);
-    else if ((await sha256File(file)) !== d.sha256) problems.push(`${d.domain}: ${file} does not match its checksum`);
-  }
-  if (problems.length) return problems;
-  const envs = m.domains.map((d) => ({ domain: d.domain, file: backupFile(from, d.domain), expect: d.counts }));
-  for (const r of await verifyEnvs({ mode, envs })) if (!r.ok) problems.push(`${r.domain}: ${r.reason}`);
-  return problems;
+  if (m.failed.length) return [`the backup is partial: ${m.failed.map((f) => f.domain).join(', ')} missing`];
+  const envs = m.domains.map((d) => ({
+    domain: d.domain,
+    file: backupFile(from, d.domain),
+    expect: d.counts,
+    sha256: d.sha256,
+  }));
+  return (await verifyEnvs({ mode, envs })).filter((r) => !r.ok).map((r) => `${r.domain}: ${r.reason}`);
 }
 
-export const stagedFile = (dataDir: string, domain: string) => `${envFile(dataDir, domain)}.restoring`;
+const staged = (live: string) => `${live}.restoring`;
 
-/** Copies a domain's backup file beside its live file and checks the copy against the manifest. */
-export async function stageDomain(from: string, dataDir: string, d: DomainBackup): Promise<void> {
-  const staged = stagedFile(dataDir, d.domain);
-  mkdirSync(join(dataDir, d.domain), { recursive: true });
-  copyFileSync(backupFile(from, d.domain), staged);
-  if ((await sha256File(staged)) !== d.sha256) {
-    rmSync(staged, { force: true });
-    throw new Error(`${d.domain}: the copy in ${staged} does not match the backup's checksum`);
+/** Copies a backup file beside the live one (`<live>.restoring`) and checks the copy against the manifest's checksum. */
+export async function stageFile(source: string, live: string, sha256: string): Promise<void> {
+  mkdirSync(dirname(live), { recursive: true });
+  copyFileSync(source, staged(live));
+  if ((await sha256File(staged(live))) !== sha256) {
+    rmSync(staged(live), { force: true });
+    throw new Error(`the copy in ${staged(live)} does not match the backup's checksum`);
   }
 }
 
-export function unstage(dataDir: string, domains: readonly string[]): void {
-  for (const d of domains) rmSync(stagedFile(dataDir, d), { force: true });
+export function unstageFile(live: string): void {
+  rmSync(staged(live), { force: true });
 }
 
 /**
- * Puts a staged file in place of the live one, which moves to `aside`
+ * Puts the staged file in place of the live one, which moves into `aside`
  * (LMDB's lock file goes: its reader table describes the old file). Returns
- * the undo, which puts the old file back.
+ * the undo, which puts the old file back. The environment must be closed.
  */
-export function swapIn(dataDir: string, domain: string, aside: string): () => void {
-  const live = envFile(dataDir, domain);
-  const kept = join(aside, `${domain}.mdb`);
+export function swapFile(live: string, aside: string): () => void {
+  const kept = join(aside, basename(live));
   const had = existsSync(live);
   if (had) {
     mkdirSync(aside, { recursive: true });
@@ -74,7 +69,7 @@ export function swapIn(dataDir: string, domain: string, aside: string): () => vo
   }
   rmSync(`${live}-lock`, { force: true });
   try {
-    renameSync(stagedFile(dataDir, domain), live);
+    renameSync(staged(live), live);
   } catch (err) {
     if (had) renameSync(kept, live);
     throw err;
@@ -84,17 +79,6 @@ export function swapIn(dataDir: string, domain: string, aside: string): () => vo
     if (had) renameSync(kept, live);
     else rmSync(live, { force: true });
   };
-}
-
-/** Swaps every staged domain in, or none: a failure part-way puts back what was already swapped. */
-export function swapAll(dataDir: string, domains: readonly string[], aside: string): void {
-  const undo: Array<() => void> = [];
-  try {
-    for (const d of domains) undo.push(swapIn(dataDir, d, aside));
-  } catch (err) {
-    for (const u of undo.reverse()) u();
-    throw err;
-  }
 }
 
 /** Tells the start-up check where the data came from, so an older backup's data is not taken for a rollback. */
@@ -122,12 +106,20 @@ export async function restoreDataDir(from: string, dataDir: string): Promise<{ o
   const [liveMessaging] = existsSync(live)
     ? await verifyEnvs({ mode: 'counts', envs: [{ domain: 'messaging', file: live }] })
     : [];
+  const files = domains.map((d) => envFile(dataDir, d));
   try {
-    for (const d of m.domains) await stageDomain(from, dataDir, d);
+    for (const d of m.domains) await stageFile(backupFile(from, d.domain), envFile(dataDir, d.domain), d.sha256);
     // raised before the swap: if the swap fails, seqs merely jump at the next start
     markSeqRestored(seqMarkFile(dataDir), liveMessaging?.seq ?? 0);
     const now = Date.now();
-    swapAll(dataDir, domains, replacedDir(dataDir, now));
+    const aside = replacedDir(dataDir, now);
+    const undo: Array<() => void> = [];
+    try {
+      for (const f of files) undo.push(swapFile(f, aside));
+    } catch (err) {
+      for (const u of undo.reverse()) u();
+      throw err;
+    }
     markRestored(dataDir, from, m, now);
     return {
       ok: true,
@@ -137,7 +129,7 @@ export async function restoreDataDir(from: string, dataDir: string): Promise<{ o
       ],
     };
   } catch (err) {
-    unstage(dataDir, domains);
+    for (const f of files) unstageFile(f);
     return { ok: false, report: [err instanceof Error ? err.message : String(err), 'nothing was changed'] };
   }
 }

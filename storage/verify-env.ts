@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto';
+import { closeSync, existsSync, openSync, readSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { open } from 'lmdb';
 import type { EnvReport, VerifyLine, VerifyRequest } from '../shared/verify.js';
@@ -29,6 +31,8 @@ function verifyOne(e: VerifyRequest['envs'][number], mode: VerifyRequest['mode']
   const started = performance.now();
   const base = { domain: e.domain, file: e.file, counts: {} as Record<string, number>, records: 0, txnid: 0 };
   const fail = (reason: string): EnvReport => ({ ...base, ok: false, reason, ms: performance.now() - started });
+  if (!existsSync(e.file)) return fail(`${e.file} is missing`);
+  if (e.sha256 !== undefined && sha256Sync(e.file) !== e.sha256) return fail(`${e.file} does not match its checksum`);
   const env = open({ path: e.file, readOnly: true, maxDbs: 32 });
   try {
     base.txnid = (env.getStats() as { lastTxnId: number }).lastTxnId;
@@ -59,6 +63,18 @@ function verifyOne(e: VerifyRequest['envs'][number], mode: VerifyRequest['mode']
   } finally {
     env.close();
   }
+}
+
+function sha256Sync(file: string): string {
+  const h = createHash('sha256');
+  const fd = openSync(file, 'r');
+  const buf = Buffer.allocUnsafe(1 << 20);
+  try {
+    for (let n = readSync(fd, buf); n > 0; n = readSync(fd, buf)) h.update(buf.subarray(0, n));
+  } finally {
+    closeSync(fd);
+  }
+  return h.digest('hex');
 }
 
 const out = (line: VerifyLine) => process.stdout.write(`${JSON.stringify(line)}\n`);

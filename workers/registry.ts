@@ -13,6 +13,7 @@ const open = () => {
 export const ops = {
   snapshot: (s: RegistryStore) => s.snapshot(),
   ensureAdminToken: (s: RegistryStore, a: { provided: string }) => s.ensureAdminToken(a.provided),
+  setAdminHash: (s: RegistryStore, a: { hash: string }) => s.setAdminHash(a.hash),
   createToken: (s: RegistryStore, a: { agent_id: string }, now: number) => s.createToken(a.agent_id, now),
   onboard: (s: RegistryStore, a: { agent_id: string }, now: number) => s.onboard(a.agent_id, now),
   listTokens: (s: RegistryStore, a: PageArgs) => s.listTokens(a),

@@ -2,6 +2,7 @@ import { renameSync, rmSync, statSync } from 'node:fs';
 import type { RootDatabase } from 'lmdb';
 import { ErrorCode, toWireError, type WireError } from '../shared/errors.js';
 import { countsOf, type DomainBackup, snapshot } from '../storage/backup.js';
+import { stageFile, swapFile, unstageFile } from '../storage/restore.js';
 import { type EnvSpace, spaceOf } from '../storage/space.js';
 
 /** A domain operation: a plain synchronous function over the domain's store. */
@@ -38,6 +39,19 @@ export interface SpaceTask {
 export interface CountsTask {
   counts: true;
 }
+
+/**
+ * Not a batch: the steps of an online restore. `stage` copies the backup's
+ * file beside the live one and checks it (batches go on); `swap` closes the
+ * environment, puts the staged file in place (the old one moves to `aside`)
+ * and reopens; `undo` puts the old file back; `unstage` drops a staged copy.
+ * Main sends swap and undo only while this domain's batches are paused.
+ */
+export type RestoreTask =
+  | { restore: 'stage'; source: string; sha256: string }
+  | { restore: 'swap'; aside: string }
+  | { restore: 'undo' }
+  | { restore: 'unstage' };
 
 export interface CompactResult {
   table: string;
@@ -113,11 +127,44 @@ export function batchHandler<S>(open: (prev?: S) => Opened<S>, ops: OpTable<S>, 
     }
   }
 
+  let undoSwap: (() => void) | null = null;
+
+  /** Closes the environment, runs `fn` on its files, and reopens it whatever happened. */
+  async function reopenAround(fn: () => void): Promise<void> {
+    await cur.root.close();
+    try {
+      fn();
+    } finally {
+      cur = open(cur.store);
+    }
+  }
+
+  async function restore(task: RestoreTask): Promise<Record<string, number> | null> {
+    switch (task.restore) {
+      case 'stage':
+        await stageFile(task.source, cur.path, task.sha256);
+        return null;
+      case 'unstage':
+        unstageFile(cur.path);
+        return null;
+      case 'swap':
+        await reopenAround(() => {
+          undoSwap = swapFile(cur.path, task.aside);
+        });
+        return countsOf(cur.root, info.names);
+      case 'undo':
+        if (undoSwap) await reopenAround(undoSwap);
+        undoSwap = null;
+        return null;
+    }
+  }
+
   return async function run(
-    task: Batch | BackupTask | CompactTask | SpaceTask | CountsTask,
-  ): Promise<BatchResult | DomainBackup | CompactResult | EnvSpace | Record<string, number>> {
+    task: Batch | BackupTask | CompactTask | SpaceTask | CountsTask | RestoreTask,
+  ): Promise<BatchResult | DomainBackup | CompactResult | EnvSpace | Record<string, number> | null> {
     if ('backup' in task) return snapshot(cur.root, info.domain, task.backup.target, info.names);
     if ('compact' in task) return compact();
+    if ('restore' in task) return restore(task);
     if ('space' in task) return spaceOf(cur.root, cur.path, info.names);
     if ('counts' in task) return countsOf(cur.root, info.names);
     const batch = task;

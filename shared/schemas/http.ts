@@ -41,6 +41,7 @@ export function makeHttpSchemas(l: Limits) {
     alertThresholds: jsonObject(),
     createToken: v.object({ agent_id: agentId(l) }),
     restart: v.object({ reason: opt(str(2000)) }),
+    restore: v.object({ backup: v.pipe(v.string(), v.minLength(1, 'must not be empty'), v.maxLength(1024)) }),
     logLevel: v.object({ level: str(32) }),
     overrides: v.record(v.picklist(ACTIONS), BucketSchema),
     whitelistPut: v.object({ agent_ids: v.array(agentId(l)) }),
