@@ -208,6 +208,18 @@ describe('admin routes live only on the admin port, behind the admin token', () 
     await eventually(async () => (await api(hub.url, 'GET', '/health')).body.agents_connected === 0, 'agent left');
   });
 
+  test('admin /health is 503 with the reason while a domain is degraded, and 200 once it serves again', async () => {
+    // a request that cannot cross to the worker fails its batch: the domain is marked unhealthy
+    await hub.hub.messaging.call('health', { fn: () => 1 } as never).catch(() => {});
+    const degraded = await api(hub.adminUrl, 'GET', '/health');
+    assert.equal(degraded.status, 503);
+    assert.equal(degraded.body.status, 'degraded');
+    assert.match(degraded.body.reasons.join('\n'), /^messaging storage unhealthy: /);
+    await hub.hub.messaging.call('health', {});
+    const healthy = await api(hub.adminUrl, 'GET', '/health');
+    assert.deepEqual([healthy.status, healthy.body.status, healthy.body.reasons], [200, 'ok', []]);
+  });
+
   test('unknown routes on either port are 404 not_found', async () => {
     assert.deepEqual((await admin(hub, 'GET', '/admin/nope')).body, { error: 'not_found' });
     assert.deepEqual((await api(hub.adminUrl, 'GET', '/nothing/here')).body, { error: 'not_found' });
@@ -281,7 +293,7 @@ describe('rate-limit administration', () => {
 
   before(async () => {
     hub = await startTestHub();
-    for (const id of ['lim', 'lim2', 'httpy', 'w1', 'w2', 'w3', 'keep']) tok[id] = await tokenFor(hub, id);
+    for (const id of ['lim', 'lim2', 'lim0', 'httpy', 'w1', 'w2', 'w3', 'keep']) tok[id] = await tokenFor(hub, id);
   });
   after(async () => {
     for (const s of sockets) s.close();
@@ -336,6 +348,15 @@ describe('rate-limit administration', () => {
     assert.ok((await c.request({ type: 'ping' }, 'pong')).timestamp > 0, 'other frames still pass');
     const listed = await admin(hub, 'GET', '/admin/rate-limits');
     assert.deepEqual(listed.body.overrides.lim, { message: { capacity: 2, per_min: 1 } });
+  });
+
+  test('an override with per_min 0 is a hard cap of capacity (no refill), not unlimited', async () => {
+    const c = await connect('lim0');
+    await admin(hub, 'PUT', '/admin/rate-limits/lim0', { message: { capacity: 2, per_min: 0 } });
+    await send(c);
+    await send(c);
+    const refused = await c.request({ type: 'message', to: 'nobody', payload: {} }, 'error');
+    assert.deepEqual([refused.error, refused.action], ['rate_limited', 'message']);
   });
 
   test('an http override turns authenticated routes into 429 + Retry-After with action http', async () => {

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { startHub } from '../main/hub.js';
@@ -101,17 +101,28 @@ describe('backup and restore', () => {
     });
   });
 
-  test('a damaged backup file is refused by its checksum', async () => {
-    const hub = await startTestHub();
-    const r = await api(hub.adminUrl, 'POST', '/admin/backup', { token: ADMIN_TOKEN });
-    await hub.stop({ keepData: true });
+  test('retention counts complete backups: newer partial ones never push a restorable backup out', async () => {
+    const hub = await startTestHub({ backupKeep: 2 });
     dirs.push(hub.dataDir);
-    const file = join(r.body.path, 'registry', 'registry.mdb');
-    writeFileSync(file, Buffer.concat([readFileSync(file), Buffer.from('x')]));
-    const target = tempDir();
-    dirs.push(target);
-    const res = await restore(r.body.path, target);
-    assert.equal(res.ok, false);
-    assert.match(res.report.join('\n'), /registry: .*registry\.mdb does not match its checksum\nnothing was changed/);
+    const backup = async () => (await api(hub.adminUrl, 'POST', '/admin/backup', { token: ADMIN_TOKEN })).body.path;
+    const first = await backup();
+    const second = await backup();
+    const partials: string[] = [];
+    for (let i = 0; i < 2; i++) {
+      await new Promise((r) => setTimeout(r, 5));
+      const dir = join(hub.dataDir, 'backups', new Date().toISOString().replace(/[:.]/g, '-'));
+      mkdirSync(dir);
+      const manifest = { created_at: Date.now(), domains: [], failed: [{ domain: 'tasks', reason: 'disk full' }] };
+      writeFileSync(join(dir, 'manifest.json'), JSON.stringify(manifest));
+      partials.push(dir);
+    }
+    await new Promise((r) => setTimeout(r, 5));
+    const third = await backup();
+    assert.deepEqual(
+      [first, second, ...partials, third].map((d) => existsSync(d)),
+      [false, true, false, false, true],
+      'the newest two complete backups stay; partials older than the newest backup go',
+    );
+    await hub.stop();
   });
 });

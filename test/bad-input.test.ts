@@ -430,6 +430,23 @@ async function tryIdentify(url: string, agent: string, token: string): Promise<{
 }
 
 describe('the violation policy: the 10th failure within the window closes with 1008', () => {
+  test('a burst of 12 invalid frames is one close and one step of the ladder: the first back-off (30 s), not 300 s', async () => {
+    const hub = await startTestHub();
+    try {
+      const t = await tokenFor(hub, 'burst');
+      await whitelist(hub, 'burst');
+      const c = await connectAgent(hub.wsUrl, 'burst', t);
+      for (let i = 0; i < 12; i++) c.sendRaw('nope');
+      assert.equal((await c.waitClose()).code, 1008);
+      const refused = await tryIdentify(hub.wsUrl, 'burst', t);
+      assert.equal(refused.identified, false);
+      const reason = (await refused.c.waitClose()).reason;
+      assert.match(reason, /^identify refused for (29|30) s/, 'frames behind the close were not punished again');
+    } finally {
+      await hub.stop();
+    }
+  });
+
   test('an identified agent is closed on the 10th and refused at identify during its back-off, which escalates', async () => {
     const hub = await startTestHub({ backoffMs: [1000, 60_000] });
     try {

@@ -57,6 +57,8 @@ describe('copy-and-swap compaction', () => {
     assert.equal(task.status, 201, 'the tasks domain is not paused');
     const r = await compacting;
     assert.equal(r.body.status, 'compacted', JSON.stringify(r.body));
+    assert.equal(typeof r.body.live_counts?.history, 'number');
+    assert.deepEqual(r.body.counts, r.body.live_counts, 'checked against the live counts taken while paused');
     assert.ok(r.body.bytes_after <= r.body.bytes_before);
     assert.equal(typeof r.body.duration_ms, 'number');
     await sender.request({ type: 'ping' }, 'pong');

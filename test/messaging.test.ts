@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { connectAgent } from './helpers/client.js';
 import { api, startTestHub, type TestHub, tokenFor, whitelist } from './helpers/hub.js';
+import { startLoggedHub } from './helpers/logged-hub.js';
 
 describe('direct and broadcast messages', () => {
   let hub: TestHub;
@@ -60,5 +61,27 @@ describe('direct and broadcast messages', () => {
     assert.ok(hist.body.messages.some((m: any) => m.id === ack.id && m.to === null));
     a.close();
     b.close();
+  });
+});
+
+describe('mailbox cap (§9.12)', () => {
+  test('a full mailbox drops its oldest entries, counts them, and logs the agent once (not once per message)', async () => {
+    const hub = await startLoggedHub({ mailboxMax: 2 }, 'info');
+    const a = await tokenFor(hub, 'a');
+    const b = await tokenFor(hub, 'b');
+    await whitelist(hub, 'a');
+    const c = await connectAgent(hub.wsUrl, 'a', a);
+    for (let i = 0; i < 5; i++) await c.request({ type: 'message', to: 'b', payload: { i } }, 'message_sent');
+    const box = await api(hub.url, 'GET', '/api/mailbox/b', { token: b });
+    assert.deepEqual(
+      box.body.messages.map((m: { payload: { i: number } }) => m.payload.i),
+      [3, 4],
+    );
+    assert.equal(hub.hub.counters.mailboxDropped, 3);
+    const lines = hub.lines.filter((l) => l.msg === 'mailbox full: oldest entries dropped');
+    assert.equal(lines.length, 1);
+    assert.deepEqual([lines[0].agent_id, lines[0].mailbox_max, lines[0].level], ['b', 2, 40]);
+    c.close();
+    await hub.stop();
   });
 });

@@ -58,7 +58,10 @@ export interface CompactResult {
   status: 'compacted' | 'failed';
   bytes_before: number;
   bytes_after: number;
+  /** the reopened copy's records per database */
   counts: Record<string, number>;
+  /** the live environment's, taken while its writes were paused: what the copy must hold */
+  live_counts?: Record<string, number>;
   reason?: string;
 }
 
@@ -116,7 +119,13 @@ export function batchHandler<S>(open: (prev?: S) => Opened<S>, ops: OpTable<S>, 
       cur = open(cur.store);
       const counts = countsOf(cur.root, info.names);
       const diff = info.names.filter((n) => counts[n] !== expected[n]);
-      const result = { table: info.domain, bytes_before: before, bytes_after: statSync(cur.path).size, counts };
+      const result = {
+        table: info.domain,
+        bytes_before: before,
+        bytes_after: statSync(cur.path).size,
+        counts,
+        live_counts: expected,
+      };
       if (diff.length) return { ...result, status: 'failed', reason: `counts differ in ${diff.join(', ')}` };
       return { ...result, status: 'compacted' };
     } catch (err) {
