@@ -30,6 +30,8 @@ export interface BenchOptions {
   hubArgs: string[];
   hubLogLevel: string;
   diskSamples: number;
+  /** receivers identify with this delivery mode; `acked` keeps every message in the mailbox until acked (§9.32) */
+  delivery: 'live' | 'acked';
 }
 
 export class UsageError extends Error {}
@@ -54,6 +56,8 @@ Load:
   --window W          closed loop: W ops in flight per sender (tasks: per task agent) (default 8)
   --rate-of-max F     closed loop first to find the max, then open loop at F × max (e.g. 0.5)
   --size BYTES        message payload size (default 1024)
+  --delivery MODE     live (default) or acked: receivers identify with delivery "acked" and ack
+                      their mailbox every 20 ms (at-least-once; every message is also a mailbox write)
   --workers N         load-generator threads (default ${defaultWorkers()})
   --drain S           wait for outstanding replies after a phase (default 10)
 
@@ -124,6 +128,8 @@ export function parseArgs(argv: string[], env: NodeJS.ProcessEnv = process.env):
   const hubCommand = take('hub-cmd') ?? 'dist';
   if (hubCommand !== 'dist' && hubCommand !== 'tsx') throw new UsageError('--hub-cmd is dist or tsx');
   const pidText = take('hub-pid');
+  const delivery = take('delivery') ?? 'live';
+  if (delivery !== 'live' && delivery !== 'acked') throw new UsageError('--delivery is live or acked');
   const o: BenchOptions = {
     scenario: s,
     agents: opt('agents', DEFAULT_AGENTS[s], 1),
@@ -147,6 +153,7 @@ export function parseArgs(argv: string[], env: NodeJS.ProcessEnv = process.env):
     hubArgs,
     hubLogLevel: take('hub-log-level') ?? 'info',
     diskSamples: opt('disk-samples', 500, 1),
+    delivery: delivery as 'live' | 'acked',
   };
   const unknown = [...flags.keys()];
   if (unknown.length) throw new UsageError(`unknown option --${unknown[0]} (see --help)`);

@@ -79,6 +79,7 @@ export async function runTarget(
       taskScope: plan.scopes[i],
       taskers: plan.taskers[i],
       connectConcurrency: 64,
+      delivery: o.delivery,
     }));
     const pool = await GeneratorPool.start(inits, 60_000 + 20 * ids.length).catch(fatalToFeature);
     try {

@@ -49,6 +49,8 @@ export interface WorkerInit {
   taskers: number;
   /** concurrent socket opens while connecting */
   connectConcurrency: number;
+  /** the identify's delivery mode; `acked` receivers ack their mailbox in batches */
+  delivery: 'live' | 'acked';
 }
 
 export type PhaseMode = 'open' | 'closed' | 'hold';

@@ -197,7 +197,10 @@ export class DomainClient<O extends OpTable<any>> {
       try {
         const r: CompactResult = await this.pool.run({ compact: true } satisfies CompactTask);
         const level = r.status === 'compacted' ? 'info' : 'error';
-        this.opts.log[level]({ domain: this.name, ...r, counts: undefined, live_counts: undefined }, 'domain compacted');
+        this.opts.log[level](
+          { domain: this.name, ...r, counts: undefined, live_counts: undefined },
+          'domain compacted',
+        );
         return { ...r, paused_ms: Math.round(performance.now() - started) };
       } finally {
         this.resume();

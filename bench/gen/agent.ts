@@ -31,6 +31,9 @@ export class BenchAgent {
   private next = 0;
   private waiter: Waiter | null = null;
   closedCode: number | null = null;
+  /** delivery "acked": the highest seq read, and the highest acked */
+  private seenSeq = 0;
+  private ackedSeq = 0;
 
   constructor(readonly spec: AgentSpec) {
     // a deterministic interleaving of the weighted mix, e.g. 15 direct, 4 publish, 1 task per 20 sends
@@ -47,6 +50,21 @@ export class BenchAgent {
       credit[best] -= 1;
       this.cycle.push(ops[best]);
     }
+  }
+
+  /** Notes a delivered frame's seq (it is the frame's last field; no parse). */
+  sawSeq(text: string): void {
+    const at = text.lastIndexOf('"seq":');
+    if (at < 0) return;
+    const seq = Number.parseInt(text.slice(at + 6), 10);
+    if (seq > this.seenSeq) this.seenSeq = seq;
+  }
+
+  /** Acks the mailbox up to the highest seq read, when it moved. */
+  ackMailbox(): void {
+    if (this.seenSeq <= this.ackedSeq || this.closedCode !== null) return;
+    this.ackedSeq = this.seenSeq;
+    this.send(`{"type":"mailbox_ack","seq":${this.seenSeq}}`);
   }
 
   get id(): string {

@@ -99,6 +99,9 @@ function onFrame(agent: BenchAgent, type: string, text: string): void {
       acked(agent, type);
       break;
     case 'message':
+      if (init.delivery === 'acked') agent.sawSeq(text);
+      delivered(text);
+      break;
     case 'channel_message':
       delivered(text);
       break;
@@ -137,6 +140,7 @@ async function connectAll(): Promise<void> {
       unknown
     >;
     if (a.spec.capabilities) identify.capabilities = a.spec.capabilities;
+    if (init.delivery === 'acked') identify.delivery = 'acked';
     await a.request(identify, 'identified');
     rec.recordCarry('connect', nowUs() - t0);
   });
@@ -145,6 +149,11 @@ async function connectAll(): Promise<void> {
     init.connectConcurrency,
     (a) => a.request({ type: 'channel_subscribe', channel: a.spec.subscribe }, 'channel_subscribed'),
   );
+  // at-least-once receivers ack what they have read, in batches, as a client would
+  if (init.delivery === 'acked')
+    setInterval(() => {
+      for (const a of online) a.ackMailbox();
+    }, 20).unref();
   // idle sockets stay alive past the hub's idle timeout
   setInterval(() => {
     for (const a of online) if (a.closedCode === null) a.send('{"type":"ping"}');
