@@ -9,6 +9,8 @@ case "${1:-help}" in
   health)        curl -sS "$url/health"; echo ;;
   metrics)       call GET /metrics ;;
   storage)       call GET /admin/storage-health ;;
+  backup)        call POST /admin/backup ;;
+  restore)       call POST /admin/restore "{\"backup\":\"${2:?backup name or path}\"}" ;;
   token)         call POST /admin/tokens "{\"agent_id\":\"${2:?agent_id}\"}" ;;
   tokens)        call GET /admin/tokens ;;
   revoke)        call DELETE "/admin/tokens/${2:?agent_id}" ;;
@@ -20,5 +22,5 @@ case "${1:-help}" in
   dead-letter)   call GET /api/tasks/dead-letter ;;
   retry)         call POST "/api/tasks/${2:?task_id}/retry" ;;
   cancel)        call POST "/api/tasks/${2:?task_id}/cancel" ;;
-  *) echo "usage: $0 health|metrics|storage|token ID|tokens|revoke ID|reset-token ID|restart-agent ID|whitelist ID|limits|log-level L|dead-letter|retry TASK|cancel TASK" ;;
+  *) echo "usage: $0 health|metrics|storage|backup|restore BACKUP|token ID|tokens|revoke ID|reset-token ID|restart-agent ID|whitelist ID|limits|log-level L|dead-letter|retry TASK|cancel TASK" ;;
 esac
