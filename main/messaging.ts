@@ -72,10 +72,13 @@ export async function sendMessage(hub: Hub, from: string, input: SendInput): Pro
 
   hub.analytics.sent(from, now);
   const mailboxed = new Set(res.mailboxed);
-  let plain: Frame | undefined;
-  let withSeq: Frame | undefined;
-  const frame = (boxed: boolean): Frame =>
-    boxed ? (withSeq ??= encodeOnce(messageFrame(msg, res.seq))) : (plain ??= encodeOnce(messageFrame(msg)));
+  // encoded once per variant: recipients holding a mailbox copy get `seq` (to ack it), the others the original's frame
+  const encoded: Partial<Record<'plain' | 'withSeq', Frame>> = {};
+  const frame = (boxed: boolean): Frame => {
+    const variant = boxed ? 'withSeq' : 'plain';
+    encoded[variant] ??= encodeOnce(messageFrame(msg, boxed ? res.seq : undefined));
+    return encoded[variant];
+  };
   const late: string[] = [];
   const expected = new Set(liveFor);
   // the recipients now: those online at the decision, those with a copy (a socket may have identified meanwhile),
