@@ -25,6 +25,10 @@ export class ChannelHistory {
     this.total = count(db.chanAll);
   }
 
+  recount(): void {
+    this.total = count(this.db.chanAll);
+  }
+
   size(): number {
     return this.total;
   }

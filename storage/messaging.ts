@@ -116,6 +116,12 @@ export class MessagingStore {
     }
   }
 
+  /** Reads the cached record counts again, after a rolled-back op may have moved them (seq gaps are harmless). */
+  recount(): void {
+    this.historyCount = count(this.db.history);
+    this.channels.recount();
+  }
+
   lastSeq(): number {
     return this.seq;
   }

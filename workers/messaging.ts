@@ -66,4 +66,5 @@ export default batchHandler(open, ops, {
   names: MESSAGING_DBS,
   endBatch: (s) => s.endBatch(),
   closed: (s) => seqs.close(s.lastSeq()),
+  aborted: (s) => s.recount(),
 });

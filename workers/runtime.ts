@@ -80,6 +80,8 @@ export interface DomainInfo<S> {
   endBatch?: (store: S) => void;
   /** after the last batch of a shutdown is flushed and the environment closed */
   closed?: (store: S) => void;
+  /** an item's child transaction was rolled back: in-memory figures the op had moved are read again */
+  aborted?: (store: S) => void;
 }
 export type ItemResult = { ok: true; value: unknown } | { ok: false; error: WireError };
 export interface BatchResult {
@@ -187,16 +189,20 @@ export function batchHandler<S>(open: (prev?: S) => Opened<S>, ops: OpTable<S>, 
     const results: ItemResult[] = new Array(batch.items.length);
     try {
       root.transactionSync(() => {
+        let aborted = false;
         for (let i = 0; i < batch.items.length; i++) {
           const { op, args } = batch.items[i];
           const fn = ops[op];
           try {
             if (!fn) throw new Error(`unknown op ${op}`);
-            results[i] = { ok: true, value: fn(store, args, batch.now) };
+            // each item in its own child transaction: an op that throws after writing leaves nothing behind
+            results[i] = { ok: true, value: root.childTransaction(() => fn(store, args, batch.now)) };
           } catch (err) {
             results[i] = { ok: false, error: toWireError(err) };
+            aborted = true;
           }
         }
+        if (aborted) info.aborted?.(store);
         endBatch?.(store);
       });
       await root.flushed;

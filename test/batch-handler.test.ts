@@ -1,0 +1,51 @@
+import assert from 'node:assert/strict';
+import { rmSync } from 'node:fs';
+import { after, describe, test } from 'node:test';
+import { ErrorCode, HubError } from '../shared/errors.js';
+import { type Db, openDomainEnv } from '../storage/env.js';
+import { type BatchResult, batchHandler } from '../workers/runtime.js';
+import { tempDir } from './helpers/hub.js';
+
+const dirs: string[] = [];
+after(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+describe('a batch is one transaction; an item is all or nothing', () => {
+  test('an op that throws after writing leaves nothing behind; the items around it commit', async () => {
+    const dir = tempDir();
+    dirs.push(dir);
+    const env = openDomainEnv(dir, 'demo', ['kv'] as const);
+    let aborted = 0;
+    const ops = {
+      put: (db: Db, a: { key: string }) => db.putSync(a.key, 1),
+      halfway: (db: Db, a: { key: string }) => {
+        db.putSync(a.key, 1);
+        throw new HubError(ErrorCode.invalidState);
+      },
+    };
+    const run = batchHandler(() => ({ root: env.root, path: env.path, store: env.dbs.kv }), ops, {
+      domain: 'demo',
+      names: ['kv'],
+      aborted: () => aborted++,
+    });
+    const res = (await run({
+      items: [
+        { op: 'put', args: { key: 'before' } },
+        { op: 'halfway', args: { key: 'half' } },
+        { op: 'put', args: { key: 'after' } },
+      ],
+      now: Date.now(),
+    })) as BatchResult;
+    assert.deepEqual(
+      res.results.map((r) => r.ok),
+      [true, false, true],
+    );
+    assert.deepEqual(res.results[1], { ok: false, error: { code: 'invalid_state', fields: {} } });
+    assert.equal(env.dbs.kv.get('before'), 1);
+    assert.equal(env.dbs.kv.get('half'), undefined, 'the throwing op’s write was rolled back');
+    assert.equal(env.dbs.kv.get('after'), 1);
+    assert.equal(aborted, 1, 'the store was told to re-read what the op may have moved');
+    await env.close();
+  });
+});
