@@ -1,5 +1,5 @@
 import type { WebSocket } from 'ws';
-import type { Agent } from '../shared/schemas/records.js';
+import type { HubFrame, PresenceAgent } from '../shared/schemas/hub-frames.js';
 
 /** What a frame is, for the slow-consumer policy (§9.18, §9.20). */
 export const FrameKind = {
@@ -16,7 +16,7 @@ export type FrameKind = (typeof FrameKind)[keyof typeof FrameKind];
 export type Frame = string | Buffer;
 
 /** Encodes a fan-out frame once; every recipient gets the same bytes. */
-export const encodeOnce = (frame: unknown): Buffer => Buffer.from(JSON.stringify(frame));
+export const encodeOnce = (frame: HubFrame): Buffer => Buffer.from(JSON.stringify(frame));
 
 const TEXT = { binary: false } as const;
 
@@ -91,7 +91,7 @@ export class Connection {
     return this.agentId ? `a:${this.agentId}` : `c:${this.id}`;
   }
 
-  agent(): Agent & Record<string, unknown> {
+  agent(): PresenceAgent {
     return {
       agent_id: this.agentId ?? '',
       name: this.name,
@@ -204,7 +204,7 @@ export class Connection {
     await new Promise<void>((resolve) => this.ws.send(text, TEXT, () => resolve()));
   }
 
-  sendJson(frame: Record<string, unknown>): void {
+  sendJson(frame: HubFrame): void {
     this.send(JSON.stringify(frame), FrameKind.Reply);
   }
 

@@ -1,5 +1,5 @@
 import type { WebSocket } from 'ws';
-import type { Agent } from '../shared/schemas/records.js';
+import type { HubFrame, PresenceAgent } from '../shared/schemas/hub-frames.js';
 import { Connection, encodeOnce, type Frame, FrameKind } from './connection.js';
 
 /**
@@ -66,12 +66,12 @@ export class Connections {
     return this.byAgent.size;
   }
 
-  list(): Agent[] {
+  list(): PresenceAgent[] {
     return this.agents().map((c) => c.agent());
   }
 
   /** Sends a presence frame to every identified socket that wants presence, except `except`. */
-  presence(frame: Record<string, unknown>, except?: Connection): void {
+  presence(frame: HubFrame<'agent_joined' | 'agent_left' | 'status_changed'>, except?: Connection): void {
     const text = encodeOnce(frame);
     for (const c of this.watchers) {
       if (c === except) continue;

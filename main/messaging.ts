@@ -1,3 +1,4 @@
+import type { HubFrame } from '../shared/schemas/hub-frames.js';
 import type { Msg, NewMsg, StoredMsg } from '../shared/schemas/records.js';
 import { type Connection, encodeOnce, type Frame } from './connection.js';
 import type { Hub } from './context.js';
@@ -16,8 +17,8 @@ export interface SendReply {
 }
 
 /** The `message` frame an agent receives; mailbox deliveries carry their `seq` (§9.21). */
-export function messageFrame(m: Msg | StoredMsg, seq?: number): Record<string, unknown> {
-  const frame: Record<string, unknown> = {
+export function messageFrame(m: Msg | StoredMsg, seq?: number): HubFrame<'message'> {
+  const frame: HubFrame<'message'> = {
     type: 'message',
     id: m.id,
     from: m.from,

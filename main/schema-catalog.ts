@@ -1,32 +1,13 @@
 import type { GenericSchema } from 'valibot';
+import {
+  clientFrameJsonSchema,
+  hubFrameJsonSchemas,
+  JSON_SCHEMA_DIALECT,
+  jsonSchemaOf,
+} from '../shared/schemas/json-schema.js';
+import { WS_DESCRIPTIONS, type WsType } from '../shared/schemas/ws.js';
 import type { Route } from './http-server.js';
 import type { Validator } from './validation.js';
-
-/** What each client frame is for (§2.1), for GET /api/schemas. */
-const DESCRIPTIONS: Record<string, string> = {
-  identify: 'authenticate the socket as an agent',
-  message: 'send a direct (to) or broadcast message',
-  status: 'set this agent’s status',
-  list_agents: 'list identified agents',
-  list_channels: 'list channels',
-  ping: 'keep-alive; answered with pong',
-  mailbox_ack: 'delete mailbox entries up to seq',
-  channel_subscribe: 'follow a channel',
-  channel_unsubscribe: 'stop following a channel',
-  channel_publish: 'publish to a channel',
-  channel_history: 'read a channel’s recent messages',
-  task_accepted: 'accept an assigned task',
-  task_progress: 'report progress on a task',
-  task_complete: 'finish a task with its result',
-  task_failed: 'report a failed task',
-  task_recovering: 'ask whether to continue a task after a crash',
-  task_rejected: 'hand an assigned task back (busy)',
-  state_report: 'report the task held after a reconnect',
-  wake_result: 'report the outcome of a wake command',
-  resource_report: 'report machine resources',
-  ollama_report: 'register a local model endpoint',
-  agent_restarting: 'announce a restart',
-};
 
 type Node = GenericSchema & { entries?: Record<string, Node>; wrapped?: Node; pipe?: Node[]; item?: Node };
 
@@ -48,27 +29,37 @@ function fields(schema: Node) {
   return { required_fields: required, optional_fields: optional };
 }
 
-/** GET /api/schemas (§3.6), derived from the valibot schemas the hub validates with. */
+/**
+ * GET /api/schemas (§3.6), derived from the valibot schemas the hub validates
+ * with. Beyond §3.6: each websocket entry and each http entry with a body has
+ * `json_schema` (draft-07), and `hub_frames` lists the frames the hub sends.
+ * Built once: the schemas do not change while the hub runs.
+ */
 export function schemaRoute(validator: Validator, routes: readonly Route[]): Route {
-  return {
-    method: 'GET',
-    path: '/api/schemas',
-    auth: 'none',
-    handler: () => {
-      const websocket = Object.entries(validator.ws).map(([type, schema]) => ({
-        type,
-        description: DESCRIPTIONS[type] ?? '',
-        ...fields(schema as Node),
-      }));
-      const http = routes
-        .filter((r) => !r.path.includes('.*'))
-        .map((r) => ({
-          method: r.method,
-          path: r.path,
-          auth: r.auth,
-          ...(r.body ? fields(validator.http[r.body] as Node) : {}),
-        }));
-      return { body: { schemas: { websocket, http, version: 1 }, version: 1 } };
-    },
+  const websocket = Object.entries(validator.ws).map(([type, schema]) => ({
+    type,
+    description: WS_DESCRIPTIONS[type as WsType],
+    ...fields(schema as Node),
+    json_schema: clientFrameJsonSchema(type as WsType, schema),
+  }));
+  const http = routes
+    .filter((r) => !r.path.includes('.*'))
+    .map((r) => ({
+      method: r.method,
+      path: r.path,
+      auth: r.auth,
+      ...(r.body
+        ? { ...fields(validator.http[r.body] as Node), json_schema: jsonSchemaOf(validator.http[r.body]) }
+        : {}),
+    }));
+  const hub_frames = Object.entries(hubFrameJsonSchemas()).map(([type, json_schema]) => ({
+    type,
+    description: json_schema.description ?? '',
+    json_schema,
+  }));
+  const body = {
+    schemas: { websocket, http, hub_frames, json_schema_dialect: JSON_SCHEMA_DIALECT, version: 1 },
+    version: 1,
   };
+  return { method: 'GET', path: '/api/schemas', auth: 'none', handler: () => ({ body }) };
 }

@@ -4,6 +4,7 @@ import { type RawData, type WebSocket, WebSocketServer } from 'ws';
 import { ErrorCode, HubError } from '../shared/errors.js';
 import { isPlainObject, jsonDepthExceeds, SCAN_FIRST_BYTES, valueDepthExceeds } from '../shared/json.js';
 import type { Action } from '../shared/ratelimit.js';
+import type { HubFrame } from '../shared/schemas/hub-frames.js';
 import type { FieldError } from '../shared/schemas/validate.js';
 import type { WsType } from '../shared/schemas/ws.js';
 import type { Connection } from './connection.js';
@@ -18,7 +19,7 @@ function clientIp(req: IncomingMessage): string {
 }
 
 /** Sends an error frame; violations count toward the §2.3 close and back-off. */
-export function violation(hub: Hub, conn: Connection, frame: Record<string, unknown>): void {
+export function violation(hub: Hub, conn: Connection, frame: HubFrame<'error'>): void {
   // frames already in flight when the socket was closed for violations are not punished again: one close, one step
   if (conn.closing) return;
   conn.sendJson(frame);
@@ -31,7 +32,7 @@ export function violation(hub: Hub, conn: Connection, frame: Record<string, unkn
   conn.close(1008, 'too many validation errors');
 }
 
-function validationFailed(messageType: string, errors: FieldError[]) {
+function validationFailed(messageType: string, errors: FieldError[]): HubFrame<'error'> {
   return { type: 'error', error: ErrorCode.validationFailed, message_type: messageType, errors };
 }
 
@@ -48,7 +49,7 @@ function rateLimited(hub: Hub, conn: Connection, action: Action): boolean {
   return true;
 }
 
-export function errorFrame(err: unknown, hub: Hub, type: string): Record<string, unknown> {
+export function errorFrame(err: unknown, hub: Hub, type: string): HubFrame<'error'> {
   if (err instanceof HubError) return { type: 'error', error: err.code, ...err.fields };
   hub.log.error({ err, frame_type: type }, 'frame handler failed');
   return { type: 'error', error: ErrorCode.internal };

@@ -5,7 +5,7 @@ import type { Handlers } from './ws-handlers.js';
 /** Task errors keep the original's text form, e.g. `task_complete_failed: stale_generation`. */
 function taskError(conn: Connection, prefix: string, err: unknown): void {
   if (!(err instanceof HubError)) throw err;
-  conn.sendJson({ type: 'error', error: `${prefix}: ${err.code}`, task_id: err.fields.task_id });
+  conn.sendJson({ type: 'error', error: `${prefix}: ${err.code}`, task_id: err.fields.task_id as string | undefined });
 }
 
 /** Task frames from agents (§2.1, §9.8–9.10, §9.27). */

@@ -1,8 +1,9 @@
+import type { HubFrame } from './schemas/hub-frames.js';
 import type { Task } from './schemas/tasks.js';
 
 /** The `task_assign` frame (§2.4). */
 export function assignFrame(t: Pick<Task, 'id' | 'description' | 'metadata' | 'generation'> & Partial<Task>): string {
-  return JSON.stringify({
+  const frame: HubFrame<'task_assign'> = {
     type: 'task_assign',
     task_id: t.id,
     description: t.description,
@@ -19,7 +20,8 @@ export function assignFrame(t: Pick<Task, 'id' | 'description' | 'metadata' | 'g
     skip_verification: t.skip_verification ?? false,
     verification_timeout_ms: t.verification_timeout_ms ?? null,
     max_verification_retries: t.max_verification_retries ?? 0,
-  });
+  };
+  return JSON.stringify(frame);
 }
 
 /**

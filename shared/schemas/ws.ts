@@ -86,3 +86,29 @@ export function makeWsSchemas(l: Limits) {
 export type WsSchemas = ReturnType<typeof makeWsSchemas>;
 export type WsType = keyof WsSchemas;
 export type WsFrame<T extends WsType> = v.InferOutput<WsSchemas[T]>;
+
+/** What each client frame is for (§2.1), for GET /api/schemas. */
+export const WS_DESCRIPTIONS: Record<WsType, string> = {
+  identify: 'authenticate the socket as an agent',
+  message: 'send a direct (to) or broadcast message',
+  status: 'set this agent’s status',
+  list_agents: 'list identified agents',
+  list_channels: 'list channels',
+  ping: 'keep-alive; answered with pong',
+  mailbox_ack: 'delete mailbox entries up to seq',
+  channel_subscribe: 'follow a channel',
+  channel_unsubscribe: 'stop following a channel',
+  channel_publish: 'publish to a channel',
+  channel_history: 'read a channel’s recent messages',
+  task_accepted: 'accept an assigned task',
+  task_progress: 'report progress on a task',
+  task_complete: 'finish a task with its result',
+  task_failed: 'report a failed task',
+  task_recovering: 'ask whether to continue a task after a crash',
+  task_rejected: 'hand an assigned task back (busy)',
+  state_report: 'report the task held after a reconnect',
+  wake_result: 'report the outcome of a wake command',
+  resource_report: 'report machine resources',
+  ollama_report: 'register a local model endpoint',
+  agent_restarting: 'announce a restart',
+};
