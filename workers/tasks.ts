@@ -1,5 +1,5 @@
 import { workerData } from 'piscina';
-import type { Task, TaskSubmit } from '../shared/schemas/tasks.js';
+import type { Task, TaskSubmit, TaskSubmitted } from '../shared/schemas/tasks.js';
 import { offered } from '../shared/task-frames.js';
 import { openDomainEnv } from '../storage/env.js';
 import type { TaskFilter } from '../storage/task-queries.js';
@@ -34,7 +34,7 @@ function offerNext(
 }
 
 /** The 201 body of a submit, remembered whole so a repeat gets exactly it (§9.28). */
-function submitReply(r: { task: Task; warnings: string[] }) {
+function submitReply(r: { task: Task; warnings: string[] }): TaskSubmitted {
   const t = r.task;
   return {
     status: t.status,

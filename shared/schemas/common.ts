@@ -1,4 +1,5 @@
 import * as v from 'valibot';
+import { normaliseChannel } from '../channel-name.js';
 import type { Config } from '../config.js';
 import { isPlainObject, jsonBytes } from '../json.js';
 
@@ -57,14 +58,7 @@ export const agentId = (l: Limits) =>
 export const capabilities = (l: Limits) =>
   v.pipe(v.array(str(l.maxCapability)), v.maxLength(l.maxCapabilities, `at most ${l.maxCapabilities} capabilities`));
 
-/** §4 normalisation: strip leading `#`, lower-case, drop chars outside [a-z0-9_-]; then validate. */
-export function normaliseChannel(name: string): string {
-  return name
-    .replace(/^#+/, '')
-    .toLowerCase()
-    .replace(/[^a-z0-9_-]/g, '');
-}
-
+/** §4 normalisation, then validation. */
 export const channelName = (l: Limits) =>
   v.pipe(
     v.string(),

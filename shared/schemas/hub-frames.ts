@@ -62,7 +62,10 @@ export const hubFrameSchemas = {
     /** the mailbox seq: set on every frame that comes from (or is kept in) the mailbox */
     seq: v.optional(v.number()),
   }),
-  message_sent: frame('message_sent', 'a message frame was stored and flushed', { id: v.string() }),
+  message_sent: frame('message_sent', 'a message frame was stored and flushed', {
+    id: v.string(),
+    seq: v.optional(v.number()),
+  }),
   status_updated: frame('status_updated', 'this agent’s status was set', { status: v.string() }),
   agents: frame('agents', 'reply to list_agents', { agents: v.array(PresenceAgentSchema) }),
   pong: frame('pong', 'reply to ping', { timestamp: v.number() }),

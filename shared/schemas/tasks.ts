@@ -67,6 +67,16 @@ export function makeTaskSchemas(l: Limits) {
 
 export type TaskSubmit = v.InferOutput<ReturnType<typeof makeTaskSchemas>['taskSubmit']>;
 
+/** The reply to POST /api/tasks (§3.3): 201 when queued, 200 for an idempotent repeat. */
+export const TaskSubmittedSchema = v.object({
+  status: v.string(),
+  task_id: v.string(),
+  priority: v.number(),
+  created_at: v.number(),
+  warnings: v.optional(v.array(v.string())),
+});
+export type TaskSubmitted = v.InferOutput<typeof TaskSubmittedSchema>;
+
 /** The stored task (§3.3 Task). Built by the tasks domain, never parsed from a client. */
 export const TaskSchema = v.object({
   id: v.string(),

@@ -1,0 +1,35 @@
+export type { ReconnectOptions } from './backoff.js';
+export {
+  AgentComClient,
+  type ClientEvents,
+  type ClientOptions,
+  connect,
+  type Logger,
+  type Published,
+  type SendOptions,
+  type Sent,
+} from './client.js';
+export { AgentComError, type AgentComErrorCode, ClientErrorCode } from './errors.js';
+export type {
+  AssignedTask,
+  ChannelSummary,
+  ClientFrame,
+  ClientFrameType,
+  HistEntry,
+  HubFrame,
+  HubFrameType,
+  Payload,
+  PresenceAgent,
+  TaskSubmitInput,
+  TaskSubmitted,
+  TaskView,
+} from './frames.js';
+export type { SocketFactory, SocketLike } from './socket.js';
+export {
+  type TaskContext,
+  type TaskHandler,
+  type TaskOutcome,
+  type TaskOutcomeStatus,
+  TaskWorker,
+  type WorkerOptions,
+} from './worker.js';
