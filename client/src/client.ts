@@ -441,7 +441,9 @@ export class AgentComClient {
       this.oldestSeq = f.oldest_seq ?? null;
       this.taskWorker?.reconnected();
     } catch (err) {
-      this.log('warn', { err }, 'identify on the open socket failed');
+      // after a drop the fresh socket's identify resumes instead
+      if ((err as AgentComError).code !== ClientErrorCode.disconnected)
+        this.log('warn', { err }, 'identify on the open socket failed');
     } finally {
       this.inbox.hold(false);
     }
@@ -490,7 +492,7 @@ export class AgentComClient {
     this.log('info', { code, reason, retry_in_ms: retryInMs }, 'disconnected');
     this.emitNow('disconnected', { code, reason, reconnectInMs: retryInMs });
     if (retryInMs === null)
-      this.stop(new AgentComError('disconnected', `the hub closed the socket (${code} ${reason})`));
+      this.stop(new AgentComError(ClientErrorCode.disconnected, `the hub closed the socket (${code} ${reason})`));
   }
 
   private async dispatch(f: Delivery): Promise<void> {
@@ -499,9 +501,13 @@ export class AgentComClient {
     try {
       await this.events.emit(EVENT_OF[f.type], f as never);
     } catch (err) {
-      const e = new AgentComError('handler_failed', `a ${EVENT_OF[f.type]} handler threw: ${(err as Error)?.message}`, {
-        details: { frame: f.type, cause: err },
-      });
+      const e = new AgentComError(
+        ClientErrorCode.handlerFailed,
+        `a ${EVENT_OF[f.type]} handler threw: ${(err as Error)?.message}`,
+        {
+          details: { frame: f.type, cause: err },
+        },
+      );
       this.emitNow('error', e);
     }
   }

@@ -14,6 +14,10 @@ export const ClientErrorCode = {
   tokenRevoked: 'token_revoked',
   /** `close()` was called, or the client stopped, before the call was sent */
   closed: 'client_closed',
+  /** the socket dropped (and `reconnect: false`, or the call was a ping) */
+  disconnected: 'disconnected',
+  /** an event handler threw (the `error` event; the delivery still counts as handled) */
+  handlerFailed: 'handler_failed',
   /** an HTTP call failed without an error body (network, unexpected status) */
   http: 'http_error',
   /** a task handler's generation went stale while it ran: the result was not sent */

@@ -92,6 +92,8 @@ export class Outbox {
   private replyTimer: ReturnType<typeof setTimeout> | null = null;
   private readonly twins: string[] = [];
   private idleWaiters: Array<() => void> = [];
+  /** set once the client stopped: every later call fails with it */
+  private dead: AgentComError | null = null;
   private readonly encoder = new TextEncoder();
 
   constructor(private readonly o: OutboxOptions) {}
@@ -135,6 +137,7 @@ export class Outbox {
     replies: readonly R[] | null,
     opts: CallOptions<R>,
   ): Promise<HubFrame | null> {
+    if (this.dead) return Promise.reject(this.dead);
     const text = JSON.stringify(frame);
     if (this.tooLarge(text)) {
       return Promise.reject(
@@ -182,7 +185,7 @@ export class Outbox {
     const c = this.current;
     this.current = null;
     if (c) (c.internal ? this.urgent : this.normal).unshift(c);
-    const gone = new AgentComError(ClientErrorCode.closed, 'the socket dropped');
+    const gone = new AgentComError(ClientErrorCode.disconnected, 'the socket dropped');
     for (const q of [this.urgent, this.normal]) {
       for (let i = q.length - 1; i >= 0; i--) {
         // the replies of the old socket are gone with it
@@ -203,6 +206,7 @@ export class Outbox {
 
   /** Fails every call (the client stopped). */
   failAll(err: AgentComError): void {
+    this.dead = err;
     this.ready = false;
     this.clearTimers();
     const all = [...(this.current ? [this.current] : []), ...this.urgent.splice(0), ...this.normal.splice(0)];
