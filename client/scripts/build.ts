@@ -5,13 +5,23 @@
  * needed), and the JSON Schema of every frame. Run by the root `npm run build`.
  */
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const client = `${root}client/`;
-const build = `${client}build/`;
-const dist = `${client}dist/`;
+// `--out <dir>` builds elsewhere (the package test packs a copy), always from scratch
+const outArg = process.argv.indexOf('--out');
+const dist = outArg > 0 ? `${process.argv[outArg + 1]}/` : `${client}dist/`;
 
 /** Newest modification time under the given files and folders. */
 function newest(paths: string[]): number {
@@ -33,7 +43,7 @@ const inputs = [
   `${root}package-lock.json`,
 ];
 const output = `${dist}agentcom.schema.json`;
-if (!process.argv.includes('--force') && existsSync(output) && statSync(output).mtimeMs >= newest(inputs)) {
+if (outArg < 0 && existsSync(output) && statSync(output).mtimeMs >= newest(inputs)) {
   process.exit(0);
 }
 
@@ -43,14 +53,15 @@ const { dts } = await import('rollup-plugin-dts');
 const { parseConfig } = await import('../../shared/config.js');
 const { frameSchemaDocument } = await import('../../shared/schemas/json-schema.js');
 
-rmSync(build, { recursive: true, force: true });
+// tsc's output goes to a fresh dir, so two builds at once never share one; inside the repo, so the
+// declarations still resolve valibot from node_modules
+const build = `${mkdtempSync(`${client}.build-`)}/`;
 rmSync(dist, { recursive: true, force: true });
 mkdirSync(dist, { recursive: true });
 
 // the repo's own compiler (TypeScript 7) emits JS and declarations; rollup only joins them
-execFileSync(process.execPath, [`${root}node_modules/typescript/bin/tsc`, '-p', `${client}tsconfig.build.json`], {
-  stdio: 'inherit',
-});
+const tsc = `${root}node_modules/typescript/bin/tsc`;
+execFileSync(process.execPath, [tsc, '-p', `${client}tsconfig.build.json`, '--outDir', build], { stdio: 'inherit' });
 
 const js = await rollup({ input: `${build}client/src/index.js`, external: ['ws'] });
 await js.write({ file: `${dist}index.js`, format: 'es' });

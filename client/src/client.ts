@@ -309,6 +309,15 @@ export class AgentComClient {
     return this.http.getTask(id);
   }
 
+  /** POST /api/channels; `created` is false when the channel already existed. */
+  async createChannel(
+    name: string,
+    opts: { description?: string } = {},
+  ): Promise<{ channel: string; created: boolean }> {
+    const created = await this.http.createChannel(name, opts.description);
+    return { channel: normaliseChannel(name), created };
+  }
+
   /**
    * Works the tasks the hub assigns to this agent (one at a time). Without a
    * worker the client hands every assignment back (`task_rejected`).

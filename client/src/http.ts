@@ -30,11 +30,22 @@ export class HubHttp {
     return this.request('POST', '/api/tasks', input, { 'idempotency-key': idempotencyKey });
   }
 
+  /** POST /api/channels; false when it already existed (a repeat after a lost reply also lands there). */
+  async createChannel(name: string, description?: string): Promise<boolean> {
+    try {
+      await this.request('POST', '/api/channels', { name, description });
+      return true;
+    } catch (err) {
+      if ((err as AgentComError).code === 'channel_exists') return false;
+      throw err;
+    }
+  }
+
   getTask(id: string): Promise<TaskView> {
     return this.request('GET', `/api/tasks/${encodeURIComponent(id)}`);
   }
 
-  /** Every request here is safe to repeat: reads, or writes with an idempotency key. */
+  /** Every request here is safe to repeat: reads, writes with an idempotency key, and channel creation. */
   private async request<T>(method: string, path: string, body?: unknown, headers: Record<string, string> = {}) {
     for (let attempt = 0; ; attempt++) {
       let res: Response;
