@@ -146,6 +146,9 @@ export class AgentComClient {
   constructor(opts: ClientOptions) {
     const urls = opts.urls ?? (opts.url ? [opts.url] : []);
     if (urls.length === 0) throw new TypeError('connect: give `urls` (or `url`)');
+    for (const u of urls) {
+      if (!/^wss?:$/.test(new URL(u).protocol)) throw new TypeError(`connect: ${u} is not a ws:// or wss:// URL`);
+    }
     this.o = opts;
     this.agentId = opts.agentId;
     this.capabilities = [...(opts.capabilities ?? [])];

@@ -65,7 +65,7 @@ export class Connection {
   }
 
   start(): void {
-    void this.open();
+    this.open();
     this.beat = setInterval(() => this.tick(), Math.max(10, Math.floor(this.o.heartbeatMs / 4)));
     // a Node process may exit while only the heartbeat is left
     (this.beat as { unref?: () => void }).unref?.();
@@ -110,9 +110,16 @@ export class Connection {
     if (s && s.readyState <= OPEN) s.close(code, reason);
   }
 
-  private async open(): Promise<void> {
-    if (this.stopped) return;
-    const Socket = this.o.WebSocket ?? (await defaultSocketFactory());
+  private open(): void {
+    if (this.o.WebSocket) this.connect(this.o.WebSocket);
+    else
+      defaultSocketFactory().then(
+        (Socket) => this.connect(Socket),
+        (err) => this.hooks.fatal(new AgentComError(ClientErrorCode.noWebSocket, `no WebSocket implementation: ${err}`)),
+      );
+  }
+
+  private connect(Socket: SocketFactory): void {
     if (this.stopped) return;
     const url = this.o.urls[this.next % this.o.urls.length];
     this.next++;
@@ -189,7 +196,7 @@ export class Connection {
     if (this.retryTimer) clearTimeout(this.retryTimer);
     this.retryTimer = setTimeout(() => {
       this.retryTimer = null;
-      void this.open();
+      this.open();
     }, ms);
   }
 

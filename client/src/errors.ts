@@ -18,6 +18,8 @@ export const ClientErrorCode = {
   disconnected: 'disconnected',
   /** an event handler threw (the `error` event; the delivery still counts as handled) */
   handlerFailed: 'handler_failed',
+  /** no global WebSocket and no `ws` package to load */
+  noWebSocket: 'no_websocket',
   /** an HTTP call failed without an error body (network, unexpected status) */
   http: 'http_error',
   /** a task handler's generation went stale while it ran: the result was not sent */

@@ -127,9 +127,16 @@ export class Outbox {
     return this.enqueue(frame, replies, opts) as Promise<HubFrame<R>>;
   }
 
-  /** Queues a frame the hub does not answer; resolves once it is written. */
+  /**
+   * Queues a frame the hub does not answer (progress, a task handed back).
+   * Best effort: resolves once written, or when it is dropped with the socket
+   * (the hub reclaims a disconnected agent's task anyway) or the client.
+   */
   fire(frame: ClientFrame): Promise<void> {
-    return this.enqueue(frame, null, { internal: true }).then(() => undefined);
+    return this.enqueue(frame, null, { internal: true, dropOnDisconnect: true }).then(
+      () => undefined,
+      () => undefined,
+    );
   }
 
   private enqueue<R extends HubFrameType>(
