@@ -115,7 +115,8 @@ export class Connection {
     else
       defaultSocketFactory().then(
         (Socket) => this.connect(Socket),
-        (err) => this.hooks.fatal(new AgentComError(ClientErrorCode.noWebSocket, `no WebSocket implementation: ${err}`)),
+        (err) =>
+          this.hooks.fatal(new AgentComError(ClientErrorCode.noWebSocket, `no WebSocket implementation: ${err}`)),
       );
   }
 
