@@ -90,7 +90,7 @@ const core: Handlers = {
       reply_to: f.reply_to,
       idempotency_key: f.idempotency_key,
     });
-    conn.sendJson({ type: 'message_sent', id: r.id });
+    conn.sendJson({ type: 'message_sent', id: r.id, seq: r.seq });
   },
 
   status(hub, conn, f) {

@@ -60,9 +60,7 @@ describe('the client SDK across hub restarts, kill -9 and slow consumers', () =>
     }
   });
 
-  test('kill -9 mid-stream: every message acked to the sender reaches the handler exactly once, in order, after resume', {
-    todo: 'needs issue 12 (delivery "acked": live frames kept in the mailbox until acked)',
-  }, async () => {
+  test('kill -9 mid-stream: every message acked to the sender reaches the handler exactly once, in order, after resume', async () => {
     const dir = tempDir();
     dirs.push(dir);
     let child = await spawnChildHub(dir);
@@ -140,9 +138,7 @@ describe('the client SDK across hub restarts, kill -9 and slow consumers', () =>
     }
   });
 
-  test('a slow handler past the hub’s cap: once it catches up the client finds the 4008, resumes, and loses and repeats nothing', {
-    todo: 'needs issue 12 (delivery "acked"): in live mode frames the hub wrote into kernel buffers die with the socket',
-  }, async () => {
+  test('a slow handler past the hub’s cap: once it catches up the client finds the 4008, resumes, and loses and repeats nothing', async () => {
     const hub = await startTestHub({ sendBufferMax: 16 * 1024, slowConsumerMs: 200 });
     const [ta, tb] = [await tokenFor(hub, 'sa'), await tokenFor(hub, 'sb')];
     await whitelist(hub, 'sa', 'sb');

@@ -99,7 +99,14 @@ export interface ClientEvents {
   taskFinished: TaskOutcome;
   restartRequested: HubFrame<'restart_sidecar'>;
   rateLimitWarning: HubFrame<'rate_limit_warning'>;
-  connected: { url: string; agentId: string; oldestSeq: number | null; resumedFrom: number };
+  /** identified on a fresh socket: `delivery` as the hub granted it, the seq it resumed from */
+  connected: {
+    url: string;
+    agentId: string;
+    delivery: HubFrame<'identified'>['delivery'];
+    oldestSeq: number | null;
+    resumedFrom: number;
+  };
   disconnected: { code: number; reason: string; reconnectInMs: number | null };
   /** the handlers fell `highWater` deliveries behind (paused) or caught up */
   backpressure: { paused: boolean; queued: number };
@@ -125,7 +132,7 @@ const strip = <T extends { type: string }>({ type: _, ...rest }: T): Omit<T, 'ty
  */
 export class AgentComClient {
   readonly agentId: string;
-  /** the oldest mailbox seq the hub still held at the last identify (null: empty, or a hub that does not say) */
+  /** the oldest mailbox seq the hub still held at the last identify (null: empty) */
   oldestSeq: number | null = null;
   private readonly o: ClientOptions;
   private readonly conn: Connection;
@@ -425,7 +432,7 @@ export class AgentComClient {
   }
 
   private onIdentified(f: HubFrame<'identified'>, url: string): void {
-    this.oldestSeq = f.oldest_seq ?? null;
+    this.oldestSeq = f.oldest_seq;
     this.log('info', { url, resumed_from: this.inbox.lastSeq }, 'identified');
     // the task report goes ahead of every queued call
     this.taskWorker?.reconnected();
@@ -435,6 +442,7 @@ export class AgentComClient {
     this.emitNow('connected', {
       url,
       agentId: this.agentId,
+      delivery: f.delivery,
       oldestSeq: this.oldestSeq,
       resumedFrom: this.inbox.lastSeq,
     });
@@ -450,7 +458,7 @@ export class AgentComClient {
         internal: true,
         dropOnDisconnect: true,
       });
-      this.oldestSeq = f.oldest_seq ?? null;
+      this.oldestSeq = f.oldest_seq;
       this.taskWorker?.reconnected();
     } catch (err) {
       // after a drop the fresh socket's identify resumes instead

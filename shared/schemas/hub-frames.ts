@@ -64,7 +64,8 @@ export const hubFrameSchemas = {
   }),
   message_sent: frame('message_sent', 'a message frame was stored and flushed', {
     id: v.string(),
-    seq: v.optional(v.number()),
+    /** its seq in global history (and in each recipient's mailbox) */
+    seq: v.number(),
   }),
   status_updated: frame('status_updated', 'this agent’s status was set', { status: v.string() }),
   agents: frame('agents', 'reply to list_agents', { agents: v.array(PresenceAgentSchema) }),
