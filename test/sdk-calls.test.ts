@@ -53,13 +53,14 @@ describe('the client SDK against a real hub: every call and event', () => {
     }
   });
 
-  test('a repeated idempotency key returns the first id and stores one message', async () => {
+  test('a repeated idempotency key returns the first reply and stores one message; reused for another, it is refused', async () => {
     const a = await join('a3');
     const first = await a.send('nobody3', { x: 1 }, { idempotencyKey: 'k-1' });
     const again = await a.send('nobody3', { x: 1 }, { idempotencyKey: 'k-1' });
     assert.equal(again.id, first.id);
     const box = await api(hub.url, 'GET', '/api/mailbox/nobody3', { token: await tokenFor(hub, 'nobody3') });
     assert.equal(box.body.count, 1);
+    await assert.rejects(a.send('nobody3', { x: 2 }, { idempotencyKey: 'k-1' }), { code: 'idempotency_key_reused' });
   });
 
   test('channels: subscribe (normalised), publish, history, unsubscribe, listChannels, and their events', async () => {

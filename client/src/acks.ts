@@ -18,11 +18,6 @@ export class AckBatcher {
     this.ackedSeq = o.from;
   }
 
-  /** The last seq the hub confirmed deleted. */
-  get acked(): number {
-    return this.ackedSeq;
-  }
-
   handled(seq: number): void {
     this.handledSeq = Math.max(this.handledSeq, seq);
     if (++this.count >= this.o.every) this.flushSoon(0);

@@ -448,6 +448,8 @@ export class AgentComClient {
     });
     this.started?.resolve();
     this.started = null;
+    // after the caller's `await connect()` continuation, where it registers its handlers
+    setTimeout(() => this.inbox.open(), 0);
   }
 
   /** Identifies again on the open socket: with `replay`, the mailbox after `lastSeq` comes first. */

@@ -51,7 +51,7 @@ export class Connection {
   private retryTimer: ReturnType<typeof setTimeout> | null = null;
   private beat: ReturnType<typeof setInterval> | null = null;
   private stopped = false;
-  lastSentAt = 0;
+  private lastSentAt = 0;
   private lastHeardAt = 0;
   url = '';
 

@@ -42,10 +42,11 @@ class RecentIds {
  */
 export class Inbox {
   lastSeq: number;
-  duplicates = 0;
   private readonly queue: Delivery[] = [];
   private readonly seen = new RecentIds(10_000);
   private running: Promise<void> | null = null;
+  /** deliveries queue until `open()`: handlers registered right after `await connect()` see the first one */
+  private opened = false;
   private full = false;
   private holding = false;
   private skippedAny = false;
@@ -56,10 +57,6 @@ export class Inbox {
 
   get size(): number {
     return this.queue.length;
-  }
-
-  get isFull(): boolean {
-    return this.full;
   }
 
   /**
@@ -80,10 +77,7 @@ export class Inbox {
   push(f: Delivery): void {
     const id = f.type === 'message' || f.type === 'channel_message' ? f.id : null;
     const seq = f.type === 'message' ? f.seq : undefined;
-    if ((seq !== undefined && seq <= this.lastSeq) || (id !== null && this.seen.has(id))) {
-      this.duplicates++;
-      return;
-    }
+    if ((seq !== undefined && seq <= this.lastSeq) || (id !== null && this.seen.has(id))) return;
     if ((this.full || this.holding) && seq !== undefined) {
       this.skippedAny = true;
       return;
@@ -94,7 +88,7 @@ export class Inbox {
       this.full = true;
       this.o.onFull(true);
     }
-    this.running ??= this.run();
+    if (this.opened) this.running ??= this.run();
   }
 
   private async run(): Promise<void> {
@@ -114,8 +108,9 @@ export class Inbox {
     this.running = null;
   }
 
-  /** Resolves once every queued frame was handled. */
-  async drained(): Promise<void> {
-    while (this.running) await this.running;
+  open(): void {
+    if (this.opened) return;
+    this.opened = true;
+    if (this.queue.length) this.running ??= this.run();
   }
 }
