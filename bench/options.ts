@@ -32,6 +32,8 @@ export interface BenchOptions {
   diskSamples: number;
   /** receivers identify with this delivery mode; `acked` keeps every message in the mailbox until acked (§9.32) */
   delivery: 'live' | 'acked';
+  /** `sdk`: pure task agents run on the client SDK (client/) instead of raw frames */
+  taskClient: 'raw' | 'sdk';
 }
 
 export class UsageError extends Error {}
@@ -58,6 +60,7 @@ Load:
   --size BYTES        message payload size (default 1024)
   --delivery MODE     live (default) or acked: receivers identify with delivery "acked" and ack
                       their mailbox every 20 ms (at-least-once; every message is also a mailbox write)
+  --task-client C     raw (default) or sdk: the agents that only work tasks run on the client SDK
   --workers N         load-generator threads (default ${defaultWorkers()})
   --drain S           wait for outstanding replies after a phase (default 10)
 
@@ -130,6 +133,8 @@ export function parseArgs(argv: string[], env: NodeJS.ProcessEnv = process.env):
   const pidText = take('hub-pid');
   const delivery = take('delivery') ?? 'live';
   if (delivery !== 'live' && delivery !== 'acked') throw new UsageError('--delivery is live or acked');
+  const taskClient = take('task-client') ?? 'raw';
+  if (taskClient !== 'raw' && taskClient !== 'sdk') throw new UsageError('--task-client is raw or sdk');
   const o: BenchOptions = {
     scenario: s,
     agents: opt('agents', DEFAULT_AGENTS[s], 1),
@@ -154,6 +159,7 @@ export function parseArgs(argv: string[], env: NodeJS.ProcessEnv = process.env):
     hubLogLevel: take('hub-log-level') ?? 'info',
     diskSamples: opt('disk-samples', 500, 1),
     delivery: delivery as 'live' | 'acked',
+    taskClient: taskClient as 'raw' | 'sdk',
   };
   const unknown = [...flags.keys()];
   if (unknown.length) throw new UsageError(`unknown option --${unknown[0]} (see --help)`);

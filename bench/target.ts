@@ -80,6 +80,7 @@ export async function runTarget(
       taskers: plan.taskers[i],
       connectConcurrency: 64,
       delivery: o.delivery,
+      taskClient: o.taskClient,
     }));
     const pool = await GeneratorPool.start(inits, 60_000 + 20 * ids.length).catch(fatalToFeature);
     try {

@@ -51,6 +51,8 @@ export interface WorkerInit {
   connectConcurrency: number;
   /** the identify's delivery mode; `acked` receivers ack their mailbox in batches */
   delivery: 'live' | 'acked';
+  /** pure task agents speak raw frames, or run on the client SDK */
+  taskClient: 'raw' | 'sdk';
 }
 
 export type PhaseMode = 'open' | 'closed' | 'hold';

@@ -122,6 +122,15 @@ describe('bench smoke', () => {
       assert.equal(c.cycles, c.acked);
     });
 
+    test('tasks with --task-client sdk: the task agents run on the client SDK, every cycle completes', async (t) => {
+      const r = await run(t, against('tasks', 3, ['--task-client', 'sdk']));
+      if (!r) return;
+      assertClean(r);
+      const c = r.phases[0].counts;
+      assert.ok(c.cycles > 0);
+      assert.equal(c.cycles, c.acked);
+    });
+
     test('mixed: direct, channel and task traffic together', async (t) => {
       const r = await run(t, against('mixed', 4));
       if (!r) return;

@@ -61,6 +61,26 @@ describe('the client SDK’s task worker against a real hub', () => {
     assert.ok(tapped.some((f) => f.type === 'task_ack' && f.text.includes('"accepted"')));
   });
 
+  test('queued tasks are worked back to back: the next assignment may come before the last result’s ack', async () => {
+    const hub = await hubWith();
+    const w = await join(hub, 'busy-bee');
+    const done = outcomes(w);
+    w.worker({ capabilities: ['bee'] }, (task) => ({ n: task.metadata.n }));
+    const ids = [];
+    for (let n = 0; n < 10; n++)
+      ids.push((await w.submitTask({ description: 'bee', needed_capabilities: ['bee'], metadata: { n } })).task_id);
+    await until(() => done.length === 10, 'all ten', 10_000);
+    assert.ok(done.every((o) => o.status === 'complete'));
+    for (const id of ids) {
+      const t = await w.getTask(id);
+      assert.deepEqual(
+        t.history.filter((h) => h.event === 'rejected'),
+        [],
+        'never handed back as busy',
+      );
+    }
+  });
+
   test('a throwing handler fails the task; the hub retries it per max_retries and the next attempt completes', async () => {
     const hub = await hubWith();
     const w = await join(hub, 'flaky');

@@ -14,6 +14,11 @@ interface Meta {
 
 type Done = (by: string, ph: number) => void;
 
+interface Assigned {
+  task_id: string;
+  metadata?: Partial<Meta> | Record<string, unknown>;
+}
+
 /**
  * The task cycle: HTTP submit → task_assign → task_accepted + task_complete →
  * task_ack. The submit's metadata carries the stamp and the submitter, so
@@ -61,14 +66,26 @@ export class TaskFlow {
     );
   }
 
-  onAssign(agent: BenchAgent, f: { task_id: string; generation: number; metadata?: Partial<Meta> }): void {
-    const m = f.metadata ?? {};
-    if (typeof m.by !== 'string' || !this.isOurs(m.by)) {
-      // not a bench task (a hub shared with real agents): hand it back untouched
+  /** A task this thread submitted (a hub shared with real agents may assign others). */
+  isBench(f: Assigned): boolean {
+    const by = f.metadata?.by;
+    return typeof by === 'string' && this.isOurs(by);
+  }
+
+  /** A cycle's assignment reached its agent: the stamp travels in the metadata. */
+  begin(f: Assigned): void {
+    const m = f.metadata as Meta;
+    this.inFlight.set(f.task_id, { bt: Number(m.bt), ph: Number(m.ph), by: m.by });
+  }
+
+  /** The raw path: accept and complete at once, without waiting for the acceptance's ack. */
+  onAssign(agent: BenchAgent, f: Assigned & { generation: number }): void {
+    if (!this.isBench(f)) {
+      // not a bench task: hand it back untouched
       agent.send(JSON.stringify({ type: 'task_rejected', task_id: f.task_id, reason: 'busy' }));
       return;
     }
-    this.inFlight.set(f.task_id, { bt: Number(m.bt), ph: Number(m.ph), by: m.by });
+    this.begin(f);
     agent.send(`{"type":"task_accepted","task_id":${JSON.stringify(f.task_id)}}`);
     agent.send(
       JSON.stringify({

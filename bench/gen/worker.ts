@@ -1,4 +1,5 @@
 import { parentPort } from 'node:worker_threads';
+import type { AgentComClient } from '../../client/src/index.js';
 import type { FromWorker, PhaseSpec, ToWorker, WorkerInit } from '../types.js';
 import { mapLimit, nowUs, sleep } from '../util.js';
 import { BenchAgent, type Pending } from './agent.js';
@@ -6,6 +7,7 @@ import { LoadDriver } from './driver.js';
 import { FrameBuilder, readStamp } from './frames.js';
 import { drainMailboxes } from './mailbox.js';
 import { Recorder } from './recorder.js';
+import { sdkTaskAgent } from './sdk-tasks.js';
 import { TaskFlow } from './tasks.js';
 
 /** One load-generator thread: it owns a share of the agents and drives them phase by phase. */
@@ -18,6 +20,8 @@ const SEND_BACKLOG_MAX = 64 * 1024 * 1024;
 
 let init: WorkerInit;
 let agents: BenchAgent[] = [];
+/** task agents on the client SDK (`--task-client sdk`) */
+let sdkAgents: AgentComClient[] = [];
 const byId = new Map<string, BenchAgent>();
 const rec = new Recorder();
 let frames: FrameBuilder;
@@ -130,8 +134,22 @@ function onClose(_agent: BenchAgent, code: number): void {
   rec.counts.closed[String(code)] = (rec.counts.closed[String(code)] ?? 0) + 1;
 }
 
+/** Pure task agents (no sends, no subscription), which `--task-client sdk` runs on the client SDK. */
+const sdkRun = (a: BenchAgent) =>
+  init.taskClient === 'sdk' && a.spec.capabilities !== undefined && !a.isSender && !a.spec.subscribe;
+
 async function connectAll(): Promise<void> {
-  const online = agents.filter((a) => a.spec.connect);
+  sdkAgents = await mapLimit(
+    agents.filter((a) => a.spec.connect && sdkRun(a)),
+    init.connectConcurrency,
+    async (a) => {
+      const t0 = nowUs();
+      const c = await sdkTaskAgent(init.wsUrl, a.spec, init.delivery, tasks);
+      rec.recordCarry('connect', nowUs() - t0);
+      return c;
+    },
+  );
+  const online = agents.filter((a) => a.spec.connect && !sdkRun(a));
   await mapLimit(online, init.connectConcurrency, async (a) => {
     const t0 = nowUs();
     await a.open(init.wsUrl, onFrame, onClose);
@@ -195,7 +213,10 @@ port.on('message', (m: ToWorker) => {
       (by) => byId.has(by),
       (by, ph) => completed(byId.get(by), ph),
     );
-    connectAll().then(() => post({ type: 'ready', connected: agents.filter((a) => a.ws).length }), fail);
+    connectAll().then(
+      () => post({ type: 'ready', connected: agents.filter((a) => a.ws).length + sdkAgents.length }),
+      fail,
+    );
   } else if (m.type === 'phase') {
     runPhase(m.phase).catch(fail);
   } else if (m.type === 'collect') {
@@ -203,6 +224,7 @@ port.on('message', (m: ToWorker) => {
   } else if (m.type === 'close') {
     closing = true;
     for (const a of agents) a.close();
+    for (const c of sdkAgents) void c.close(100);
     setTimeout(() => process.exit(0), 200).unref();
     port.close();
   }

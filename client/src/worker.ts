@@ -8,6 +8,8 @@ export interface WorkerOptions {
   concurrency?: 1;
   /** at most one `task_progress` per this many ms; later calls in between send only the latest (default 1000) */
   progressIntervalMs?: number;
+  /** false hands the task back untouched (`task_rejected`, no retry counted): tasks this worker is not for */
+  accepts?: (task: AssignedTask) => boolean;
 }
 
 export interface TaskContext {
@@ -78,6 +80,8 @@ export class TaskWorker {
   private queued: AssignedTask | null = null;
   private stopping = false;
   private idleWaiters: Array<() => void> = [];
+  /** results on their way to the hub */
+  private readonly delivering = new Set<Promise<void>>();
 
   constructor(
     private readonly host: WorkerHost,
@@ -91,6 +95,10 @@ export class TaskWorker {
   }
 
   assigned(task: AssignedTask): void {
+    if (this.o.accepts && !this.o.accepts(task)) {
+      void this.host.fire({ type: 'task_rejected', task_id: task.task_id, reason: 'declined' });
+      return;
+    }
     const r = this.run;
     if (this.stopping || (r && r.task.task_id !== task.task_id) || this.queued) {
       void this.host.fire({
@@ -142,8 +150,12 @@ export class TaskWorker {
   /** Takes no more tasks; resolves when the current one has ended. */
   async stop(): Promise<void> {
     this.stopping = true;
-    if (!this.run) return;
+    if (!this.run && this.delivering.size === 0) return;
     await new Promise<void>((r) => this.idleWaiters.push(r));
+  }
+
+  private wakeIfIdle(): void {
+    if (!this.run && this.delivering.size === 0) for (const w of this.idleWaiters.splice(0)) w();
   }
 
   /** The client stopped: nothing can be sent any more. */
@@ -177,11 +189,29 @@ export class TaskWorker {
     Promise.resolve()
       .then(() => this.handler(task, ctx))
       .then(
-        (result) => this.finish(run, { result: result ?? {} }),
-        (err: unknown) => this.finish(run, { error: err instanceof Error ? err.message : String(err) }),
-      )
+        (result) => this.settled(run, { result: result ?? {} }),
+        (err: unknown) => this.settled(run, { error: err instanceof Error ? err.message : String(err) }),
+      );
+  }
+
+  /**
+   * The handler returned: the agent is free at once. The hub assigns the next
+   * task as soon as it has taken this result, so that assignment can arrive
+   * before the result's ack has been read.
+   */
+  private settled(run: Run, out: { result?: Payload; error?: string }): void {
+    if (this.run === run) this.run = null;
+    const q = this.queued;
+    this.queued = null;
+    // a reassignment, accepted while the stale run wound down
+    if (q && !this.stopping) this.start(q);
+    const delivery = this.finish(run, out)
       .catch((err) => this.host.warn(err, 'task result not delivered'))
-      .finally(() => this.next(run));
+      .finally(() => {
+        this.delivering.delete(delivery);
+        this.wakeIfIdle();
+      });
+    this.delivering.add(delivery);
   }
 
   private progress(run: Run, frame: ClientFrame<'task_progress'>): void {
@@ -239,7 +269,7 @@ export class TaskWorker {
       this.host.finished({ ...base, status: ack.status as TaskOutcome['status'] });
     } catch (err) {
       if (!(err instanceof AgentComError) || !OUTCOME_CODES.has(err.code)) throw err;
-      this.host.finished({ ...base, status: await this.settled(err.code, run, !out.error) });
+      this.host.finished({ ...base, status: await this.outcomeOf(err.code, run, !out.error) });
     }
   }
 
@@ -248,7 +278,7 @@ export class TaskWorker {
    * committed just before the socket dropped and sent again after: the task
    * is then completed with our generation.
    */
-  private async settled(code: string, run: Run, completing: boolean): Promise<TaskOutcome['status']> {
+  private async outcomeOf(code: string, run: Run, completing: boolean): Promise<TaskOutcome['status']> {
     if (code !== 'invalid_state' || !completing) return code as TaskOutcome['status'];
     try {
       const t = await this.host.getTask(run.task.task_id);
@@ -256,18 +286,5 @@ export class TaskWorker {
     } catch {
       return 'invalid_state';
     }
-  }
-
-  private next(run: Run): void {
-    if (this.run !== run) return;
-    this.run = null;
-    const q = this.queued;
-    this.queued = null;
-    // a reassignment, accepted while the stale run wound down
-    if (q && !this.stopping) {
-      this.start(q);
-      return;
-    }
-    for (const w of this.idleWaiters.splice(0)) w();
   }
 }
