@@ -21,6 +21,25 @@ function watch(c: AgentComClient) {
   return { ids, downs };
 }
 
+/** A sender and a receiver whose handler waits for `release()`; `ids` is what the handler saw, in order. */
+async function slowPair(hub: TestHub, prefix: string, highWater: number) {
+  const [sender, receiver] = [`${prefix}a`, `${prefix}b`];
+  const [ta, tb] = [await tokenFor(hub, sender), await tokenFor(hub, receiver)];
+  await whitelist(hub, sender, receiver);
+  const a = await connect({ url: hub.wsUrl, agentId: sender, token: ta, ...fast });
+  const b = await connect({ url: hub.wsUrl, agentId: receiver, token: tb, ...fast, highWater });
+  let release: () => void = () => {};
+  const gate = new Promise<void>((r) => {
+    release = r;
+  });
+  const ids: string[] = [];
+  b.on('message', async (m) => {
+    await gate;
+    ids.push(m.id);
+  });
+  return { a, b, receiver, ids, release: () => release() };
+}
+
 describe('the client SDK across hub restarts, kill -9 and slow consumers', () => {
   const dirs: string[] = [];
   after(async () => {
@@ -100,19 +119,7 @@ describe('the client SDK across hub restarts, kill -9 and slow consumers', () =>
 
   test('a slow handler pauses reading and says so; caught up, it resumes on the same socket, losing and repeating nothing', async () => {
     const hub = await startTestHub();
-    const [ta, tb] = [await tokenFor(hub, 'pa'), await tokenFor(hub, 'pb')];
-    await whitelist(hub, 'pa', 'pb');
-    const a = await connect({ url: hub.wsUrl, agentId: 'pa', token: ta, ...fast });
-    const b = await connect({ url: hub.wsUrl, agentId: 'pb', token: tb, ...fast, highWater: 10 });
-    let release: () => void = () => {};
-    const gate = new Promise<void>((r) => {
-      release = r;
-    });
-    const ids: string[] = [];
-    b.on('message', async (m) => {
-      await gate;
-      ids.push(m.id);
-    });
+    const { a, b, receiver, ids, release } = await slowPair(hub, 'p', 10);
     const states: boolean[] = [];
     b.on('backpressure', (e) => {
       states.push(e.paused);
@@ -120,7 +127,7 @@ describe('the client SDK across hub restarts, kill -9 and slow consumers', () =>
     const downs = watch(b).downs;
     try {
       const sent: string[] = [];
-      for (let n = 0; n < 100; n++) sent.push((await a.send('pb', { n })).id);
+      for (let n = 0; n < 100; n++) sent.push((await a.send(receiver, { n })).id);
       await until(() => states.length > 0, 'paused');
       release();
       await until(() => ids.length >= sent.length, 'all handled', 10_000);
@@ -140,19 +147,7 @@ describe('the client SDK across hub restarts, kill -9 and slow consumers', () =>
 
   test('a slow handler past the hub’s cap: once it catches up the client finds the 4008, resumes, and loses and repeats nothing', async () => {
     const hub = await startTestHub({ sendBufferMax: 16 * 1024, slowConsumerMs: 200 });
-    const [ta, tb] = [await tokenFor(hub, 'sa'), await tokenFor(hub, 'sb')];
-    await whitelist(hub, 'sa', 'sb');
-    const a = await connect({ url: hub.wsUrl, agentId: 'sa', token: ta, ...fast });
-    const b = await connect({ url: hub.wsUrl, agentId: 'sb', token: tb, ...fast, highWater: 5 });
-    let release: () => void = () => {};
-    const gate = new Promise<void>((r) => {
-      release = r;
-    });
-    const ids: string[] = [];
-    b.on('message', async (m) => {
-      await gate;
-      ids.push(m.id);
-    });
+    const { a, b, receiver, ids, release } = await slowPair(hub, 's', 5);
     const paused = collect(b, 'backpressure', 1, (e) => e.paused);
     const downs: number[] = [];
     b.on('disconnected', (d) => {
@@ -162,10 +157,10 @@ describe('the client SDK across hub restarts, kill -9 and slow consumers', () =>
       const sent: string[] = [];
       const payload = { pad: 'x'.repeat(60 * 1024) };
       // loopback kernel buffers absorb several MB before the hub's own buffer grows
-      while (hub.hub.conns.online('sb') && sent.length < 2000) sent.push((await a.send('sb', payload)).id);
+      while (hub.hub.conns.online(receiver) && sent.length < 2000) sent.push((await a.send(receiver, payload)).id);
       await paused;
-      assert.equal(hub.hub.conns.online('sb'), undefined, 'the hub cut the paused reader off');
-      for (let n = 0; n < 3; n++) sent.push((await a.send('sb', { n })).id);
+      assert.equal(hub.hub.conns.online(receiver), undefined, 'the hub cut the paused reader off');
+      for (let n = 0; n < 3; n++) sent.push((await a.send(receiver, { n })).id);
       // the handler catches up: the client reads again, finds the socket closed, and resumes from the mailbox
       release();
       await until(() => ids.length >= sent.length, 'all handled', 20_000);

@@ -10,20 +10,7 @@ export {
   type Sent,
 } from './client.js';
 export { AgentComError, type AgentComErrorCode, ClientErrorCode } from './errors.js';
-export type {
-  AssignedTask,
-  ChannelSummary,
-  ClientFrame,
-  ClientFrameType,
-  HistEntry,
-  HubFrame,
-  HubFrameType,
-  Payload,
-  PresenceAgent,
-  TaskSubmitInput,
-  TaskSubmitted,
-  TaskView,
-} from './frames.js';
+export type * from './frames.js';
 export type { SocketFactory, SocketLike } from './socket.js';
 export {
   type TaskContext,

@@ -1,5 +1,6 @@
 import * as v from 'valibot';
 import { AgentSchema, HistEntrySchema } from './records.js';
+import { TaskSchema } from './tasks.js';
 
 /**
  * Hub → client frames (PROTOCOL.md §2.2 with the §9 departures). The hub
@@ -104,22 +105,20 @@ export const hubFrameSchemas = {
   }),
   task_assign: frame('task_assign', 'a task given to this agent (§2.4)', {
     task_id: v.string(),
-    description: v.string(),
-    metadata: obj,
-    generation: v.number(),
+    ...v.pick(TaskSchema, ['description', 'metadata', 'generation']).entries,
     assigned_at: v.number(),
-    repo: v.nullable(v.string()),
-    branch: v.nullable(v.string()),
-    file_hints: v.array(v.object({ path: v.string(), reason: v.optional(v.nullable(v.string())) })),
-    success_criteria: v.array(v.string()),
-    verification_steps: v.array(
-      v.object({ type: v.string(), target: v.string(), description: v.optional(v.nullable(v.string())) }),
-    ),
-    complexity: v.nullable(obj),
-    routing_decision: v.nullable(obj),
-    skip_verification: v.boolean(),
-    verification_timeout_ms: v.nullable(v.number()),
-    max_verification_retries: v.number(),
+    ...v.pick(TaskSchema, [
+      'repo',
+      'branch',
+      'file_hints',
+      'success_criteria',
+      'verification_steps',
+      'complexity',
+      'routing_decision',
+      'skip_verification',
+      'verification_timeout_ms',
+      'max_verification_retries',
+    ]).entries,
   }),
   task_ack: frame('task_ack', 'reply to task_accepted, task_complete and task_failed', {
     task_id: v.string(),

@@ -1,6 +1,12 @@
 import WebSocket from 'ws';
 
-/** A scripted agent: a real WebSocket that records every frame and waits for the ones a test expects. */
+/**
+ * A scripted agent: a real WebSocket that records every frame and waits for
+ * the ones a test expects. It stays raw on purpose: the tests look at exactly
+ * what the client SDK (client/) hides (each frame and its order, malformed
+ * input, close codes as sent); the SDK's own tests start SDK agents through
+ * test/helpers/sdk.ts.
+ */
 export class TestClient {
   readonly frames: any[] = [];
   private waiters: Array<{ pred: (f: any) => boolean; resolve: (f: any) => void }> = [];
