@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
+import type { AddressInfo } from 'node:net';
 import { describe, test } from 'node:test';
+import { WebSocketServer } from 'ws';
 import { type AgentComClient, type AgentComError, type ClientEvents, connect } from '../client/src/index.js';
 import { connectAgent, sleep } from './helpers/client.js';
 import { ADMIN_TOKEN, api, startTestHub, tokenFor, whitelist } from './helpers/hub.js';
@@ -129,6 +131,22 @@ describe('the client SDK and the hub’s close codes', () => {
       assert.ok(c.connected);
       await c.close();
     } finally {
+      await hub.stop();
+    }
+  });
+
+  test('a peer that never answers identify is given up after 2.5 heartbeats, and the next URL tried', async () => {
+    const mute = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+    await new Promise((r) => mute.once('listening', r));
+    const hub = await startTestHub();
+    try {
+      const token = await tokenFor(hub, 'patient2');
+      const muteUrl = `ws://127.0.0.1:${(mute.address() as AddressInfo).port}/ws`;
+      const c = await connect({ urls: [muteUrl, hub.wsUrl], agentId: 'patient2', token, heartbeatMs: 100, ...fast });
+      assert.ok(c.connected);
+      await c.close();
+    } finally {
+      mute.close();
       await hub.stop();
     }
   });

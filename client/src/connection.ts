@@ -125,7 +125,7 @@ export class Connection {
     const url = this.o.urls[this.next % this.o.urls.length];
     this.next++;
     this.url = url;
-    const s = openSocket(Socket, url);
+    const s = openSocket(Socket, url, this.silenceMs);
     this.socket = s;
     s.onopen = () => {
       this.lastHeardAt = Date.now();
@@ -205,14 +205,19 @@ export class Connection {
     return this.o.reconnect || {};
   }
 
+  /** Pings get pongs, so a peer silent for this long is gone (a half-open TCP connection, a hung identify). */
+  private get silenceMs(): number {
+    return this.o.heartbeatMs * 2.5;
+  }
+
   private tick(): void {
-    if (!this.ready) return;
+    const s = this.socket;
+    if (!s || s.readyState !== OPEN) return;
     const now = Date.now();
-    // pings get pongs, so a peer silent for this long is gone (a half-open TCP connection)
-    if (now - this.lastHeardAt > this.o.heartbeatMs * 2.5) {
+    if (now - this.lastHeardAt > this.silenceMs) {
       this.drop();
       return;
     }
-    if (now - this.lastSentAt >= this.o.heartbeatMs) this.hooks.heartbeat();
+    if (this.ready && now - this.lastSentAt >= this.o.heartbeatMs) this.hooks.heartbeat();
   }
 }

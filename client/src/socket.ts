@@ -38,7 +38,10 @@ export function defaultSocketFactory(): Promise<SocketFactory> {
   return cached;
 }
 
-/** Opens a socket (the hub never negotiates compression, so `ws` is told not to offer it). */
-export function openSocket(Socket: SocketFactory, url: string): SocketLike {
-  return new Socket(url, undefined, { perMessageDeflate: false });
+/**
+ * Opens a socket. `ws` is told not to offer compression (the hub never takes
+ * it) and to give up on a handshake that hangs.
+ */
+export function openSocket(Socket: SocketFactory, url: string, handshakeTimeoutMs: number): SocketLike {
+  return new Socket(url, undefined, { perMessageDeflate: false, handshakeTimeout: handshakeTimeoutMs });
 }
