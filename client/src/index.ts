@@ -1,16 +1,8 @@
 export type { ReconnectOptions } from './backoff.js';
-export {
-  AgentComClient,
-  type ClientEvents,
-  type ClientOptions,
-  connect,
-  type Logger,
-  type Published,
-  type SendOptions,
-  type Sent,
-} from './client.js';
+export { AgentComClient, connect } from './client.js';
 export { AgentComError, type AgentComErrorCode, ClientErrorCode } from './errors.js';
 export type * from './frames.js';
+export type { ClientEvents, ClientOptions, Logger, Published, SendOptions, Sent } from './options.js';
 export type { SocketFactory, SocketLike } from './socket.js';
 export {
   type TaskContext,
