@@ -1,36 +1,29 @@
 /**
  * Mailbox acks, batched: `mailbox_ack {seq}` deletes every entry up to seq,
  * so one ack covers all the messages handled since the last. One goes out
- * after `every` handled messages or `delayMs` after the first, whichever
- * comes first, and never two at a time.
+ * `delayMs` after the first message handled since the last ack, never two at
+ * a time: however fast messages come, acks spend at most one frame of the
+ * agent's rate limit per `delayMs`.
  */
 export class AckBatcher {
   private handledSeq = 0;
   private ackedSeq: number;
-  private count = 0;
   private timer: ReturnType<typeof setTimeout> | null = null;
   private inFlight: Promise<void> | null = null;
 
   constructor(
     private readonly send: (seq: number) => Promise<unknown>,
-    private readonly o: { delayMs: number; every: number; from: number },
+    private readonly o: { delayMs: number; from: number },
   ) {
     this.ackedSeq = o.from;
   }
 
   handled(seq: number): void {
     this.handledSeq = Math.max(this.handledSeq, seq);
-    if (++this.count >= this.o.every) this.flushSoon(0);
-    else this.flushSoon(this.o.delayMs);
-  }
-
-  private flushSoon(ms: number): void {
-    if (this.timer && ms > 0) return;
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = setTimeout(() => {
+    this.timer ??= setTimeout(() => {
       this.timer = null;
       void this.flush().catch(() => {});
-    }, ms);
+    }, this.o.delayMs);
   }
 
   /** Acks everything handled so far; resolves when the hub confirmed it. */
@@ -38,7 +31,6 @@ export class AckBatcher {
     while (this.inFlight) await this.inFlight.catch(() => {});
     if (this.handledSeq <= this.ackedSeq) return;
     const seq = this.handledSeq;
-    this.count = 0;
     const p = this.send(seq).then(() => {
       this.ackedSeq = Math.max(this.ackedSeq, seq);
     });

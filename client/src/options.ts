@@ -45,9 +45,7 @@ export interface ClientOptions {
   replyTimeoutMs?: number;
   /** deliveries waiting for handlers before the client stops reading (default 1000) */
   highWater?: number;
-  /** acks go out after this many handled messages … (default 100) */
-  ackEvery?: number;
-  /** … or this long after the first unacked one (default 100 ms) */
+  /** one mailbox ack at most this often, covering all handled since (default 1 s: acks spend the agent's rate limit) */
   ackDelayMs?: number;
   /** the hub's HTTP base for submitTask/getTask (default: from the first URL) */
   httpUrl?: string;

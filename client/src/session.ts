@@ -80,7 +80,7 @@ export class Session {
           internal: true,
           accept: (r) => r.up_to === seq,
         }),
-      { delayMs: opts.ackDelayMs ?? 100, every: opts.ackEvery ?? 100, from: opts.resumeFrom ?? 0 },
+      { delayMs: opts.ackDelayMs ?? 1000, from: opts.resumeFrom ?? 0 },
     );
     this.conn = new Connection(
       { urls, reconnect: opts.reconnect ?? {}, heartbeatMs: opts.heartbeatMs ?? 20_000, WebSocket: opts.WebSocket },
