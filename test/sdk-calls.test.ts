@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { type AgentComClient, AgentComError, connect } from '../client/src/index.js';
-import { api, startTestHub, type TestHub, tokenFor } from './helpers/hub.js';
+import { ADMIN_TOKEN, api, startTestHub, type TestHub, tokenFor } from './helpers/hub.js';
 import { agent, assertTappedFramesMatchSchemas, collect, TapSocket, until } from './helpers/sdk.js';
 
 describe('the client SDK against a real hub: every call and event', () => {
@@ -200,6 +200,52 @@ describe('the client SDK against a real hub: every call and event', () => {
     assert.equal((await assigned)[0].task_id, t.task_id);
     await until(async () => (await a.getTask(t.task_id)).status === 'queued', 'back in the queue');
     assert.equal((await a.getTask(t.task_id)).retry_count, 0);
+  });
+
+  test('restartRequested, taskCancelled and a throwing handler’s `error` event; the message still counts as handled', async () => {
+    const a = await join('a12');
+    const b = await join('b12');
+    const restart = collect(b, 'restartRequested', 1);
+    const r = await api(hub.adminUrl, 'POST', '/admin/agents/b12/restart', {
+      token: ADMIN_TOKEN,
+      body: { reason: 'upgrade' },
+    });
+    assert.equal(r.status, 200);
+    assert.equal((await restart)[0].reason, 'upgrade');
+    const errors = collect(b, 'error', 1);
+    const off = b.on('message', () => {
+      throw new Error('boom');
+    });
+    const { seq } = await a.send('b12', { n: 1 });
+    const [e] = await errors;
+    assert.deepEqual([e.code, e.details.frame], ['handler_failed', 'message']);
+    off();
+    const cancelled = collect(b, 'taskCancelled', 1);
+    b.worker(
+      { capabilities: ['only-b12'] },
+      (_t, ctx) => new Promise((done) => ctx.signal.addEventListener('abort', () => done({}))),
+    );
+    const assigned = collect(b, 'taskAssigned', 1);
+    const t = await b.submitTask({ description: 'to cancel', needed_capabilities: ['only-b12'] });
+    await assigned;
+    const c = await api(hub.url, 'POST', `/api/tasks/${t.task_id}/cancel`, { token: await tokenFor(hub, 'b12') });
+    assert.equal(c.status, 200);
+    assert.equal((await cancelled)[0].task_id, t.task_id);
+    assert.ok(b.lastSeq >= seq, 'the message whose handler threw was handled');
+  });
+
+  test('rateLimitWarning: a bucket under 20 % says so before the reply', async () => {
+    const limited = await startTestHub({ rateLimits: { message: { capacity: 5, per_min: 60 } } });
+    try {
+      const c = await agent(limited, 'warned', { limited: true, WebSocket: TapSocket });
+      const warned = collect(c, 'rateLimitWarning', 1);
+      for (let n = 0; n < 5; n++) await c.send('nobody', { n });
+      const [w] = await warned;
+      assert.deepEqual([w.action, w.capacity], ['message', 5]);
+      await c.close();
+    } finally {
+      await limited.stop();
+    }
   });
 
   test('every frame the hub sent matches its schema in shared/schemas/hub-frames.ts', () => {

@@ -94,6 +94,7 @@ export class TaskWorker {
     return this.run?.task ?? null;
   }
 
+  /** @internal the client's: a `task_assign` arrived */
   assigned(task: AssignedTask): void {
     if (this.o.accepts && !this.o.accepts(task)) {
       void this.host.fire({ type: 'task_rejected', task_id: task.task_id, reason: 'declined' });
@@ -119,12 +120,13 @@ export class TaskWorker {
     this.start(task);
   }
 
+  /** @internal the client's: a `task_cancelled` arrived */
   cancelled(taskId: string): void {
     if (this.run?.task.task_id === taskId) this.withhold(this.run, 'cancelled');
     if (this.queued?.task_id === taskId) this.queued = null;
   }
 
-  /** After a reconnect: is the task still ours? (§9.8) The hub answers continue or abort. */
+  /** @internal the client's, after a reconnect: is the task still ours? (§9.8) The hub answers continue or abort. */
   reconnected(): void {
     const r = this.run;
     if (!r || r.withheld) return;
@@ -158,7 +160,7 @@ export class TaskWorker {
     if (!this.run && this.delivering.size === 0) for (const w of this.idleWaiters.splice(0)) w();
   }
 
-  /** The client stopped: nothing can be sent any more. */
+  /** @internal the client's: it stopped, nothing can be sent any more */
   abort(): void {
     this.stopping = true;
     this.queued = null;
