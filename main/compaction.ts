@@ -1,21 +1,101 @@
-import type { Hub } from './context.js';
+import { rmSync } from 'node:fs';
+import { envFile } from '../shared/data-layout.js';
+import type { Batcher } from './batcher.js';
+import type { Logger } from './log.js';
+import type { MaintenanceClient } from './maintenance.js';
+
+export interface CompactResult {
+  table: string;
+  status: 'compacted' | 'failed';
+  bytes_before: number;
+  bytes_after: number;
+  /** the reopened copy's records per database */
+  counts: Record<string, number>;
+  /** the live environment's, taken while its writes were paused: what the copy must hold */
+  live_counts?: Record<string, number>;
+  reason?: string;
+}
 
 /**
- * The scheduled compaction (§3.5): every domain whose file is at least
- * `compactMinFragmentation` free pages, and has at least `compactMinBytes` to
- * give back, is compacted in turn; each pauses only its own writes. A domain
- * below either line is left alone, so a small or tidy file is never copied
- * for nothing.
+ * Copy-and-swap compaction of one domain (§3.5): its writes pause (requests
+ * wait in its queue) while the maintenance thread writes a compacted copy
+ * and counts the live databases, then the domain worker closes, swaps by
+ * atomic rename and reopens, and the copy's counts are checked against the
+ * live ones; then the queue drains. Other domains never pause.
  */
-export async function compactFragmented(hub: Hub): Promise<void> {
-  const { compactMinFragmentation, compactMinBytes } = hub.config;
-  for (const d of hub.domains()) {
-    const space = await d.space();
-    if (space.fragmentation_ratio < compactMinFragmentation || space.reclaimable_bytes < compactMinBytes) continue;
-    hub.log.info(
+export function compactDomain(
+  d: Batcher<any>,
+  dataDir: string,
+  maintenance: MaintenanceClient,
+  log: Logger,
+): Promise<CompactResult & { paused_ms: number }> {
+  return maintenance.exclusive(async () => {
+    const m = maintenance.api;
+    const copy = `${envFile(dataDir, d.name)}.compacting`;
+    const started = performance.now();
+    await d.pause();
+    const before = (await m.space(d.name)).file_size_bytes;
+    let result: CompactResult;
+    try {
+      const live = await m.compactCopy(d.name, copy);
+      await m.release(d.name);
+      const swapped = await d.swap({ swap: 'compact', copy });
+      await m.reopen(d.name);
+      const base = { table: d.name, bytes_before: before, live_counts: live };
+      if (!swapped.ok) result = { ...base, status: 'failed', bytes_after: before, counts: {}, reason: swapped.reason };
+      else {
+        const diff = Object.keys(live).filter((n) => swapped.counts[n] !== live[n]);
+        result = {
+          ...base,
+          status: diff.length ? 'failed' : 'compacted',
+          bytes_after: swapped.bytes,
+          counts: swapped.counts,
+        };
+        if (diff.length) result.reason = `counts differ in ${diff.join(', ')}`;
+      }
+    } catch (err) {
+      rmSync(copy, { force: true });
+      await m.reopen(d.name);
+      result = {
+        table: d.name,
+        status: 'failed',
+        bytes_before: before,
+        bytes_after: before,
+        counts: {},
+        reason: String(err),
+      };
+    } finally {
+      d.resume();
+    }
+    const paused_ms = Math.round(performance.now() - started);
+    log[result.status === 'compacted' ? 'info' : 'error'](
+      { domain: d.name, ...result, counts: undefined, live_counts: undefined, paused_ms },
+      'domain compacted',
+    );
+    return { ...result, paused_ms };
+  });
+}
+
+/**
+ * The scheduled compaction: every domain whose file is at least
+ * `minFragmentation` free pages, and has at least `minBytes` to give back, is
+ * compacted in turn. A domain below either line is left alone, so a small or
+ * tidy file is never copied for nothing.
+ */
+export async function compactFragmented(
+  domains: ReadonlyArray<Batcher<any>>,
+  dataDir: string,
+  maintenance: MaintenanceClient,
+  limits: { minFragmentation: number; minBytes: number },
+  log: Logger,
+): Promise<void> {
+  for (const d of domains) {
+    const space = await maintenance.api.space(d.name);
+    if (space.fragmentation_ratio < limits.minFragmentation || space.reclaimable_bytes < limits.minBytes) continue;
+    log.info(
       { domain: d.name, fragmentation_ratio: space.fragmentation_ratio, reclaimable_bytes: space.reclaimable_bytes },
       'scheduled compaction',
     );
-    await hub.maintenance(() => d.compact());
+    await compactDomain(d, dataDir, maintenance, log);
   }
 }

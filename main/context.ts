@@ -1,17 +1,18 @@
 import type { EventEmitter } from 'node:events';
 import type { Config } from '../shared/config.js';
-import type { ChannelOps } from '../workers/channels.js';
-import type { MessagingOps } from '../workers/messaging.js';
-import type { RegistryOps } from '../workers/registry.js';
-import type { TaskOps } from '../workers/tasks.js';
+import type { ChannelsApi } from '../shared/domains/channels.js';
+import type { MessagingApi } from '../shared/domains/messaging.js';
+import type { RegistryApi } from '../shared/domains/registry.js';
+import type { TaskApi } from '../shared/domains/tasks.js';
 import type { Alerts } from './alerts.js';
 import type { Analytics } from './analytics.js';
 import type { TokenCache } from './auth.js';
+import type { Batcher } from './batcher.js';
 import type { ChannelDirectory } from './channels.js';
 import type { Connections } from './connections.js';
-import type { DomainClient } from './domain-client.js';
 import type { Limiter } from './limiter.js';
 import type { Logger } from './log.js';
+import type { MaintenanceClient } from './maintenance.js';
 import type { Metrics } from './metrics.js';
 import type { Pipeline } from './pipeline.js';
 import type { Settings } from './settings.js';
@@ -22,6 +23,7 @@ import type { Violations } from './violations.js';
 export interface Hub {
   config: Config;
   log: Logger;
+  dataDir: string;
   validator: Validator;
   limiter: Limiter;
   violations: Violations;
@@ -29,10 +31,10 @@ export interface Hub {
   conns: Connections;
   analytics: Analytics;
   settings: Settings;
-  registry: DomainClient<RegistryOps>;
-  messaging: DomainClient<MessagingOps>;
-  channelsDomain: DomainClient<ChannelOps>;
-  tasks: DomainClient<TaskOps>;
+  registry: Batcher<RegistryApi>;
+  messaging: Batcher<MessagingApi>;
+  channelsDomain: Batcher<ChannelsApi>;
+  tasks: Batcher<TaskApi>;
   /** main's copy of channel subscribers, for fan-out */
   channels: ChannelDirectory;
   /** agent FSM and scheduler */
@@ -44,15 +46,11 @@ export interface Hub {
   sweepMailboxes: () => void;
   metrics: Metrics;
   alerts: Alerts;
-  /**
-   * Backups, restores and compactions run one at a time: a restore never
-   * swaps under a running backup, and retention never races one.
-   */
-  maintenance: <T>(job: () => Promise<T>) => Promise<T>;
   backup: () => Promise<Record<string, unknown>>;
   /** an online restore of the named backup (a folder under data/backups, or a path) */
   restore: (name: string) => Promise<Record<string, unknown>>;
-  domains: () => Array<DomainClient<any>>;
+  domains: () => Array<Batcher<any>>;
+  maintenance: MaintenanceClient;
   /** §3.5 storage health, from the last sample */
   storageHealth: () => Record<string, unknown>;
   /** samples the storage figures now (an admin asking wants current numbers) */

@@ -5,24 +5,26 @@ import { resolve } from 'node:path';
 import type { Config } from '../shared/config.js';
 import { DOMAINS } from '../shared/data-layout.js';
 import { type DataLock, lockDataDir } from '../shared/data-lock.js';
-import type { ChannelOps } from '../workers/channels.js';
-import type { MessagingOps } from '../workers/messaging.js';
-import type { RegistryOps } from '../workers/registry.js';
-import type { TaskOps } from '../workers/tasks.js';
+import type { ChannelsApi } from '../shared/domains/channels.js';
+import type { MessagingApi } from '../shared/domains/messaging.js';
+import type { RegistryApi } from '../shared/domains/registry.js';
+import type { TaskApi } from '../shared/domains/tasks.js';
 import { Alerts } from './alerts.js';
 import { Analytics } from './analytics.js';
 import { TokenCache } from './auth.js';
 import { runBackup } from './backup.js';
+import { Batcher } from './batcher.js';
 import { ChannelDirectory } from './channels.js';
 import { Connections } from './connections.js';
 import type { Hub } from './context.js';
-import { DomainClient } from './domain-client.js';
 import { compile, handler } from './http-server.js';
 import { Limiter } from './limiter.js';
 import { createLogger, type Logger } from './log.js';
+import { type MaintenanceClient, startMaintenance } from './maintenance.js';
 import { catchUp } from './messaging.js';
 import { Metrics } from './metrics.js';
 import { Pipeline } from './pipeline.js';
+import { reloadCaches } from './reload.js';
 import { restoreOnline } from './restore.js';
 import { adminRewrite, adminRoutes } from './routes-admin.js';
 import { publicRoutes } from './routes-public.js';
@@ -76,8 +78,8 @@ async function startLocked(config: Config, log: Logger, dataDir: string, lock: D
     log,
     observe: (d: string, us: number) => metrics.batch(d, us),
   };
-  const registry = new DomainClient<RegistryOps>('registry', { dataDir }, batching);
-  const messaging = new DomainClient<MessagingOps>(
+  const registry = new Batcher<RegistryApi>('registry', { dataDir, caps: undefined }, batching);
+  const messaging = new Batcher<MessagingApi>(
     'messaging',
     {
       dataDir,
@@ -92,8 +94,8 @@ async function startLocked(config: Config, log: Logger, dataDir: string, lock: D
     },
     batching,
   );
-  const channelsDomain = new DomainClient<ChannelOps>('channels', { dataDir }, batching);
-  const tasks = new DomainClient<TaskOps>(
+  const channelsDomain = new Batcher<ChannelsApi>('channels', { dataDir, caps: undefined }, batching);
+  const tasks = new Batcher<TaskApi>(
     'tasks',
     {
       dataDir,
@@ -110,11 +112,11 @@ async function startLocked(config: Config, log: Logger, dataDir: string, lock: D
   const domains = [registry, messaging, channelsDomain, tasks];
 
   let ports = { public: 0, admin: 0 };
-  let maintenance: Promise<unknown> = Promise.resolve();
   let open = false;
   const hub: Hub = {
     config,
     log,
+    dataDir,
     validator: new Validator(config, log),
     limiter: new Limiter(config),
     violations: new Violations(config),
@@ -139,13 +141,11 @@ async function startLocked(config: Config, log: Logger, dataDir: string, lock: D
     measureStorage: async () => {
       await storage.measure();
     },
-    maintenance: (job) => {
-      const run = maintenance.then(job, job);
-      maintenance = run.catch(() => {});
-      return run;
-    },
-    backup: () => hub.maintenance(() => runBackup(hub, dataDir)),
-    restore: (name) => hub.maintenance(() => restoreOnline(hub, dataDir, name)),
+    // set below, once the domain workers have opened their environments (lmdb-js shares them with it)
+    maintenance: undefined as unknown as MaintenanceClient,
+    backup: () => runBackup({ maintenance: hub.maintenance, dataDir, keep: config.backupKeep, log }),
+    restore: (name) =>
+      restoreOnline({ domains, maintenance: hub.maintenance, dataDir, log, reload: () => reloadCaches(hub) }, name),
     publicUrl: () => {
       const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
       return { ws: `ws://${host}:${ports.public}/ws`, api: `http://${host}:${ports.public}` };
@@ -185,8 +185,10 @@ async function startLocked(config: Config, log: Logger, dataDir: string, lock: D
     await tasks.call('health', {});
     hub.channels.load(await channelsDomain.call('snapshot', {}));
     for (const d of domains) log.info({ domain: d.name, path: resolve(dataDir, d.name) }, 'domain worker ready');
+    hub.maintenance = startMaintenance(dataDir, DOMAINS);
     logCountsSinceBackup(dataDir, verified, log);
   } catch (err) {
+    await hub.maintenance?.close();
     await Promise.allSettled(domains.map((d) => d.close()));
     throw err;
   }
@@ -208,6 +210,7 @@ async function startLocked(config: Config, log: Logger, dataDir: string, lock: D
     storage.stop();
     publicServer.close();
     adminServer.close();
+    await hub.maintenance.close();
     await Promise.allSettled(domains.map((d) => d.close()));
     throw err;
   }
@@ -239,6 +242,8 @@ async function startLocked(config: Config, log: Logger, dataDir: string, lock: D
       }
       for (const c of hub.conns.all.values()) c.close(1001, 'hub shutting down');
       wss.close();
+      // its handles go first: the domain workers' close is then the environments' last, and flushes them
+      await hub.maintenance.close();
       await Promise.allSettled(domains.map((d) => d.close()));
       publicServer.closeAllConnections();
       adminServer.closeAllConnections();

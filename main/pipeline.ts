@@ -34,6 +34,7 @@ export class Pipeline {
   private running = false;
   private again = false;
   private graceUntil: number;
+  private stopped = false;
   private readonly timers: NodeJS.Timeout[] = [];
   private readonly lastTouch = new Map<string, number>();
 
@@ -64,6 +65,8 @@ export class Pipeline {
   }
 
   stop(): void {
+    // a shutdown closes every socket: that is not the agents leaving, so nothing is reclaimed
+    this.stopped = true;
     for (const t of this.timers) clearInterval(t);
     for (const f of this.fsm.values()) if (f.timer) clearTimeout(f.timer);
   }
@@ -205,6 +208,7 @@ export class Pipeline {
   }
 
   private async left(agent: string): Promise<void> {
+    if (this.stopped) return;
     const f = this.fsm.get(agent);
     if (f?.timer) clearTimeout(f.timer);
     this.fsm.delete(agent);

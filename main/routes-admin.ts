@@ -2,6 +2,7 @@ import { setTimeout } from 'node:timers/promises';
 import { ErrorCode, HubError } from '../shared/errors.js';
 import type { HttpBody } from '../shared/schemas/http.js';
 import { issueToken } from './auth.js';
+import { compactDomain } from './compaction.js';
 import type { Hub } from './context.js';
 import { dashboardRoutes } from './dashboard.js';
 import { query, type Route } from './http-server.js';
@@ -62,7 +63,7 @@ export const adminRoutes: Route[] = [
     auth: 'admin',
     handler: async ({ hub }) => {
       const results = [];
-      for (const d of hub.domains()) results.push(await hub.maintenance(() => d.compact()));
+      for (const d of hub.domains()) results.push(await compactDomain(d, hub.dataDir, hub.maintenance, hub.log));
       const compacted = results.filter((r) => r.status === 'compacted').length;
       return {
         body: {
@@ -83,7 +84,7 @@ export const adminRoutes: Route[] = [
       const d = hub.domains().find((x) => x.name === params.table);
       if (!d)
         throw new HubError(ErrorCode.unknownTable, { table: params.table, tables: hub.domains().map((x) => x.name) });
-      const r = await hub.maintenance(() => d.compact());
+      const r = await compactDomain(d, hub.dataDir, hub.maintenance, hub.log);
       return { body: { ...r, duration_ms: r.paused_ms } };
     },
   },

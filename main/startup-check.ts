@@ -1,9 +1,9 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { basename } from 'node:path';
+import { newestBackup } from '../shared/backups.js';
 import { backupsDir, envFile, type RestoreMark, restoreMarkFile } from '../shared/data-layout.js';
 import { OperatorError } from '../shared/errors.js';
 import { type EnvReport, type VerifyMode, verifyEnvs } from '../shared/verify.js';
-import { newestBackup } from './backup.js';
 import type { Logger } from './log.js';
 
 /** The one command that brings a domain back, or what to do when there is no backup. */

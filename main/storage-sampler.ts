@@ -1,5 +1,5 @@
-import type { EnvSpace } from '../storage/space.js';
-import { lastBackupAt } from './backup.js';
+import { newestBackup } from '../shared/backups.js';
+import type { EnvSpace } from '../shared/maintenance.js';
 import type { Hub } from './context.js';
 
 interface TableHealth {
@@ -59,7 +59,7 @@ export class StorageSampler {
       let space: Partial<EnvSpace> = {};
       try {
         counts = ((await d.call('health', {})) as { counts: Record<string, number> }).counts;
-        space = await d.space();
+        space = await this.hub.maintenance.api.space(d.name);
       } catch {}
       if (d.name === 'tasks') queued = counts.queued ?? 0;
       const ratio = space.fragmentation_ratio ?? 0;
@@ -83,7 +83,7 @@ export class StorageSampler {
   /** The §3.5 storage-health shape; a backup older than 48 h (or none) is stale, a domain over 0.5 fragmented (and worth compacting) is high. */
   report(): Record<string, unknown> {
     const unhealthy = this.hub.domains().some((d) => d.stats.state !== 'ready');
-    const last = lastBackupAt(this.dataDir);
+    const last = newestBackup(this.dataDir)?.manifest.created_at ?? null;
     const stale = last === null || Date.now() - last > 48 * 3600_000;
     return {
       health_status: unhealthy ? 'unhealthy' : stale || this.fragmented ? 'warning' : 'healthy',

@@ -83,7 +83,13 @@ export function startTimers(hub: Hub): () => void {
     every(config.compactIntervalMs, () => {
       if (compacting) return;
       compacting = true;
-      compactFragmented(hub)
+      compactFragmented(
+        hub.domains(),
+        hub.dataDir,
+        hub.maintenance,
+        { minFragmentation: config.compactMinFragmentation, minBytes: config.compactMinBytes },
+        log,
+      )
         .catch((err) => log.error({ err }, 'scheduled compaction failed'))
         .finally(() => {
           compacting = false;

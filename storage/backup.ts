@@ -1,18 +1,8 @@
 import { createHash } from 'node:crypto';
 import { createReadStream, statSync } from 'node:fs';
 import { open, type RootDatabase } from 'lmdb';
+import type { DomainBackup } from '../shared/maintenance.js';
 import { count } from './env.js';
-
-export interface DomainBackup {
-  domain: string;
-  file: string;
-  bytes: number;
-  sha256: string;
-  /** entries per named database, counted in the copy itself */
-  counts: Record<string, number>;
-  /** the copy's last transaction id: a live file with a smaller one is older than this backup */
-  txnid: number;
-}
 
 export function sha256File(path: string): Promise<string> {
   return new Promise((resolve, reject) => {

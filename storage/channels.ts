@@ -1,15 +1,10 @@
+import type { ChannelRec, ChannelSummary } from '../shared/domains/channels.js';
+import type { Page } from '../shared/domains/domain.js';
 import { ErrorCode, HubError } from '../shared/errors.js';
 import { all, count, type Db, type DomainEnv, type PageArgs, readPage } from './env.js';
 
 export const CHANNEL_DBS = ['channels', 'subs', 'subsByAgent'] as const;
 export type ChannelDb = (typeof CHANNEL_DBS)[number];
-
-interface ChannelRec {
-  name: string;
-  description: string;
-  created_at: number;
-  created_by: string;
-}
 
 /**
  * The channels domain: channel metadata and subscriptions (§9.22). Channel
@@ -51,7 +46,7 @@ export class ChannelStore {
   }
 
   /** A page of ChannelSummary rows by name. */
-  list(page: PageArgs = {}) {
+  list(page: PageArgs = {}): Page<ChannelSummary> {
     return readPage(this.db.channels, page, (_key, value) => {
       const rec = value as ChannelRec;
       return {

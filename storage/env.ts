@@ -1,6 +1,9 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Database, open, type RootDatabase } from 'lmdb';
+import type { PageArgs } from '../shared/domains/domain.js';
+
+export type { PageArgs };
 
 export type Db = Database<any, any>;
 
@@ -20,7 +23,7 @@ export function openDomainEnv<N extends string>(dataDir: string, domain: string,
   const dir = join(dataDir, domain);
   mkdirSync(dir, { recursive: true });
   const path = join(dir, `${domain}.mdb`);
-  const root = open({ path, maxDbs: 32, mapSize: 2 ** 34 });
+  const root = openEnvFile(path);
   const dbs = {} as Record<N, Db>;
   // msgpackr record structures, kept in each database: records encode ~1.6× and decode ~4× faster
   for (const name of names) dbs[name] = root.openDB({ name, sharedStructuresKey: STRUCTURES });
@@ -30,6 +33,15 @@ export function openDomainEnv<N extends string>(dataDir: string, domain: string,
     path,
     close: () => root.close(),
   };
+}
+
+/**
+ * One environment's root, with the options every opener must share: lmdb-js
+ * gives a second thread of the process the environment the first opened,
+ * so the domain worker and the maintenance thread open it alike.
+ */
+export function openEnvFile(path: string): RootDatabase {
+  return open({ path, maxDbs: 32, mapSize: 2 ** 34 });
 }
 
 /** Keys `[prefix, n]` for one prefix span [prefix, 0] … [prefix, MAX]. */
@@ -67,11 +79,6 @@ export function decodeCursor(cursor: string | undefined): unknown {
   } catch {
     return undefined;
   }
-}
-
-export interface PageArgs {
-  limit?: number;
-  cursor?: string;
 }
 
 /** One page of a database in key order: items after the cursor's key, and the cursor of the next page (null at the end). */

@@ -1,3 +1,4 @@
+import type { HistoryQuery, MessagingCaps, SendResult } from '../shared/domains/messaging.js';
 import type { Msg, NewMsg, StoredMsg } from '../shared/schemas/records.js';
 import { messageId, seqOfMessageId } from '../shared/tokens.js';
 import { ChannelHistory } from './channel-history.js';
@@ -24,37 +25,9 @@ export const MESSAGING_DBS = [
 ] as const;
 export type MessagingDb = (typeof MESSAGING_DBS)[number];
 
-export interface MessagingCaps {
-  historyMax: number;
-  threadMax: number;
-  mailboxMax: number;
-  channelHistoryPerChannel: number;
-  channelHistoryTotal: number;
-  idempotencyTtlMs: number;
-}
-
 interface MailboxRec {
   msg: StoredMsg;
   stored_at: number;
-}
-
-export interface SendResult {
-  seq: number;
-  id: string;
-  /** agents that got a mailbox copy */
-  mailboxed: string[];
-  /** per agent, how many of its oldest mailbox entries the cap dropped */
-  dropped: Record<string, number>;
-}
-
-export interface HistoryQuery {
-  from?: string;
-  to?: string;
-  channel?: string;
-  start_time?: number;
-  end_time?: number;
-  cursor?: number;
-  limit?: number;
 }
 
 /**

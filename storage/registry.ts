@@ -1,26 +1,15 @@
-import type { BucketLimit } from '../shared/config.js';
+import type { Overrides, RegistrySnapshot } from '../shared/domains/registry.js';
 import { ErrorCode, HubError } from '../shared/errors.js';
-import type { Action } from '../shared/ratelimit.js';
 import { hashToken, newToken } from '../shared/tokens.js';
 import { all, count, type Db, type DomainEnv, type PageArgs, readPage } from './env.js';
 
 export const REGISTRY_DBS = ['meta', 'tokens', 'tokensByAgent', 'config', 'overrides', 'whitelist'] as const;
 export type RegistryDb = (typeof REGISTRY_DBS)[number];
 
-export type Overrides = Partial<Record<Action, BucketLimit>>;
-
 interface TokenRec {
   agent_id: string;
   prefix: string;
   created_at: number;
-}
-
-/** Everything the main thread caches from the registry at start. */
-export interface RegistrySnapshot {
-  tokens: Array<[hash: string, agentId: string]>;
-  config: Record<string, unknown>;
-  overrides: Record<string, Overrides>;
-  whitelist: string[];
 }
 
 /** The registry domain: tokens (hashed), hub config, rate-limit overrides and whitelist. */

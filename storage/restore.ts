@@ -1,23 +1,17 @@
-import { copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
+import { readManifestAt } from '../shared/backups.js';
 import { envFile, type RestoreMark, replacedDir, restoreMarkFile, seqMarkFile } from '../shared/data-layout.js';
 import { OperatorError } from '../shared/errors.js';
+import type { BackupManifest } from '../shared/maintenance.js';
 import { type VerifyMode, verifyEnvs } from '../shared/verify.js';
-import { type DomainBackup, sha256File } from './backup.js';
+import { sha256File } from './backup.js';
 import { markSeqRestored } from './seq-mark.js';
 
-export interface BackupManifest {
-  created_at: number;
-  domains: DomainBackup[];
-  failed: Array<{ domain: string; reason?: string }>;
-}
-
 export function readBackupManifest(from: string): BackupManifest {
-  try {
-    return JSON.parse(readFileSync(join(from, 'manifest.json'), 'utf8')) as BackupManifest;
-  } catch {
-    throw new OperatorError(`${from} is not a backup: it has no readable manifest.json`);
-  }
+  const m = readManifestAt(from);
+  if (!m) throw new OperatorError(`${from} is not a backup: it has no readable manifest.json`);
+  return m;
 }
 
 export const backupFile = (from: string, domain: string) => join(from, domain, `${domain}.mdb`);

@@ -1,17 +1,6 @@
 import { statSync } from 'node:fs';
 import type { RootDatabase } from 'lmdb';
-
-export interface EnvSpace {
-  file_size_bytes: number;
-  page_size: number;
-  /** pages that hold a tree (every named database, the catalog, the freelist) or a meta page */
-  pages_used: number;
-  /** the file's pages */
-  pages_total: number;
-  /** free pages ÷ all pages: the share of the file a compaction would give back */
-  fragmentation_ratio: number;
-  reclaimable_bytes: number;
-}
+import type { EnvSpace } from '../shared/maintenance.js';
 
 interface TreeStat {
   treeBranchPageCount: number;

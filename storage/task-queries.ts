@@ -1,24 +1,6 @@
-import type { Task, TaskStatusT } from '../shared/schemas/tasks.js';
+import type { TaskFilter, TaskPage, TaskStats } from '../shared/domains/tasks.js';
+import type { Task } from '../shared/schemas/tasks.js';
 import { count, type Db, decodeCursor, encodeCursor, PAGE_MAX } from './env.js';
-
-export interface TaskFilter {
-  status?: TaskStatusT;
-  priority?: number;
-  assigned_to?: string;
-  goal_id?: string;
-  submitted_by?: string;
-  /** tasks that need this capability */
-  capability?: string;
-  limit?: number;
-  /** where the previous page ended (opaque) */
-  cursor?: string;
-}
-
-export interface TaskPage {
-  tasks: Task[];
-  /** pass back to get the next page; null when there is none */
-  cursor: string | null;
-}
 
 /** a filtered page reads at most this many records per asked one before it returns what it has, with a cursor */
 const SCAN_FACTOR = 20;
@@ -76,7 +58,7 @@ export class TaskQueries {
     return { tasks, cursor: null };
   }
 
-  stats() {
+  stats(): TaskStats {
     const n = (k: unknown) => (this.db.counts.get(k as never) as number | undefined) ?? 0;
     const by_priority: Record<string, number> = {};
     for (const p of [0, 1, 2, 3]) if (n(['lane', p]) > 0) by_priority[String(p)] = n(['lane', p]);

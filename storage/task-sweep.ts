@@ -1,18 +1,6 @@
+import type { SweepInput, SweepResult } from '../shared/domains/tasks.js';
 import type { Task } from '../shared/schemas/tasks.js';
 import type { TaskStore } from './tasks.js';
-
-export interface SweepInput {
-  connected: string[];
-  working: string[];
-  /** assigned tasks of absent agents wait until then after a restart (§9.27) */
-  graceUntil: number;
-}
-
-export interface SweepResult {
-  reclaimed: Task[];
-  /** dead-lettered for `complete_by` or the queue TTL, as they were before (so their agent can be told) */
-  expired: Task[];
-}
 
 /**
  * The periodic sweep (§4, §9.11, §9.27): a task past `complete_by` is

@@ -1,3 +1,4 @@
+import type { Candidate, Outcome, TaskCaps } from '../shared/domains/tasks.js';
 import { ErrorCode, HubError } from '../shared/errors.js';
 import type { Task, TaskSubmit } from '../shared/schemas/tasks.js';
 import { all, count, type Db, type DomainEnv } from './env.js';
@@ -8,21 +9,6 @@ import { routingFor } from './task-routing.js';
 
 export const TASK_DBS = ['tasks', 'queue', 'byAgent', 'dead', 'counts', 'idem', 'idemTime'] as const;
 export type TaskDb = (typeof TASK_DBS)[number];
-
-export interface TaskCaps {
-  maxReclaims: number;
-  taskTtlMs: number;
-  staleMs: number;
-  staleWorkingMs: number;
-  idempotencyTtlMs: number;
-}
-
-export interface Candidate {
-  agent_id: string;
-  capabilities: string[];
-}
-
-export type Outcome = 'complete' | 'retried' | 'dead_letter';
 
 const HISTORY_MAX = 50;
 

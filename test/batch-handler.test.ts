@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import { after, describe, test } from 'node:test';
+import type { BatchResult } from '../shared/batch.js';
 import { ErrorCode, HubError } from '../shared/errors.js';
 import { type Db, openDomainEnv } from '../storage/env.js';
-import { type BatchResult, batchHandler } from '../workers/runtime.js';
+import { batchHandler } from '../workers/batch-handler.js';
 import { tempDir } from './helpers/hub.js';
 
 const dirs: string[] = [];

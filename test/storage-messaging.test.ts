@@ -2,11 +2,12 @@ import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import { after, describe, test } from 'node:test';
 import { seqMarkFile } from '../shared/data-layout.js';
+import type { MessagingCaps } from '../shared/domains/messaging.js';
 import type { HubError } from '../shared/errors.js';
 import type { Msg, NewMsg, StoredMsg } from '../shared/schemas/records.js';
 import { type DomainEnv, openDomainEnv } from '../storage/env.js';
 import { fingerprint } from '../storage/idempotency.js';
-import { MESSAGING_DBS, type MessagingCaps, type MessagingDb, MessagingStore } from '../storage/messaging.js';
+import { MESSAGING_DBS, type MessagingDb, MessagingStore } from '../storage/messaging.js';
 import { SeqReservation } from '../storage/seq-mark.js';
 import { tempDir } from './helpers/hub.js';
 

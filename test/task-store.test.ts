@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import { after, describe, test } from 'node:test';
+import type { Candidate, TaskCaps } from '../shared/domains/tasks.js';
 import { HubError } from '../shared/errors.js';
 import type { Task, TaskSubmit } from '../shared/schemas/tasks.js';
 import { type DomainEnv, openDomainEnv } from '../storage/env.js';
 import { sweepTasks } from '../storage/task-sweep.js';
-import { type Candidate, TASK_DBS, type TaskCaps, type TaskDb, TaskStore } from '../storage/tasks.js';
+import { TASK_DBS, type TaskDb, TaskStore } from '../storage/tasks.js';
 import { tempDir } from './helpers/hub.js';
 import { ROUTING_KEYS } from './helpers/task-frames.js';
 

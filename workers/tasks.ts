@@ -1,22 +1,20 @@
 import { workerData } from 'piscina';
-import type { Task, TaskSubmit, TaskSubmitted } from '../shared/schemas/tasks.js';
+import type { DomainWorkerData } from '../shared/batch.js';
+import type { OpsFor } from '../shared/domains/domain.js';
+import type { Candidate, Finished, Outcome, TaskApi, TaskCaps } from '../shared/domains/tasks.js';
+import type { Task, TaskSubmitted } from '../shared/schemas/tasks.js';
 import { offered } from '../shared/task-frames.js';
 import { openDomainEnv } from '../storage/env.js';
-import type { TaskFilter } from '../storage/task-queries.js';
-import { type SweepInput, sweepTasks } from '../storage/task-sweep.js';
-import { type Candidate, type Outcome, TASK_DBS, type TaskCaps, TaskStore } from '../storage/tasks.js';
-import { batchHandler } from './runtime.js';
+import { sweepTasks } from '../storage/task-sweep.js';
+import { TASK_DBS, TaskStore } from '../storage/tasks.js';
+import { batchHandler } from './batch-handler.js';
 
-const { dataDir, caps } = workerData as { dataDir: string; caps: TaskCaps };
+const { dataDir, caps } = workerData as DomainWorkerData<TaskCaps>;
 /** Opens the environment and its store; called again after a compaction swap. */
 const open = () => {
   const env = openDomainEnv(dataDir, 'tasks', TASK_DBS);
   return { root: env.root, path: env.path, store: new TaskStore(env, caps) };
 };
-
-type Fenced = { task_id: string; generation: number };
-/** the finishing agent, when it may take another task at once */
-type Offer = { next: Candidate | null };
 
 /**
  * A finished task's agent is offered its next task in the same transaction,
@@ -28,7 +26,7 @@ function offerNext(
   r: { task: Task; outcome: Outcome; agent: string | null },
   next: Candidate | null,
   now: number,
-) {
+): Finished {
   const offer = next && r.agent === next.agent_id ? (s.schedule([next], now)[0] ?? null) : null;
   return { outcome: r.outcome, agent: r.agent, created_at: r.task.created_at, next: offer && offered(offer) };
 }
@@ -45,8 +43,8 @@ function submitReply(r: { task: Task; warnings: string[] }): TaskSubmitted {
   };
 }
 
-export const ops = {
-  submit: (s: TaskStore, a: { input: TaskSubmit; by: string; key: string | null }, now: number) => {
+export const ops: OpsFor<TaskApi, TaskStore> = {
+  submit: (s, a, now) => {
     const { idempotency_key: _k, ...request } = a.input;
     const r = s.idem.once(
       a.key ? { agent: a.by, key: a.key } : null,
@@ -55,32 +53,25 @@ export const ops = {
       () => s.submit(a.input, a.by, now),
       submitReply,
     );
-    return 'replay' in r
-      ? { replay: true as const, reply: r.replay }
-      : { replay: false as const, reply: submitReply(r) };
+    return 'replay' in r ? { replay: true, reply: r.replay } : { replay: false, reply: submitReply(r) };
   },
-  get: (s: TaskStore, a: { id: string }) => s.get(a.id),
-  list: (s: TaskStore, a: TaskFilter) => s.queries.list(a),
-  stats: (s: TaskStore) => s.queries.stats(),
-  schedule: (s: TaskStore, a: { candidates: Candidate[] }, now: number) => s.schedule(a.candidates, now).map(offered),
-  touch: (s: TaskStore, a: { id: string }, now: number) => s.touch(a.id, now) !== null,
-  complete: (s: TaskStore, a: Parameters<TaskStore['complete']>[0] & Offer, now: number) =>
-    offerNext(s, s.complete(a, now), a.next, now),
-  fail: (s: TaskStore, a: Fenced & { error: string } & Offer, now: number) => offerNext(s, s.fail(a, now), a.next, now),
-  reject: (s: TaskStore, a: { id: string; agent: string; reason: string }, now: number) =>
-    s.reject(a.id, a.agent, a.reason, now),
-  reclaim: (s: TaskStore, a: { id: string; reason: string }, now: number) => s.reclaim(a.id, a.reason, now),
-  reclaimAgent: (s: TaskStore, a: { agent: string; reason: string }, now: number) =>
-    s.reclaimAgent(a.agent, a.reason, now),
-  assignedTo: (s: TaskStore, a: { agent: string }) => s.assignedTo(a.agent),
-  stateReport: (s: TaskStore, a: { id: string; agent: string; generation: number | null }, now: number) =>
-    s.stateReport(a.id, a.agent, a.generation, now),
-  recover: (s: TaskStore, a: { id: string; agent: string }, now: number) => s.recover(a.id, a.agent, now),
-  cancel: (s: TaskStore, a: { id: string; by: string | null }) => s.cancel(a.id, a.by),
-  retry: (s: TaskStore, a: { id: string; by: string | null }, now: number) => s.retry(a.id, a.by, now),
-  sweep: (s: TaskStore, a: SweepInput, now: number) => ({ ...sweepTasks(s, a, now), idempotency: s.idem.sweep(now) }),
-  health: (s: TaskStore) => ({ counts: s.counts() }),
+  get: (s, a) => s.get(a.id),
+  list: (s, a) => s.queries.list(a),
+  stats: (s) => s.queries.stats(),
+  schedule: (s, a, now) => s.schedule(a.candidates, now).map(offered),
+  touch: (s, a, now) => s.touch(a.id, now) !== null,
+  complete: (s, a, now) => offerNext(s, s.complete(a, now), a.next, now),
+  fail: (s, a, now) => offerNext(s, s.fail(a, now), a.next, now),
+  reject: (s, a, now) => s.reject(a.id, a.agent, a.reason, now),
+  reclaim: (s, a, now) => s.reclaim(a.id, a.reason, now),
+  reclaimAgent: (s, a, now) => s.reclaimAgent(a.agent, a.reason, now),
+  assignedTo: (s, a) => s.assignedTo(a.agent),
+  stateReport: (s, a, now) => s.stateReport(a.id, a.agent, a.generation, now),
+  recover: (s, a, now) => s.recover(a.id, a.agent, now),
+  cancel: (s, a) => s.cancel(a.id, a.by),
+  retry: (s, a, now) => s.retry(a.id, a.by, now),
+  sweep: (s, a, now) => ({ ...sweepTasks(s, a, now), idempotency: s.idem.sweep(now) }),
+  health: (s) => ({ counts: s.counts() }),
 };
 
-export type TaskOps = typeof ops;
 export default batchHandler(open, ops, { domain: 'tasks', names: TASK_DBS });

@@ -1,22 +1,8 @@
 import { Piscina } from 'piscina';
+import type { Batch, BatchItem, BatchResult, DomainWorkerData, SwapResult, SwapTask } from '../shared/batch.js';
+import type { ArgsOf, Domain, DomainStats, OpApi, ResultOf } from '../shared/domains/domain.js';
 import { ErrorCode, HubError } from '../shared/errors.js';
-import type { DomainBackup } from '../storage/backup.js';
-import type { EnvSpace } from '../storage/space.js';
-import type {
-  BackupTask,
-  Batch,
-  BatchItem,
-  BatchResult,
-  CompactResult,
-  CompactTask,
-  CountsTask,
-  OpTable,
-  RestoreTask,
-  SpaceTask,
-} from '../workers/runtime.js';
 import type { Logger } from './log.js';
-
-type Args<F> = F extends (store: any, args: infer A, now: number) => unknown ? A : never;
 
 interface Pending {
   item: BatchItem;
@@ -24,34 +10,31 @@ interface Pending {
   reject: (e: unknown) => void;
 }
 
-export interface DomainStats {
-  state: 'ready' | 'unhealthy' | 'closed';
-  batches: number;
-  items: number;
-  max_batch: number;
-  queued: number;
-  in_flight: number;
-  last_error: string | null;
-}
-
 const ext = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
 
+export interface BatcherOptions {
+  batchMax: number;
+  queueMax: number;
+  log: Logger;
+  /** called per batch with its round trip in µs */
+  observe?: (domain: string, micros: number) => void;
+}
+
 /**
- * The main thread's handle on one domain worker. Calls made in one event-loop
- * turn travel as ONE piscina task (one LMDB transaction, one fsync); at most
- * one batch is in flight, and what arrives meanwhile joins the next batch, so
+ * The LMDB implementation of a domain: main's handle on one piscina worker
+ * that owns the domain's environment. Calls made in one event-loop turn
+ * travel as ONE piscina task (one LMDB transaction, one fsync); at most one
+ * batch is in flight, and what arrives meanwhile joins the next batch, so
  * batches grow under load instead of queueing behind fsyncs.
  */
-export class DomainClient<O extends OpTable<any>> {
+export class Batcher<A extends OpApi<A>> implements Domain<A> {
   readonly name: string;
   private readonly pool: Piscina;
   private queue: Pending[] = [];
   private inFlight = 0;
-  /** set during a compaction: requests queue (bounded by queueMax) and no batch is sent */
+  /** set during a swap: requests queue (bounded by queueMax) and no batch is sent */
   private paused = false;
   private idle: (() => void) | null = null;
-  /** backups, compactions, space and count queries of this domain run one after another */
-  private maintenance: Promise<unknown> = Promise.resolve();
   private scheduled = false;
   private closed = false;
   readonly stats: DomainStats = {
@@ -66,14 +49,8 @@ export class DomainClient<O extends OpTable<any>> {
 
   constructor(
     name: string,
-    workerData: unknown,
-    private readonly opts: {
-      batchMax: number;
-      queueMax: number;
-      log: Logger;
-      /** called per batch with its round trip in µs */
-      observe?: (domain: string, micros: number) => void;
-    },
+    workerData: DomainWorkerData<unknown>,
+    private readonly opts: BatcherOptions,
   ) {
     this.name = name;
     this.pool = new Piscina({
@@ -81,8 +58,6 @@ export class DomainClient<O extends OpTable<any>> {
       minThreads: 1,
       maxThreads: 1,
       idleTimeout: Number.POSITIVE_INFINITY,
-      // a backup runs beside the batches; batches themselves stay one at a time
-      concurrentTasksPerWorker: 2,
       workerData,
     });
     this.pool.on('error', (err: Error) => {
@@ -92,7 +67,7 @@ export class DomainClient<O extends OpTable<any>> {
     });
   }
 
-  call<K extends keyof O & string>(op: K, args: Args<O[K]>): Promise<ReturnType<O[K]>> {
+  call<K extends keyof A & string>(op: K, args: ArgsOf<A, K>): Promise<ResultOf<A, K>> {
     if (this.closed) return Promise.reject(new HubError(ErrorCode.shuttingDown));
     if (this.queue.length >= this.opts.queueMax) {
       return Promise.reject(new HubError(ErrorCode.overloaded, { retry_after_ms: 1000 }));
@@ -164,51 +139,6 @@ export class DomainClient<O extends OpTable<any>> {
     else if (this.queue.length > 0) this.flush();
   }
 
-  private serial<T>(job: () => Promise<T>): Promise<T> {
-    const run = this.maintenance.then(job, job);
-    this.maintenance = run.catch(() => {});
-    return run;
-  }
-
-  /** A consistent snapshot of this domain's environment to `target`; its writes go on meanwhile. */
-  backup(target: string): Promise<DomainBackup> {
-    return this.serial(() => this.pool.run({ backup: { target } } satisfies BackupTask));
-  }
-
-  /** The environment's page use; queued behind a running backup or compaction, never beside one. */
-  space(): Promise<EnvSpace> {
-    return this.serial(() => this.pool.run({ space: true } satisfies SpaceTask));
-  }
-
-  /** Entries per named database, as a backup's manifest counts them. */
-  counts(): Promise<Record<string, number>> {
-    return this.serial(() => this.pool.run({ counts: true } satisfies CountsTask));
-  }
-
-  /**
-   * Copy-and-swap compaction: this domain's writes pause (requests wait in
-   * its queue) while the worker compacts, swaps and reopens; then the queue
-   * drains. Other domains never pause. The pause is measured and reported.
-   */
-  compact(): Promise<CompactResult & { paused_ms: number }> {
-    return this.serial(async () => {
-      const started = performance.now();
-      await this.pause();
-      try {
-        const r: CompactResult = await this.pool.run({ compact: true } satisfies CompactTask);
-        const level = r.status === 'compacted' ? 'info' : 'error';
-        this.opts.log[level](
-          { domain: this.name, ...r, counts: undefined, live_counts: undefined },
-          'domain compacted',
-        );
-        return { ...r, paused_ms: Math.round(performance.now() - started) };
-      } finally {
-        this.resume();
-      }
-    });
-  }
-
-  /** Stops sending batches (requests wait in the queue, bounded by queueMax) once the one in flight is done. */
   async pause(): Promise<void> {
     this.paused = true;
     if (this.inFlight > 0) await new Promise<void>((r) => (this.idle = r));
@@ -220,16 +150,14 @@ export class DomainClient<O extends OpTable<any>> {
     this.flush();
   }
 
-  /** One step of an online restore (see RestoreTask); swap and undo only between pause and resume. */
-  restoreStep(task: RestoreTask): Promise<Record<string, number> | null> {
-    return this.serial(() => this.pool.run(task));
+  /** Replaces the environment's file (compaction, restore); only between `pause` and `resume`. */
+  swap(task: SwapTask): Promise<SwapResult> {
+    return this.pool.run(task);
   }
 
-  /** Finishes what is queued, flushes and closes the environment, stops the thread. */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await this.maintenance;
     while (this.queue.length > 0 || this.inFlight > 0) await new Promise((r) => setTimeout(r, 5));
     try {
       await this.pool.run({ items: [], now: Date.now(), close: true } satisfies Batch);

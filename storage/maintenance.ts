@@ -1,0 +1,105 @@
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { RootDatabase } from 'lmdb';
+import { pruneBackups } from '../shared/backups.js';
+import { envFile } from '../shared/data-layout.js';
+import type { BackupManifest, EnvSpace, MaintenanceApi } from '../shared/maintenance.js';
+import { countsOf, snapshot } from './backup.js';
+import { openEnvFile } from './env.js';
+import { readBackupManifest, stageFile, unstageFile, verifyBackup } from './restore.js';
+import { spaceOf } from './space.js';
+
+/**
+ * The maintenance thread's work, as plain functions over LMDB: backups,
+ * retention, backup verification and staging, storage figures and the copy
+ * step of compaction. It keeps its own handle on every domain's environment
+ * (shared with the domain worker by lmdb-js); a handle must be released
+ * before the domain's file is swapped and reopened after.
+ */
+export class Maintenance implements MaintenanceApi {
+  private readonly open = new Map<string, RootDatabase>();
+
+  constructor(
+    private readonly dataDir: string,
+    private readonly domains: Record<string, readonly string[]>,
+  ) {
+    for (const d of Object.keys(domains)) this.open.set(d, openEnvFile(envFile(dataDir, d)));
+  }
+
+  private env(domain: string): RootDatabase {
+    const env = this.open.get(domain);
+    if (!env) throw new Error(`${domain} is not open (released for a swap, or not a domain)`);
+    return env;
+  }
+
+  async backup(dir: string): Promise<BackupManifest> {
+    mkdirSync(dir, { recursive: true });
+    const manifest: BackupManifest = { created_at: Date.now(), domains: [], failed: [] };
+    for (const [domain, names] of Object.entries(this.domains)) {
+      try {
+        manifest.domains.push(await snapshot(this.env(domain), domain, join(dir, domain, `${domain}.mdb`), names));
+      } catch (err) {
+        manifest.failed.push({ domain, reason: err instanceof Error ? err.message : String(err) });
+      }
+    }
+    // written last: a folder without a manifest is a backup that did not finish
+    writeFileSync(join(dir, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
+    return manifest;
+  }
+
+  async prune(keep: number): Promise<string[]> {
+    return pruneBackups(this.dataDir, keep);
+  }
+
+  async verifyBackup(dir: string): Promise<string[]> {
+    const m = readBackupManifest(dir);
+    const missing = Object.keys(this.domains).filter((d) => !m.domains.some((x) => x.domain === d));
+    if (missing.length) return [`the backup holds no ${missing.join(', ')}`];
+    return verifyBackup(dir, m);
+  }
+
+  async stageRestore(dir: string): Promise<void> {
+    const m = readBackupManifest(dir);
+    try {
+      for (const d of m.domains)
+        await stageFile(join(dir, d.domain, `${d.domain}.mdb`), envFile(this.dataDir, d.domain), d.sha256);
+    } catch (err) {
+      await this.unstageRestore();
+      throw err;
+    }
+  }
+
+  async unstageRestore(): Promise<void> {
+    for (const d of Object.keys(this.domains)) unstageFile(envFile(this.dataDir, d));
+  }
+
+  async space(domain: string): Promise<EnvSpace> {
+    return spaceOf(this.env(domain), envFile(this.dataDir, domain), this.domains[domain]);
+  }
+
+  async counts(domain: string): Promise<Record<string, number>> {
+    return countsOf(this.env(domain), this.domains[domain]);
+  }
+
+  async compactCopy(domain: string, copy: string): Promise<Record<string, number>> {
+    rmSync(copy, { force: true });
+    const env = this.env(domain);
+    const live = countsOf(env, this.domains[domain]);
+    await env.backup(copy, true);
+    return live;
+  }
+
+  async release(domain: string): Promise<void> {
+    const env = this.open.get(domain);
+    this.open.delete(domain);
+    await env?.close();
+  }
+
+  async reopen(domain: string): Promise<void> {
+    if (!this.open.has(domain)) this.open.set(domain, openEnvFile(envFile(this.dataDir, domain)));
+  }
+
+  async close(): Promise<void> {
+    for (const d of [...this.open.keys()]) await this.release(d);
+  }
+}

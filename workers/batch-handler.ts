@@ -1,0 +1,100 @@
+import { renameSync, statSync } from 'node:fs';
+import type { RootDatabase } from 'lmdb';
+import type { Batch, BatchResult, ItemResult, SwapResult, SwapTask } from '../shared/batch.js';
+import { ErrorCode, toWireError } from '../shared/errors.js';
+import { countsOf } from '../storage/backup.js';
+import { swapFile } from '../storage/restore.js';
+
+/** A domain operation: a plain synchronous function over the domain's store. */
+export type Op<S> = (store: S, args: any, now: number) => unknown;
+export type OpTable<S> = { [op: string]: Op<S> };
+
+/** An open environment and the domain store over it; reopened after a swap. */
+export interface Opened<S> {
+  root: RootDatabase;
+  store: S;
+  path: string;
+}
+
+export interface DomainInfo<S> {
+  domain: string;
+  /** the environment's named databases */
+  names: readonly string[];
+  /** per-batch work done once, inside the batch's transaction */
+  endBatch?: (store: S) => void;
+  /** after the last batch of a shutdown is flushed and the environment closed */
+  closed?: (store: S) => void;
+  /** an item's child transaction was rolled back: in-memory figures the op had moved are read again */
+  aborted?: (store: S) => void;
+}
+
+/**
+ * A domain worker's piscina entry. A batch is applied as ONE write
+ * transaction and answered only after the commit is flushed to disk, so
+ * every ack built from the result is durable. Each item runs in its own
+ * child transaction: an item that throws fails alone and leaves nothing
+ * behind; a failed commit fails the whole batch with storage_unavailable.
+ * `endBatch` lets a store do per-batch work (caps, counters) once, in the
+ * same transaction. A swap task replaces the environment's file while main
+ * has the batches paused (compaction, restore).
+ */
+export function batchHandler<S>(open: (prev?: S) => Opened<S>, ops: OpTable<S>, info: DomainInfo<S>) {
+  const endBatch = info.endBatch;
+  let cur = open();
+  let undoRestore: (() => void) | null = null;
+
+  /** Closes the environment, runs `fn` on its files, and reopens it whatever happened. */
+  async function swap(task: SwapTask): Promise<SwapResult> {
+    await cur.root.close();
+    try {
+      if (task.swap === 'compact') renameSync(task.copy, cur.path);
+      else if (task.swap === 'restore') undoRestore = swapFile(cur.path, task.aside);
+      else {
+        undoRestore?.();
+        undoRestore = null;
+      }
+    } catch (err) {
+      return { ok: false, reason: err instanceof Error ? err.message : String(err) };
+    } finally {
+      cur = open(cur.store);
+    }
+    return { ok: true, counts: countsOf(cur.root, info.names), bytes: statSync(cur.path).size };
+  }
+
+  async function apply(batch: Batch): Promise<BatchResult> {
+    const { root, store } = cur;
+    if (batch.close) {
+      await root.flushed;
+      await root.close();
+      info.closed?.(store);
+      return { results: [] };
+    }
+    const results: ItemResult[] = new Array(batch.items.length);
+    try {
+      root.transactionSync(() => {
+        let aborted = false;
+        for (let i = 0; i < batch.items.length; i++) {
+          const { op, args } = batch.items[i];
+          const fn = ops[op];
+          try {
+            if (!fn) throw new Error(`unknown op ${op}`);
+            results[i] = { ok: true, value: root.childTransaction(() => fn(store, args, batch.now)) };
+          } catch (err) {
+            results[i] = { ok: false, error: toWireError(err) };
+            aborted = true;
+          }
+        }
+        if (aborted) info.aborted?.(store);
+        endBatch?.(store);
+      });
+      await root.flushed;
+    } catch (err) {
+      const storageError = err instanceof Error ? err.message : String(err);
+      const failed: ItemResult = { ok: false, error: { code: ErrorCode.storageUnavailable } };
+      return { results: results.fill(failed), storageError };
+    }
+    return { results };
+  }
+
+  return (task: Batch | SwapTask): Promise<BatchResult | SwapResult> => ('swap' in task ? swap(task) : apply(task));
+}
