@@ -5,15 +5,11 @@ import { resolve } from 'node:path';
 import type { Config } from '../shared/config.js';
 import { DOMAINS } from '../shared/data-layout.js';
 import { type DataLock, lockDataDir } from '../shared/data-lock.js';
-import type { ChannelsApi } from '../shared/domains/channels.js';
-import type { MessagingApi } from '../shared/domains/messaging.js';
-import type { RegistryApi } from '../shared/domains/registry.js';
-import type { TaskApi } from '../shared/domains/tasks.js';
 import { Alerts } from './alerts.js';
 import { Analytics } from './analytics.js';
 import { TokenCache } from './auth.js';
 import { runBackup } from './backup.js';
-import { Batcher } from './batcher.js';
+import { lmdbDomains } from './domains.js';
 import { ChannelDirectory } from './channels.js';
 import { Connections } from './connections.js';
 import type { Hub } from './context.js';
@@ -78,37 +74,7 @@ async function startLocked(config: Config, log: Logger, dataDir: string, lock: D
     log,
     observe: (d: string, us: number) => metrics.batch(d, us),
   };
-  const registry = new Batcher<RegistryApi>('registry', { dataDir, caps: undefined }, batching);
-  const messaging = new Batcher<MessagingApi>(
-    'messaging',
-    {
-      dataDir,
-      caps: {
-        historyMax: config.historyMax,
-        threadMax: config.threadMax,
-        mailboxMax: config.mailboxMax,
-        channelHistoryPerChannel: config.channelHistoryPerChannel,
-        channelHistoryTotal: config.channelHistoryTotal,
-        idempotencyTtlMs: config.idempotencyTtlMs,
-      },
-    },
-    batching,
-  );
-  const channelsDomain = new Batcher<ChannelsApi>('channels', { dataDir, caps: undefined }, batching);
-  const tasks = new Batcher<TaskApi>(
-    'tasks',
-    {
-      dataDir,
-      caps: {
-        maxReclaims: config.maxReclaims,
-        taskTtlMs: config.taskTtlMs,
-        staleMs: config.staleMs,
-        staleWorkingMs: config.staleWorkingMs,
-        idempotencyTtlMs: config.idempotencyTtlMs,
-      },
-    },
-    batching,
-  );
+  const { registry, messaging, channels: channelsDomain, tasks } = lmdbDomains(dataDir, config, batching);
   const domains = [registry, messaging, channelsDomain, tasks];
 
   let ports = { public: 0, admin: 0 };

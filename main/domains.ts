@@ -1,0 +1,45 @@
+import type { Config } from '../shared/config.js';
+import type { ChannelsApi } from '../shared/domains/channels.js';
+import type { MessagingApi } from '../shared/domains/messaging.js';
+import type { RegistryApi } from '../shared/domains/registry.js';
+import type { TaskApi } from '../shared/domains/tasks.js';
+import { Batcher, type BatcherOptions } from './batcher.js';
+
+/** The four domains over LMDB, one worker thread and one environment each under `dataDir`. */
+export function lmdbDomains(dataDir: string, config: Config, batching: BatcherOptions) {
+  return {
+    registry: new Batcher<RegistryApi>('registry', { dataDir, caps: undefined }, batching),
+    messaging: new Batcher<MessagingApi>(
+      'messaging',
+      {
+        dataDir,
+        caps: {
+          historyMax: config.historyMax,
+          threadMax: config.threadMax,
+          mailboxMax: config.mailboxMax,
+          channelHistoryPerChannel: config.channelHistoryPerChannel,
+          channelHistoryTotal: config.channelHistoryTotal,
+          idempotencyTtlMs: config.idempotencyTtlMs,
+        },
+      },
+      batching,
+    ),
+    channels: new Batcher<ChannelsApi>('channels', { dataDir, caps: undefined }, batching),
+    tasks: new Batcher<TaskApi>(
+      'tasks',
+      {
+        dataDir,
+        caps: {
+          maxReclaims: config.maxReclaims,
+          taskTtlMs: config.taskTtlMs,
+          staleMs: config.staleMs,
+          staleWorkingMs: config.staleWorkingMs,
+          idempotencyTtlMs: config.idempotencyTtlMs,
+        },
+      },
+      batching,
+    ),
+  };
+}
+
+export type Domains = ReturnType<typeof lmdbDomains>;
