@@ -1,4 +1,20 @@
-import type { Hub } from './context.js';
+import type { Domain } from '../shared/domains/domain.js';
+import type { TaskApi } from '../shared/domains/tasks.js';
+import type { Fleet } from './fleet.js';
+import type { Logger } from './log.js';
+
+/** What the rules read. */
+export interface AlertDeps {
+  metricsApi: () => {
+    queue_depth: { current: number; trend: string } & Record<string, unknown>;
+    error_rates: { window: { total_tasks: number; failure_rate_pct: number } & Record<string, unknown> };
+  };
+  tasks: Domain<TaskApi>;
+  fleet: Fleet;
+  thresholds: () => Record<string, unknown>;
+  violations: { total: number };
+  log: Logger;
+}
 
 export interface Alert {
   rule_id: string;
@@ -24,27 +40,27 @@ interface Ctx {
   violationsPerMin: number;
 }
 
-type Rule = (hub: Hub, c: Ctx) => Promise<Omit<Alert, 'fired_at' | 'acknowledged'> | null>;
+type Rule = (d: AlertDeps, c: Ctx) => Promise<Omit<Alert, 'fired_at' | 'acknowledged'> | null>;
 
 /**
  * The §3.6 rules that mean something on this hub (tier_down and
  * hub_invocation_rate watch features §9.15 leaves out, so they never fire).
  */
 const RULES: Record<string, Rule> = {
-  queue_growing: async (hub, { t }) => {
-    const q = hub.metrics.api(hub).queue_depth;
+  queue_growing: async (d, { t }) => {
+    const q = d.metricsApi().queue_depth;
     return q.trend === 'growing' && q.current >= t.queue_growing_min
       ? { rule_id: 'queue_growing', severity: 'warning', message: 'task queue is growing', details: q }
       : null;
   },
-  high_failure_rate: async (hub, { t }) => {
-    const w = hub.metrics.api(hub).error_rates.window;
+  high_failure_rate: async (d, { t }) => {
+    const w = d.metricsApi().error_rates.window;
     return w.total_tasks >= t.failure_min_tasks && w.failure_rate_pct >= t.failure_rate_pct
       ? { rule_id: 'high_failure_rate', severity: 'critical', message: 'tasks are failing', details: w }
       : null;
   },
-  stuck_tasks: async (hub, { t, now }) => {
-    const page = await hub.tasks.call('list', { status: 'assigned' });
+  stuck_tasks: async (d, { t, now }) => {
+    const page = await d.tasks.call('list', { status: 'assigned' });
     const stuck = page.tasks.filter((x) => now - x.updated_at > t.stuck_ms);
     return stuck.length
       ? {
@@ -55,9 +71,9 @@ const RULES: Record<string, Rule> = {
         }
       : null;
   },
-  no_agents_online: async (hub) => {
-    const queued = (await hub.tasks.call('health', {})).counts.queued ?? 0;
-    return hub.conns.count() === 0 && queued > 0
+  no_agents_online: async (d) => {
+    const queued = (await d.tasks.call('health', {})).counts.queued ?? 0;
+    return d.fleet.count() === 0 && queued > 0
       ? {
           rule_id: 'no_agents_online',
           severity: 'critical',
@@ -66,7 +82,7 @@ const RULES: Record<string, Rule> = {
         }
       : null;
   },
-  high_error_rate: async (_hub, { t, violationsPerMin }) =>
+  high_error_rate: async (_d, { t, violationsPerMin }) =>
     violationsPerMin >= t.violations_per_min
       ? {
           rule_id: 'high_error_rate',
@@ -82,22 +98,22 @@ export class Alerts {
   private readonly active = new Map<string, Alert>();
   private last = { total: 0, at: Date.now() };
 
-  async check(hub: Hub, now = Date.now()): Promise<void> {
-    const t = { ...DEFAULTS, ...(hub.settings.alert_thresholds as Partial<typeof DEFAULTS>) };
-    const total = hub.violations.total;
+  async check(d: AlertDeps, now = Date.now()): Promise<void> {
+    const t = { ...DEFAULTS, ...(d.thresholds() as Partial<typeof DEFAULTS>) };
+    const total = d.violations.total;
     const violationsPerMin = ((total - this.last.total) * 60_000) / Math.max(1, now - this.last.at);
     this.last = { total, at: now };
     for (const [id, rule] of Object.entries(RULES)) {
-      const hit = await rule(hub, { t, now, violationsPerMin }).catch(() => null);
+      const hit = await rule(d, { t, now, violationsPerMin }).catch(() => null);
       const was = this.active.get(id);
       if (hit && !was) {
         this.active.set(id, { ...hit, fired_at: now, acknowledged: false });
-        hub.log.warn({ rule_id: id, severity: hit.severity, details: hit.details }, `alert fired: ${hit.message}`);
+        d.log.warn({ rule_id: id, severity: hit.severity, details: hit.details }, `alert fired: ${hit.message}`);
       } else if (hit && was) {
         was.details = hit.details;
       } else if (!hit && was) {
         this.active.delete(id);
-        hub.log.info({ rule_id: id }, 'alert cleared');
+        d.log.info({ rule_id: id }, 'alert cleared');
       }
     }
   }

@@ -1,5 +1,7 @@
+import type { Domain } from '../shared/domains/domain.js';
+import type { RegistryApi } from '../shared/domains/registry.js';
 import { hashToken, sameHash } from '../shared/tokens.js';
-import type { Hub } from './context.js';
+import type { Logger } from './log.js';
 
 /**
  * The main thread's copy of the registry's token table (hash → agent), so
@@ -77,9 +79,13 @@ export function bearer(header: string | undefined): string | null {
  * Issues a token in the registry (`createToken`, or `onboard` which refuses a
  * taken agent_id) and mirrors it into the cache once committed.
  */
-export async function issueToken(hub: Hub, how: 'createToken' | 'onboard', agentId: string): Promise<string> {
-  const r = await hub.registry.call(how, { agent_id: agentId });
-  hub.tokens.add(r.hash, r.agent_id);
-  hub.log.info({ agent_id: agentId, via: how }, 'token issued');
+export async function issueToken(
+  d: { registry: Domain<RegistryApi>; tokens: TokenCache; log: Logger },
+  how: 'createToken' | 'onboard',
+  agentId: string,
+): Promise<string> {
+  const r = await d.registry.call(how, { agent_id: agentId });
+  d.tokens.add(r.hash, r.agent_id);
+  d.log.info({ agent_id: agentId, via: how }, 'token issued');
   return r.token;
 }

@@ -1,8 +1,13 @@
+import type { ChannelsApi } from '../shared/domains/channels.js';
+import type { Domain } from '../shared/domains/domain.js';
+import type { MessagingApi, PublishReply } from '../shared/domains/messaging.js';
 import { ErrorCode, HubError } from '../shared/errors.js';
 import type { NewMsg } from '../shared/schemas/records.js';
-import { encodeOnce } from './connection.js';
-import type { Hub } from './context.js';
-import { noteMailboxDrops } from './messaging.js';
+import type { Analytics } from './analytics.js';
+import type { Fanout } from './fanout.js';
+import type { Fleet } from './fleet.js';
+import type { Logger } from './log.js';
+import { encodeOnce } from './ws/connection.js';
 
 /**
  * Main's copy of the channels domain's subscriber sets (§9.22), for fan-out
@@ -49,79 +54,90 @@ export interface PublishInput {
   idempotency_key?: string | null;
 }
 
-export interface PublishReply {
-  channel: string;
-  seq: number;
-  id: string;
+export interface ChannelDeps {
+  channelsDomain: Domain<ChannelsApi>;
+  messaging: Domain<MessagingApi>;
+  directory: ChannelDirectory;
+  fleet: Fleet;
+  fanout: Fanout;
+  analytics: Analytics;
+  log: Logger;
 }
 
-/**
- * One batch to messaging: a channel-history record (also in global history)
- * and mailbox copies for subscribers without a socket. Then one encoded
- * `channel_message` goes to every following socket but the sender's; a frame
- * dropped for a slow subscriber lands in its mailbox before the ack.
- */
-export async function publish(hub: Hub, from: string, channel: string, input: PublishInput): Promise<PublishReply> {
-  if (!hub.channels.has(channel)) throw new HubError(ErrorCode.channelNotFound, { channel });
-  const now = Date.now();
-  const subs = hub.channels.subscribers(channel);
-  const mailboxFor: string[] = [];
-  for (const a of subs) if (a !== from && !hub.conns.online(a)) mailboxFor.push(a);
-  const msg: NewMsg = {
-    from,
-    to: null,
-    type: input.type ?? 'chat',
-    payload: input.payload,
-    reply_to: input.reply_to ?? null,
-    timestamp: now,
-  };
-  const idem = input.idempotency_key ? { agent: from, key: input.idempotency_key } : null;
-  const res = await hub.messaging.call('publish', { channel, msg, mailboxFor, idem });
-  if ('replay' in res) return res.replay as PublishReply;
-  hub.analytics.sent(from, now);
-  const mailboxed = new Set(res.mailboxed);
-  const frame = encodeOnce({
-    type: 'channel_message',
-    channel,
-    id: res.id,
-    from,
-    message_type: msg.type,
-    payload: msg.payload,
-    reply_to: msg.reply_to,
-    timestamp: now,
-    seq: res.channelSeq,
-  });
-  const late: string[] = [];
-  for (const agent of subs) {
-    if (agent === from || mailboxed.has(agent)) continue;
-    const c = hub.conns.online(agent);
-    if (!c) late.push(agent);
-    else if (hub.conns.deliver(c, frame, res.seq)) hub.analytics.received(agent, now);
-    else late.push(agent);
-  }
-  if (late.length) {
-    hub.counters.liveDropped += late.length;
-    const copy = await hub.messaging.call('mailboxCopy', { agents: late, seqs: [res.seq] });
-    noteMailboxDrops(hub, copy.dropped);
-  }
-  noteMailboxDrops(hub, res.dropped);
-  return { channel, seq: res.channelSeq, id: res.id };
-}
+/** Channels as WS and HTTP use them: create, subscribe, unsubscribe, publish. */
+export class Channels {
+  constructor(private readonly d: ChannelDeps) {}
 
-export async function subscribe(hub: Hub, agent: string, channel: string): Promise<boolean> {
-  const added = await hub.channelsDomain.call('subscribe', { name: channel, agent });
-  hub.channels.subscribe(channel, agent);
-  if (added) {
-    const text = encodeOnce({ type: 'channel_agent_joined', channel, agent_id: agent });
-    for (const a of hub.channels.subscribers(channel)) {
-      const c = a === agent ? undefined : hub.conns.online(a);
-      if (c) hub.conns.deliver(c, text);
+  get directory(): ChannelDirectory {
+    return this.d.directory;
+  }
+
+  /** `name` is normalised and valid; 409 channel_exists on a repeat. */
+  async create(name: string, description: string, by: string): Promise<void> {
+    await this.d.channelsDomain.call('create', { name, description, by });
+    this.d.directory.created(name);
+    this.d.log.info({ channel: name, agent_id: by }, 'channel created');
+  }
+
+  mustExist(channel: string): void {
+    if (!this.d.directory.has(channel)) throw new HubError(ErrorCode.channelNotFound, { channel });
+  }
+
+  /**
+   * One batch to messaging: a channel-history record (also in global history)
+   * and mailbox copies for subscribers without a socket; then the fan-out
+   * sends one encoded `channel_message` to every following socket but the
+   * sender's, and copies what a slow subscriber missed before the ack.
+   */
+  async publish(from: string, channel: string, input: PublishInput): Promise<PublishReply> {
+    this.mustExist(channel);
+    const { directory, fleet } = this.d;
+    const now = Date.now();
+    const subs = directory.subscribers(channel);
+    const mailboxFor: string[] = [];
+    for (const a of subs) if (a !== from && !fleet.isOnline(a)) mailboxFor.push(a);
+    const msg: NewMsg = {
+      from,
+      to: null,
+      type: input.type ?? 'chat',
+      payload: input.payload,
+      reply_to: input.reply_to ?? null,
+      timestamp: now,
+    };
+    const idem = input.idempotency_key ? { agent: from, key: input.idempotency_key } : null;
+    const res = await this.d.messaging.call('publish', { channel, msg, mailboxFor, idem });
+    if ('replay' in res) return res.replay;
+    this.d.analytics.sent(from, now);
+    const frame = {
+      type: 'channel_message' as const,
+      channel,
+      id: res.id,
+      from,
+      message_type: msg.type,
+      payload: msg.payload,
+      reply_to: msg.reply_to,
+      timestamp: now,
+      seq: res.channelSeq,
+    };
+    await this.d.fanout.channel(frame, res, subs);
+    return { channel, seq: res.channelSeq, id: res.id };
+  }
+
+  /** False when already subscribed. An HTTP subscribe reaches the agent's open socket at once (§9.7). */
+  async subscribe(agent: string, channel: string): Promise<boolean> {
+    this.mustExist(channel);
+    const added = await this.d.channelsDomain.call('subscribe', { name: channel, agent });
+    this.d.directory.subscribe(channel, agent);
+    if (added) {
+      const text = encodeOnce({ type: 'channel_agent_joined', channel, agent_id: agent });
+      for (const a of this.d.directory.subscribers(channel)) if (a !== agent) this.d.fleet.deliver(a, text);
     }
+    return added;
   }
-  return added;
-}
 
-export async function unsubscribe(hub: Hub, agent: string, channel: string): Promise<void> {
-  await hub.channelsDomain.call('unsubscribe', { name: channel, agent });
-  hub.channels.unsubscribe(channel, agent);
+  async unsubscribe(agent: string, channel: string): Promise<void> {
+    this.mustExist(channel);
+    await this.d.channelsDomain.call('unsubscribe', { name: channel, agent });
+    this.d.directory.unsubscribe(channel, agent);
+  }
 }

@@ -1,44 +1,58 @@
-import { EventEmitter } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { resolve } from 'node:path';
 import type { Config } from '../shared/config.js';
-import { DOMAINS } from '../shared/data-layout.js';
+import { DOMAINS, type Domain } from '../shared/data-layout.js';
 import { type DataLock, lockDataDir } from '../shared/data-lock.js';
 import { Alerts } from './alerts.js';
 import { Analytics } from './analytics.js';
-import { TokenCache } from './auth.js';
+import { issueToken, TokenCache } from './auth.js';
 import { runBackup } from './backup.js';
-import { ChannelDirectory } from './channels.js';
-import { Connections } from './connections.js';
-import type { Hub } from './context.js';
-import { lmdbDomains } from './domains.js';
-import { compile, handler } from './http-server.js';
+import { loadCaches } from './caches.js';
+import { ChannelDirectory, Channels } from './channels.js';
+import { compactDomain, compactFragmented } from './compaction.js';
+import { type Domains, lmdbDomains } from './domains.js';
+import { type DeliveryCounters, Fanout } from './fanout.js';
+import type { Fleet } from './fleet.js';
+import { health } from './health.js';
+import { dashboardRoutes } from './http/dashboard.js';
+import { compile, handler } from './http/router.js';
+import { adminRewrite, adminRoutes, closeRevoked } from './http/routes-admin.js';
+import { channelRoutes } from './http/routes-channels.js';
+import { configReads, publicRoutes } from './http/routes-public.js';
+import { adminTaskRoutes, taskRoutes } from './http/routes-tasks.js';
+import { schemaRoute } from './http/schema-catalog.js';
 import { Limiter } from './limiter.js';
+import { LocalFleet } from './local-fleet.js';
 import { createLogger, type Logger } from './log.js';
 import { type MaintenanceClient, startMaintenance } from './maintenance.js';
-import { catchUp } from './messaging.js';
-import { Metrics } from './metrics.js';
-import { Pipeline } from './pipeline.js';
-import { reloadCaches } from './reload.js';
+import { type SendInput, sendMessage } from './messaging.js';
+import { type MetricSources, Metrics } from './metrics.js';
 import { restoreOnline } from './restore.js';
-import { adminRewrite, adminRoutes } from './routes-admin.js';
-import { publicRoutes } from './routes-public.js';
-import { schemaRoute } from './schema-catalog.js';
+import { Scheduler } from './scheduler.js';
 import { Settings } from './settings.js';
 import { checkDataPresent, logCountsSinceBackup, verifyDataDir } from './startup-check.js';
 import { StorageSampler } from './storage-sampler.js';
 import { startTimers } from './timers.js';
 import { Validator } from './validation.js';
 import { Violations } from './violations.js';
-import { attachWebSocket } from './ws-gateway.js';
+import { channelHandlers } from './ws/channel-handlers.js';
+import { attachWebSocket } from './ws/gateway.js';
+import { type CoreDeps, coreHandlers, socketClosed } from './ws/handlers.js';
+import { taskHandlers } from './ws/task-handlers.js';
 
+/**
+ * A running hub: what `startHub` wired, for the CLI and for tests that look
+ * inside (the fleet, the domains, the delivery counters).
+ */
 export interface RunningHub {
-  hub: Hub;
   port: number;
   adminPort: number;
   /** the admin token when this start generated it (first start, no AGENTCOM_ADMIN_TOKEN) */
   generatedAdminToken?: string;
+  fleet: Fleet;
+  domains: Domains;
+  counters: DeliveryCounters;
   close(): Promise<void>;
 }
 
@@ -63,129 +77,274 @@ export async function startHub(config: Config, log: Logger = createLogger(config
   }
 }
 
-/** The hub over a data directory this process holds; the lock is released when it closes. */
+/**
+ * The one place that wires the hub: each component gets the few things it
+ * uses. The data directory is this process's; the lock is released at close.
+ */
 async function startLocked(config: Config, log: Logger, dataDir: string, lock: DataLock): Promise<RunningHub> {
   checkDataPresent(dataDir, DOMAINS);
   const verified = await verifyDataDir(dataDir, DOMAINS, config.verifyOnStart);
+  const startedAt = Date.now();
   const metrics = new Metrics();
-  const batching = {
+  const domains = lmdbDomains(dataDir, config, {
     batchMax: config.batchMax,
     queueMax: config.queueMax,
     log,
     observe: (d: string, us: number) => metrics.batch(d, us),
+  });
+  const { registry, messaging, channels: channelsDomain, tasks } = domains;
+  const all = [registry, messaging, channelsDomain, tasks];
+  // every domain has a `health` op; each is typed by its own contract
+  const healthOf: Record<Domain, () => Promise<{ counts: Record<string, number> }>> = {
+    registry: () => registry.call('health', {}),
+    messaging: () => messaging.call('health', {}),
+    channels: () => channelsDomain.call('health', {}),
+    tasks: () => tasks.call('health', {}),
   };
-  const { registry, messaging, channels: channelsDomain, tasks } = lmdbDomains(dataDir, config, batching);
-  const domains = [registry, messaging, channelsDomain, tasks];
+  const closeDomains = () => Promise.allSettled(all.map((d) => d.close()));
 
-  let ports = { public: 0, admin: 0 };
-  let open = false;
-  const hub: Hub = {
-    config,
-    log,
-    dataDir,
-    validator: new Validator(config, log),
-    limiter: new Limiter(config),
-    violations: new Violations(config),
-    tokens: new TokenCache(),
-    conns: new Connections(config.sendBufferMax, (c) => catchUp(hub, c)),
-    analytics: new Analytics(),
-    settings: new Settings(config.mailboxTtlMs),
-    registry,
+  const validator = new Validator(config, log);
+  const limiter = new Limiter(config);
+  const violations = new Violations(config);
+  const tokens = new TokenCache();
+  const analytics = new Analytics();
+  const settings = new Settings(config.mailboxTtlMs);
+  const directory = new ChannelDirectory();
+  const alerts = new Alerts();
+  const counters: DeliveryCounters = { mailboxDropped: 0, liveDropped: 0 };
+  const fleet = new LocalFleet(config.sendBufferMax, (c) => fanout.catchUp(c));
+  const fanout = new Fanout({
+    fleet,
     messaging,
-    channelsDomain,
-    tasks,
-    channels: new ChannelDirectory(),
-    // set below: the pipeline subscribes to hub.events, so the hub object must exist first
-    pipeline: undefined as unknown as Pipeline,
-    events: new EventEmitter(),
-    startedAt: Date.now(),
-    counters: { mailboxDropped: 0, liveDropped: 0 },
-    metrics,
-    alerts: new Alerts(),
-    domains: () => domains,
-    storageHealth: () => storage.report(),
-    measureStorage: async () => {
-      await storage.measure();
+    analytics,
+    counters,
+    log,
+    limits: {
+      sendBufferMax: config.sendBufferMax,
+      slowConsumerMs: config.slowConsumerMs,
+      mailboxMax: config.mailboxMax,
     },
-    // set below, once the domain workers have opened their environments (lmdb-js shares them with it)
-    maintenance: undefined as unknown as MaintenanceClient,
-    backup: () => runBackup({ maintenance: hub.maintenance, dataDir, keep: config.backupKeep, log }),
-    restore: (name) =>
-      restoreOnline({ domains, maintenance: hub.maintenance, dataDir, log, reload: () => reloadCaches(hub) }, name),
-    publicUrl: () => {
-      const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
-      return { ws: `ws://${host}:${ports.public}/ws`, api: `http://${host}:${ports.public}` };
-    },
-    sweepMailboxes: () => {
-      messaging.call('sweep', { ttlMs: hub.settings.mailbox_ttl_ms }).then(
-        (r) => {
-          if (r.mailbox || r.idempotency) log.info(r, 'mailbox sweep evicted entries');
-        },
-        (err) => log.error({ err }, 'mailbox sweep failed'),
-      );
-    },
-    health: () => ({
-      status: domains.every((d) => d.stats.state === 'ready') ? 'ok' : 'degraded',
-      reasons: domains
-        .filter((d) => d.stats.state !== 'ready')
-        .map((d) => `${d.name} storage ${d.stats.state}${d.stats.last_error ? `: ${d.stats.last_error}` : ''}`),
-      service: 'agent_com',
-      uptime_ms: Date.now() - hub.startedAt,
-      agents_connected: hub.conns.count(),
-      connections: hub.conns.all.size,
-      workers: Object.fromEntries(domains.map((d) => [d.name, { ...d.stats }])),
-      agents: hub.pipeline.counts(),
-      counters: { ...hub.counters, violations: hub.violations.total, lenient: hub.validator.lenientAccepted },
-    }),
-  };
+  });
+  const send = (from: string, input: SendInput) =>
+    sendMessage({ messaging, fleet, fanout, analytics, tokenHolders: () => tokens.agents() }, from, input);
+  const channels = new Channels({ channelsDomain, messaging, directory, fleet, fanout, analytics, log });
 
+  let maintenance: MaintenanceClient | undefined;
   let generatedAdminToken: string | undefined;
   try {
     const admin = await registry.call('ensureAdminToken', { provided: config.adminToken });
     generatedAdminToken = admin.generated;
-    const snap = await registry.call('snapshot', {});
-    hub.tokens.load(snap.tokens, admin.hash);
-    hub.settings.load(snap.config);
-    hub.limiter.load(snap.overrides, snap.whitelist);
-    await messaging.call('health', {});
-    await tasks.call('health', {});
-    hub.channels.load(await channelsDomain.call('snapshot', {}));
-    for (const d of domains) log.info({ domain: d.name, path: resolve(dataDir, d.name) }, 'domain worker ready');
-    hub.maintenance = startMaintenance(dataDir, DOMAINS);
+    await loadCaches({ registry, channelsDomain, tokens, settings, limiter, directory }, admin.hash);
+    await healthOf.messaging();
+    await healthOf.tasks();
+    for (const d of all) log.info({ domain: d.name, path: resolve(dataDir, d.name) }, 'domain worker ready');
+    // after the domain workers: lmdb-js gives the maintenance thread the environments they opened
+    maintenance = startMaintenance(dataDir, DOMAINS);
     logCountsSinceBackup(dataDir, verified, log);
   } catch (err) {
-    await hub.maintenance?.close();
-    await Promise.allSettled(domains.map((d) => d.close()));
+    await maintenance?.close();
+    await closeDomains();
     throw err;
   }
+  const m = maintenance;
 
-  hub.pipeline = new Pipeline(hub);
-  const storage = new StorageSampler(hub, dataDir);
+  const scheduler = new Scheduler({
+    tasks,
+    fleet,
+    violations,
+    log,
+    timers: {
+      acceptTimeoutMs: config.acceptTimeoutMs,
+      restartGraceMs: config.restartGraceMs,
+      rejectCooldownMs: config.rejectCooldownMs,
+      schedulerFallbackMs: config.schedulerFallbackMs,
+      taskSweepMs: config.taskSweepMs,
+    },
+  });
+  const storage = new StorageSampler({
+    domains: all,
+    counts: async (name) => (await healthOf[name as Domain]()).counts,
+    maintenance: m,
+    dataDir,
+    compactMinBytes: config.compactMinBytes,
+    queueDepth: (depth, now) => metrics.sampleQueue(depth, now),
+  });
   await storage.sample();
-  const publicServer = createServer(handler(hub, compile([...publicRoutes, schemaRoute(hub.validator, publicRoutes)])));
-  const adminServer = createServer(handler(hub, compile(adminRoutes), adminRewrite));
-  const wss = attachWebSocket(hub, publicServer, () => open);
+  const sources: MetricSources = {
+    fleet,
+    agents: scheduler,
+    tokenHolders: () => tokens.agentCount(),
+    storageHealth: () => storage.report(),
+    domains: all,
+    counters,
+    violations,
+    validator,
+  };
+  const metricsApi = () => metrics.api(sources);
+  const hubHealth = () =>
+    health({ domains: all, fleet, agents: scheduler, counters, violations, validator, startedAt });
+  const sweepMailboxes = () => {
+    messaging.call('sweep', { ttlMs: settings.mailbox_ttl_ms }).then(
+      (r) => {
+        if (r.mailbox || r.idempotency) log.info(r, 'mailbox sweep evicted entries');
+      },
+      (err) => log.error({ err }, 'mailbox sweep failed'),
+    );
+  };
+  const byName = new Map(all.map((d) => [d.name, d]));
+  const compact = (name: string) => compactDomain(byName.get(name) as (typeof all)[number], dataDir, m, log);
+  const backup = () => runBackup({ maintenance: m, dataDir, keep: config.backupKeep, log });
+  const restore = (name: string) =>
+    restoreOnline(
+      {
+        domains: all,
+        maintenance: m,
+        dataDir,
+        log,
+        reload: async () => {
+          // the admin token in use stays: a restore must not lock the admin out with the backup's
+          await registry.call('setAdminHash', { hash: tokens.adminTokenHash });
+          await loadCaches({ registry, channelsDomain, tokens, settings, limiter, directory }, tokens.adminTokenHash);
+          // a socket whose token the restored registry does not hold is treated as revoked (§9.25)
+          const gone = [...fleet.sockets()].map((c) => c.tokenHash).filter((h) => h && !tokens.has(h));
+          closeRevoked({ tokens, fleet }, gone);
+          scheduler.resync();
+        },
+      },
+      name,
+    );
+
+  let ports = { public: 0, admin: 0 };
+  const publicUrl = () => {
+    const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
+    return { ws: `ws://${host}:${ports.public}/ws`, api: `http://${host}:${ports.public}` };
+  };
+  const router = {
+    tokens,
+    limiter,
+    violations,
+    validator,
+    log,
+    maxBodyBytes: config.maxBodyBytes,
+    maxDepth: config.maxDepth,
+  };
+  const taskDeps = { tasks, scheduler, fleet, log };
+  const pub = [
+    ...publicRoutes({
+      fleet,
+      scheduler,
+      messaging,
+      send,
+      onboard: (agentId) => issueToken({ registry, tokens, log }, 'onboard', agentId),
+      settings,
+      alerts,
+      analytics,
+      metricsApi,
+      publicUrl,
+    }),
+    ...channelRoutes({ channels, channelsDomain, messaging, validator, historyMax: config.channelHistoryPerChannel }),
+    ...taskRoutes(taskDeps),
+    ...configReads({ settings }),
+  ];
+  const adm = [
+    ...adminRoutes({
+      fleet,
+      tokens,
+      registry,
+      limiter,
+      settings,
+      log,
+      health: hubHealth,
+      metricsText: () => metrics.prometheus(sources),
+      storage,
+      backup,
+      restore,
+      domainNames: DOMAINS,
+      compact,
+      sweepMailboxes,
+      issueToken: (agentId) => issueToken({ registry, tokens, log }, 'createToken', agentId),
+    }),
+    ...adminTaskRoutes(taskDeps),
+    ...dashboardRoutes({ tasks, fleet, scheduler, alerts, health: hubHealth, metricsApi }),
+    ...configReads({ settings }).map((r) => ({ ...r, auth: 'admin' as const })),
+  ];
+  const publicServer = createServer(handler(router, compile([...pub, schemaRoute(validator, pub)])));
+  const adminServer = createServer(handler(router, compile(adm), adminRewrite));
+
+  const core: CoreDeps = {
+    fleet,
+    tokens,
+    violations,
+    limiter,
+    messaging,
+    fanout,
+    send,
+    analytics,
+    agents: scheduler,
+    log,
+  };
+  let open = false;
+  const wss = attachWebSocket(
+    {
+      fleet,
+      handlers: {
+        ...coreHandlers(core),
+        ...channelHandlers({ channels, channelsDomain, messaging, historyMax: config.channelHistoryPerChannel }),
+        ...taskHandlers({ tasks, scheduler, metrics, log }),
+      },
+      validator,
+      limiter,
+      violations,
+      log,
+      maxDepth: config.maxDepth,
+      maxFrameBytes: config.maxFrameBytes,
+      closed: (conn, code) => socketClosed(core, conn, code),
+    },
+    publicServer,
+    () => open,
+  );
   try {
     ports = {
       public: await listen(publicServer, config.port, config.host),
       admin: await listen(adminServer, config.adminPort, config.adminHost),
     };
   } catch (err) {
-    // a taken port must not leave four worker threads behind
-    hub.pipeline.stop();
+    // a taken port must not leave worker threads behind
+    scheduler.stop();
     storage.stop();
     publicServer.close();
     adminServer.close();
-    await hub.maintenance.close();
-    await Promise.allSettled(domains.map((d) => d.close()));
+    await m.close();
+    await closeDomains();
     throw err;
   }
   open = true;
-  const stopTimers = startTimers(hub);
+  const stopTimers = startTimers({
+    config,
+    fleet,
+    fanout,
+    log,
+    sweepLimits: (now) => {
+      limiter.sweep(now);
+      violations.sweep(now);
+    },
+    sweepMailboxes,
+    checkAlerts: () =>
+      alerts.check({ metricsApi, tasks, fleet, thresholds: () => settings.alert_thresholds, violations, log }),
+    backup,
+    compactFragmented: () =>
+      compactFragmented(
+        all,
+        dataDir,
+        m,
+        { minFragmentation: config.compactMinFragmentation, minBytes: config.compactMinBytes },
+        log,
+      ),
+  });
   log.info(
     {
-      public: hub.publicUrl().api,
-      ws: hub.publicUrl().ws,
+      public: publicUrl().api,
+      ws: publicUrl().ws,
       admin: `http://${config.adminHost}:${ports.admin}`,
       data: dataDir,
       validation: config.validationMode,
@@ -199,18 +358,18 @@ async function startLocked(config: Config, log: Logger, dataDir: string, lock: D
       open = false;
       stopTimers();
       storage.stop();
-      hub.pipeline.stop();
+      scheduler.stop();
       publicServer.close();
       adminServer.close();
       const deadline = Date.now() + config.shutdownMs / 2;
-      while (Date.now() < deadline && domains.some((d) => d.stats.queued > 0 || d.stats.in_flight > 0)) {
+      while (Date.now() < deadline && all.some((d) => d.stats.queued > 0 || d.stats.in_flight > 0)) {
         await new Promise((r) => setTimeout(r, 10));
       }
-      for (const c of hub.conns.all.values()) c.close(1001, 'hub shutting down');
+      for (const c of fleet.sockets()) c.close(1001, 'hub shutting down');
       wss.close();
       // its handles go first: the domain workers' close is then the environments' last, and flushes them
-      await hub.maintenance.close();
-      await Promise.allSettled(domains.map((d) => d.close()));
+      await m.close();
+      await closeDomains();
       publicServer.closeAllConnections();
       adminServer.closeAllConnections();
       await lock.release();
@@ -219,5 +378,5 @@ async function startLocked(config: Config, log: Logger, dataDir: string, lock: D
     return closing;
   };
 
-  return { hub, port: ports.public, adminPort: ports.admin, generatedAdminToken, close };
+  return { port: ports.public, adminPort: ports.admin, generatedAdminToken, fleet, domains, counters, close };
 }

@@ -1,5 +1,24 @@
 import { build, type Histogram } from 'hdr-histogram-js';
-import type { Hub } from './context.js';
+import type { DomainStats } from '../shared/domains/domain.js';
+import type { DeliveryCounters } from './fanout.js';
+import type { Fleet } from './fleet.js';
+import type { FsmState } from './scheduler.js';
+
+/** What the metrics read from the rest of the hub when asked. */
+export interface MetricSources {
+  fleet: Fleet;
+  agents: {
+    counts(): Record<FsmState, number>;
+    stateOf(agent: string): FsmState;
+    taskOf(agent: string): string | null;
+  };
+  tokenHolders: () => number;
+  storageHealth: () => Record<string, unknown>;
+  domains: ReadonlyArray<{ name: string; stats: DomainStats }>;
+  counters: DeliveryCounters;
+  violations: { total: number };
+  validator: { lenientAccepted: number };
+}
 
 const HOUR = 3600_000;
 const BUCKET = 10 * 60_000;
@@ -91,7 +110,7 @@ export class Metrics {
   }
 
   /** GET /api/metrics (§3.6 shape). */
-  api(hub: Hub) {
+  api(src: MetricSources) {
     const now = Date.now();
     const live = this.buckets.filter((b) => b.start > now - HOUR);
     const window = newHistogram();
@@ -107,8 +126,8 @@ export class Metrics {
     const depths = this.queue.map((q) => q.depth);
     const current = depths[depths.length - 1] ?? 0;
     const earlier = depths[Math.max(0, depths.length - 7)] ?? current;
-    const fsm = hub.pipeline.counts();
-    const online = hub.conns.count();
+    const fsm = src.agents.counts();
+    const online = src.fleet.count();
     return {
       timestamp: now,
       window_ms: HOUR,
@@ -121,39 +140,39 @@ export class Metrics {
       task_latency: { window: percentiles(window), cumulative: percentiles(this.latency) },
       agent_utilization: {
         system: {
-          total_agents: hub.tokens.agentCount(),
+          total_agents: src.tokenHolders(),
           agents_online: online,
           agents_idle: fsm.idle,
           agents_working: fsm.working + fsm.assigned,
           utilization_pct: online ? Math.round(((fsm.working + fsm.assigned) / online) * 1000) / 10 : 0,
         },
-        per_agent: hub.conns.agents().map((c) => ({
-          agent_id: c.agentId,
-          fsm_state: hub.pipeline.stateOf(c.agentId as string),
-          current_task_id: hub.pipeline.taskOf(c.agentId as string),
+        per_agent: [...src.fleet.agentIds()].map((agent_id) => ({
+          agent_id,
+          fsm_state: src.agents.stateOf(agent_id),
+          current_task_id: src.agents.taskOf(agent_id),
         })),
       },
       error_rates: { window: this.rates(sum), cumulative: this.rates(this.totals) },
-      dets_health: hub.storageHealth(),
+      dets_health: src.storageHealth(),
     };
   }
 
   /** Prometheus text exposition for the admin port's /metrics. */
-  prometheus(hub: Hub): string {
+  prometheus(src: MetricSources): string {
     const lines: string[] = [];
     const gauge = (name: string, help: string, samples: Array<[string, number]>, type = 'gauge') => {
       lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
       for (const [labels, v] of samples) lines.push(`${name}${labels} ${v}`);
     };
-    gauge('agentcom_connections', 'Open WebSocket connections.', [['', hub.conns.all.size]]);
-    gauge('agentcom_agents_connected', 'Identified agents.', [['', hub.conns.count()]]);
-    const fsm = hub.pipeline.counts();
+    gauge('agentcom_connections', 'Open WebSocket connections.', [['', [...src.fleet.sockets()].length]]);
+    gauge('agentcom_agents_connected', 'Identified agents.', [['', src.fleet.count()]]);
+    const fsm = src.agents.counts();
     gauge(
       'agentcom_agents',
       'Agents by FSM state.',
       Object.entries(fsm).map(([s, n]) => [`{state="${s}"}`, n]),
     );
-    const domains = hub.domains();
+    const domains = src.domains;
     gauge(
       'agentcom_batches_total',
       'Batches committed per domain.',
@@ -214,25 +233,25 @@ export class Metrics {
     gauge(
       'agentcom_mailbox_dropped_total',
       'Mailbox entries dropped for the per-agent cap.',
-      [['', hub.counters.mailboxDropped]],
+      [['', src.counters.mailboxDropped]],
       'counter',
     );
     gauge(
       'agentcom_live_dropped_total',
       'Live frames dropped for slow consumers (kept in mailboxes).',
-      [['', hub.counters.liveDropped]],
+      [['', src.counters.liveDropped]],
       'counter',
     );
     gauge(
       'agentcom_violations_total',
       'Validation failures and rate-limit refusals.',
-      [['', hub.violations.total]],
+      [['', src.violations.total]],
       'counter',
     );
     gauge(
       'agentcom_lenient_accepted_total',
       'Limit violations accepted in log-only mode.',
-      [['', hub.validator.lenientAccepted]],
+      [['', src.validator.lenientAccepted]],
       'counter',
     );
     const mem = process.memoryUsage();

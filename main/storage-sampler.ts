@@ -1,6 +1,18 @@
 import { newestBackup } from '../shared/backups.js';
+import type { DomainStats } from '../shared/domains/domain.js';
 import type { EnvSpace } from '../shared/maintenance.js';
-import type { Hub } from './context.js';
+import type { MaintenanceClient } from './maintenance.js';
+
+export interface SamplerDeps {
+  domains: ReadonlyArray<{ name: string; stats: DomainStats }>;
+  /** a domain's record counts, as its `health` op gives them */
+  counts: (domain: string) => Promise<Record<string, number>>;
+  maintenance: MaintenanceClient;
+  dataDir: string;
+  compactMinBytes: number;
+  /** the task queue depth, for /api/metrics */
+  queueDepth: (depth: number, now: number) => void;
+}
 
 interface TableHealth {
   table: string;
@@ -26,10 +38,7 @@ export class StorageSampler {
   private pending: Promise<number> | null = null;
   private readonly timer: NodeJS.Timeout;
 
-  constructor(
-    private readonly hub: Hub,
-    private readonly dataDir: string,
-  ) {
+  constructor(private readonly d: SamplerDeps) {
     this.timer = setInterval(() => this.sample(), 10_000).unref();
   }
 
@@ -39,7 +48,7 @@ export class StorageSampler {
 
   async sample(): Promise<void> {
     const queued = await this.measure();
-    this.hub.metrics.sampleQueue(queued, Date.now());
+    this.d.queueDepth(queued, Date.now());
   }
 
   /** Refreshes the table figures; returns the task queue depth. Callers during a measurement share it. */
@@ -54,17 +63,16 @@ export class StorageSampler {
     const tables: TableHealth[] = [];
     let queued = 0;
     let fragmented = false;
-    for (const d of this.hub.domains()) {
+    for (const d of this.d.domains) {
       let counts: Record<string, number> = {};
       let space: Partial<EnvSpace> = {};
       try {
-        counts = ((await d.call('health', {})) as { counts: Record<string, number> }).counts;
-        space = await this.hub.maintenance.api.space(d.name);
+        counts = await this.d.counts(d.name);
+        space = await this.d.maintenance.api.space(d.name);
       } catch {}
       if (d.name === 'tasks') queued = counts.queued ?? 0;
       const ratio = space.fragmentation_ratio ?? 0;
-      if (ratio > HIGH_FRAGMENTATION && (space.reclaimable_bytes ?? 0) >= this.hub.config.compactMinBytes)
-        fragmented = true;
+      if (ratio > HIGH_FRAGMENTATION && (space.reclaimable_bytes ?? 0) >= this.d.compactMinBytes) fragmented = true;
       for (const [table, n] of Object.entries(counts)) {
         tables.push({
           table: `${d.name}.${table}`,
@@ -82,8 +90,8 @@ export class StorageSampler {
 
   /** The §3.5 storage-health shape; a backup older than 48 h (or none) is stale, a domain over 0.5 fragmented (and worth compacting) is high. */
   report(): Record<string, unknown> {
-    const unhealthy = this.hub.domains().some((d) => d.stats.state !== 'ready');
-    const last = newestBackup(this.dataDir)?.manifest.created_at ?? null;
+    const unhealthy = this.d.domains.some((d) => d.stats.state !== 'ready');
+    const last = newestBackup(this.d.dataDir)?.manifest.created_at ?? null;
     const stale = last === null || Date.now() - last > 48 * 3600_000;
     return {
       health_status: unhealthy ? 'unhealthy' : stale || this.fragmented ? 'warning' : 'healthy',

@@ -1,21 +1,45 @@
-import { compactFragmented } from './compaction.js';
-import type { Hub } from './context.js';
-import { noteMailboxDrops } from './messaging.js';
+import type { Config } from '../shared/config.js';
+import type { Fanout } from './fanout.js';
+import type { Fleet } from './fleet.js';
+import type { Logger } from './log.js';
+
+export interface TimerDeps {
+  config: Pick<
+    Config,
+    | 'reaperIntervalMs'
+    | 'idleTimeoutMs'
+    | 'wsPingIntervalMs'
+    | 'slowConsumerMs'
+    | 'mailboxSweepMs'
+    | 'alertCheckMs'
+    | 'backupIntervalMs'
+    | 'compactIntervalMs'
+  >;
+  fleet: Fleet;
+  fanout: Fanout;
+  log: Logger;
+  /** the rate table and the violation records drop what is idle */
+  sweepLimits: (now: number) => void;
+  sweepMailboxes: () => void;
+  checkAlerts: () => Promise<void>;
+  backup: () => Promise<unknown>;
+  compactFragmented: () => Promise<void>;
+}
 
 /**
  * The hub's periodic work: the idle reaper (any frame is a sign of life),
  * WebSocket-level pings for dead TCP peers, the slow-consumer close (§9.20),
- * the rate-table sweep, the mailbox TTL sweep, scheduled backups and
- * compactions. Returns a stop function.
+ * the rate-table sweep, the mailbox TTL sweep, alert checks, scheduled
+ * backups and compactions. Returns a stop function.
  */
-export function startTimers(hub: Hub): () => void {
-  const { config, conns, log } = hub;
+export function startTimers(d: TimerDeps): () => void {
+  const { config, fleet, log } = d;
   const timers: NodeJS.Timeout[] = [];
   const every = (ms: number, fn: () => void) => timers.push(setInterval(fn, ms).unref());
 
   every(config.reaperIntervalMs, () => {
     const now = Date.now();
-    for (const c of conns.all.values()) {
+    for (const c of fleet.sockets()) {
       if (now - c.lastSeen <= config.idleTimeoutMs) continue;
       log.info({ agent_id: c.agentId, conn: c.id, idle_ms: now - c.lastSeen }, 'reaping idle connection');
       c.close(1001, 'idle timeout');
@@ -23,7 +47,7 @@ export function startTimers(hub: Hub): () => void {
   });
 
   every(config.wsPingIntervalMs, () => {
-    for (const c of conns.all.values()) {
+    for (const c of fleet.sockets()) {
       if (c.pongPending) {
         log.info({ agent_id: c.agentId, conn: c.id }, 'no pong: terminating dead connection');
         c.ws.terminate();
@@ -34,62 +58,25 @@ export function startTimers(hub: Hub): () => void {
     }
   });
 
-  every(Math.max(10, Math.min(1000, Math.floor(config.slowConsumerMs / 3))), () => {
-    const now = Date.now();
-    for (const c of conns.congested) {
-      if (c.ws.bufferedAmount <= config.sendBufferMax) {
-        c.overSince = 0;
-        conns.congested.delete(c);
-      } else if (c.overSince && now - c.overSince >= config.slowConsumerMs) {
-        log.warn(
-          { agent_id: c.agentId, conn: c.id, buffered: c.ws.bufferedAmount, dropped: c.dropped },
-          'slow consumer closed',
-        );
-        conns.congested.delete(c);
-        // what was written but may still sit in the buffer goes to the mailbox before the socket is cut
-        const seqs = c.takeUnflushed();
-        if (c.agentId && seqs.length) {
-          hub.messaging.call('mailboxCopy', { agents: [c.agentId], seqs }).then(
-            (r) => noteMailboxDrops(hub, r.dropped),
-            (err) => log.error({ err, agent_id: c.agentId }, 'slow consumer mailbox copy failed'),
-          );
-        }
-        c.close(4008, 'slow_consumer');
-        c.ws.terminate();
-      }
-    }
-  });
-
-  every(60_000, () => {
-    const now = Date.now();
-    hub.limiter.sweep(now);
-    hub.violations.sweep(now);
-  });
-
-  every(config.mailboxSweepMs, () => hub.sweepMailboxes());
-
+  every(Math.max(10, Math.min(1000, Math.floor(config.slowConsumerMs / 3))), () =>
+    d.fanout.cutSlowConsumers(Date.now()),
+  );
+  every(60_000, () => d.sweepLimits(Date.now()));
+  every(config.mailboxSweepMs, () => d.sweepMailboxes());
   every(config.alertCheckMs, () => {
-    hub.alerts.check(hub).catch((err) => log.error({ err }, 'alert check failed'));
+    d.checkAlerts().catch((err) => log.error({ err }, 'alert check failed'));
   });
-
   if (config.backupIntervalMs > 0) {
     every(config.backupIntervalMs, () => {
-      hub.backup().catch((err) => log.error({ err }, 'scheduled backup failed'));
+      d.backup().catch((err) => log.error({ err }, 'scheduled backup failed'));
     });
   }
-
   if (config.compactIntervalMs > 0) {
     let compacting = false;
     every(config.compactIntervalMs, () => {
       if (compacting) return;
       compacting = true;
-      compactFragmented(
-        hub.domains(),
-        hub.dataDir,
-        hub.maintenance,
-        { minFragmentation: config.compactMinFragmentation, minBytes: config.compactMinBytes },
-        log,
-      )
+      d.compactFragmented()
         .catch((err) => log.error({ err }, 'scheduled compaction failed'))
         .finally(() => {
           compacting = false;

@@ -210,12 +210,12 @@ describe('admin routes live only on the admin port, behind the admin token', () 
 
   test('admin /health is 503 with the reason while a domain is degraded, and 200 once it serves again', async () => {
     // a request that cannot cross to the worker fails its batch: the domain is marked unhealthy
-    await hub.hub.messaging.call('health', { fn: () => 1 } as never).catch(() => {});
+    await hub.domains.messaging.call('health', { fn: () => 1 } as never).catch(() => {});
     const degraded = await api(hub.adminUrl, 'GET', '/health');
     assert.equal(degraded.status, 503);
     assert.equal(degraded.body.status, 'degraded');
     assert.match(degraded.body.reasons.join('\n'), /^messaging storage unhealthy: /);
-    await hub.hub.messaging.call('health', {});
+    await hub.domains.messaging.call('health', {});
     const healthy = await api(hub.adminUrl, 'GET', '/health');
     assert.deepEqual([healthy.status, healthy.body.status, healthy.body.reasons], [200, 'ok', []]);
   });

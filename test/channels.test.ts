@@ -581,7 +581,7 @@ describe('slow subscriber isolation', () => {
     ];
     const slow = await connectAgent(hub.wsUrl, 'slow', tok.slow, { presence_events: false });
     // the hub's side of the slow socket: how the hub closes it is observed there
-    const serverSide = hub.hub.conns.online('slow')!;
+    const serverSide = hub.fleet.local('slow')!;
     let verdict: { code: number; reason: string } | null = null;
     const close = serverSide.close.bind(serverSide);
     serverSide.close = (code: number, reason: string) => {

@@ -94,9 +94,9 @@ describe('held frames reach a slow consumer that catches up (§9.20)', () => {
     const blob = 'x'.repeat(16 * 1024);
     const ids: string[] = [];
     // enough to fill the kernel buffers and the 64 KiB cap many times over
-    for (let i = 0; i < 400 && hub.hub.conns.online('slow')?.heldFrom === null; i++)
+    for (let i = 0; i < 400 && hub.fleet.local('slow')?.heldFrom === null; i++)
       ids.push(...(await sendTo(sender, 'slow', 8, { blob })));
-    assert.notEqual(hub.hub.conns.online('slow')?.heldFrom, null, 'the hub started holding frames back');
+    assert.notEqual(hub.fleet.local('slow')?.heldFrom, null, 'the hub started holding frames back');
     ids.push(...(await sendTo(sender, 'slow', 20, { blob })));
     socket.resume();
     for (let i = 0; i < 500; i++) {

@@ -77,7 +77,7 @@ describe('mailbox cap (§9.12)', () => {
       box.body.messages.map((m: { payload: { i: number } }) => m.payload.i),
       [3, 4],
     );
-    assert.equal(hub.hub.counters.mailboxDropped, 3);
+    assert.equal(hub.counters.mailboxDropped, 3);
     const lines = hub.lines.filter((l) => l.msg === 'mailbox full: oldest entries dropped');
     assert.equal(lines.length, 1);
     assert.deepEqual([lines[0].agent_id, lines[0].mailbox_max, lines[0].level], ['b', 2, 40]);

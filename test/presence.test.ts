@@ -13,8 +13,8 @@ async function barrier(c: TestClient): Promise<void> {
 async function leave(hub: TestHub, c: TestClient, agent: string): Promise<void> {
   c.close();
   await c.waitClose();
-  for (let i = 0; i < 200 && hub.hub.conns.online(agent); i++) await sleep(10);
-  assert.equal(hub.hub.conns.online(agent), undefined, `${agent} left`);
+  for (let i = 0; i < 200 && hub.fleet.local(agent); i++) await sleep(10);
+  assert.equal(hub.fleet.local(agent), undefined, `${agent} left`);
 }
 
 function assertAgentShape(a: any): void {
@@ -115,7 +115,7 @@ describe('presence', () => {
         for (const r of await Promise.all(wave)) acked.push(r.id);
       }
       for (const f of leaver.frames) if (f.type === 'message') received.add(f.id);
-      for (let i = 0; i < 100 && hub.hub.conns.online('bl'); i++) await sleep(5);
+      for (let i = 0; i < 100 && hub.fleet.local('bl'); i++) await sleep(5);
     }
     const mailbox = new Set<string>();
     let since = 0;
@@ -338,7 +338,7 @@ describe('slow consumer (§9.20)', () => {
 
   /** Records the close code the hub asks for on the agent's server-side socket. */
   function spyClose(agent: string): Array<[number | undefined, string]> {
-    const conn = hub.hub.conns.online(agent);
+    const conn = hub.fleet.local(agent);
     assert.ok(conn, `${agent} is online`);
     const calls: Array<[number | undefined, string]> = [];
     const ws = conn.ws as WebSocket;

@@ -121,7 +121,7 @@ describe('restore (offline)', () => {
     const c = await connectAgent(hub.wsUrl, 'a', a);
     const empty = await identifiedFrame(hub, 'b', b);
     assert.deepEqual([empty.oldest_seq, empty.delivery], [null, 'live']);
-    for (let i = 0; i < 100 && hub.hub.conns.online('b'); i++) await new Promise((r) => setTimeout(r, 10));
+    for (let i = 0; i < 100 && hub.fleet.local('b'); i++) await new Promise((r) => setTimeout(r, 10));
     await send(c, 'b', 3);
     const box = await mailbox(hub, 'b', b);
     assert.equal(box.length, 3);

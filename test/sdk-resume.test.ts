@@ -157,9 +157,9 @@ describe('the client SDK across hub restarts, kill -9 and slow consumers', () =>
       const sent: string[] = [];
       const payload = { pad: 'x'.repeat(60 * 1024) };
       // loopback kernel buffers absorb several MB before the hub's own buffer grows
-      while (hub.hub.conns.online(receiver) && sent.length < 2000) sent.push((await a.send(receiver, payload)).id);
+      while (hub.fleet.local(receiver) && sent.length < 2000) sent.push((await a.send(receiver, payload)).id);
       await paused;
-      assert.equal(hub.hub.conns.online(receiver), undefined, 'the hub cut the paused reader off');
+      assert.equal(hub.fleet.local(receiver), undefined, 'the hub cut the paused reader off');
       for (let n = 0; n < 3; n++) sent.push((await a.send(receiver, { n })).id);
       // the handler catches up: the client reads again, finds the socket closed, and resumes from the mailbox
       release();

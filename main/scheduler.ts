@@ -1,7 +1,11 @@
+import type { Domain } from '../shared/domains/domain.js';
+import type { TaskApi } from '../shared/domains/tasks.js';
 import { ErrorCode, HubError } from '../shared/errors.js';
 import type { Offered } from '../shared/task-frames.js';
-import type { Connection } from './connection.js';
-import type { Hub } from './context.js';
+import type { Fleet } from './fleet.js';
+import type { Logger } from './log.js';
+import type { Violations } from './violations.js';
+import type { Connection } from './ws/connection.js';
 
 export type FsmState = 'idle' | 'assigned' | 'working' | 'blocked' | 'offline';
 
@@ -13,12 +17,28 @@ interface AgentFsm {
   /** no offers before this time after a task_rejected (§9.27) */
   cooldownUntil: number;
   flags: string[];
+  /** what the agent identified with: the scheduler matches tasks against it */
+  capabilities: string[];
 }
 
 /** Logs a failed background step; a shutdown in progress is not a failure. */
-function logFailure(hub: Hub, what: string) {
+function logFailure(log: Logger, what: string) {
   return (err: unknown) => {
-    if (!(err instanceof HubError && err.code === ErrorCode.shuttingDown)) hub.log.error({ err }, `${what} failed`);
+    if (!(err instanceof HubError && err.code === ErrorCode.shuttingDown)) log.error({ err }, `${what} failed`);
+  };
+}
+
+export interface SchedulerDeps {
+  tasks: Domain<TaskApi>;
+  fleet: Fleet;
+  violations: Violations;
+  log: Logger;
+  timers: {
+    acceptTimeoutMs: number;
+    restartGraceMs: number;
+    rejectCooldownMs: number;
+    schedulerFallbackMs: number;
+    taskSweepMs: number;
   };
 }
 
@@ -29,7 +49,7 @@ function logFailure(hub: Hub, what: string) {
  * runs one more pass after it. The tasks worker decides and persists the
  * assignment; main pushes it only after the commit.
  */
-export class Pipeline {
+export class Scheduler {
   private readonly fsm = new Map<string, AgentFsm>();
   private running = false;
   private again = false;
@@ -38,19 +58,12 @@ export class Pipeline {
   private readonly timers: NodeJS.Timeout[] = [];
   private readonly lastTouch = new Map<string, number>();
 
-  constructor(private readonly hub: Hub) {
-    const c = hub.config;
-    this.graceUntil = Date.now() + c.restartGraceMs;
-    const logFailure = (what: string) => (err: unknown) => {
-      if (!(err instanceof HubError && err.code === ErrorCode.shuttingDown)) hub.log.error({ err }, `${what} failed`);
-    };
-    hub.events.on('identified', (conn: Connection) => this.identified(conn).catch(logFailure('identify pipeline')));
-    hub.events.on('left', (conn: Connection) =>
-      this.left(conn.agentId as string).catch(logFailure('reclaim on leave')),
-    );
-    this.timers.push(setInterval(() => this.kick(), c.schedulerFallbackMs).unref());
-    this.timers.push(setInterval(() => this.sweep(), c.taskSweepMs).unref());
-    this.timers.push(setTimeout(() => this.sweep(), c.restartGraceMs + 10).unref());
+  constructor(private readonly d: SchedulerDeps) {
+    const t = d.timers;
+    this.graceUntil = Date.now() + t.restartGraceMs;
+    this.timers.push(setInterval(() => this.kick(), t.schedulerFallbackMs).unref());
+    this.timers.push(setInterval(() => this.sweep(), t.taskSweepMs).unref());
+    this.timers.push(setTimeout(() => this.sweep(), t.restartGraceMs + 10).unref());
   }
 
   /**
@@ -59,9 +72,12 @@ export class Pipeline {
    * assignments of absent agents get the restart grace (§9.27).
    */
   resync(): void {
-    this.graceUntil = Date.now() + this.hub.config.restartGraceMs;
-    this.timers.push(setTimeout(() => this.sweep(), this.hub.config.restartGraceMs + 10).unref());
-    for (const c of this.hub.conns.agents()) this.identified(c).catch(logFailure(this.hub, 'resync'));
+    this.graceUntil = Date.now() + this.d.timers.restartGraceMs;
+    this.timers.push(setTimeout(() => this.sweep(), this.d.timers.restartGraceMs + 10).unref());
+    for (const agent of this.d.fleet.agentIds()) {
+      const c = this.d.fleet.local(agent);
+      if (c) this.identified(c);
+    }
   }
 
   stop(): void {
@@ -96,19 +112,19 @@ export class Pipeline {
   private set(agent: string, state: FsmState, task: string | null): AgentFsm {
     let f = this.fsm.get(agent);
     if (!f) {
-      f = { state, task, since: Date.now(), timer: null, cooldownUntil: 0, flags: [] };
+      f = { state, task, since: Date.now(), timer: null, cooldownUntil: 0, flags: [], capabilities: [] };
       this.fsm.set(agent, f);
     }
     if (f.timer) clearTimeout(f.timer);
     f.timer = null;
     if (f.state !== state || f.task !== task) {
-      this.hub.log.debug({ agent_id: agent, from: f.state, to: state, task_id: task }, 'agent fsm');
+      this.d.log.debug({ agent_id: agent, from: f.state, to: state, task_id: task }, 'agent fsm');
       f.since = Date.now();
     }
     f.state = state;
     f.task = task;
     if (state === 'assigned' && task) {
-      f.timer = setTimeout(() => this.acceptTimeout(agent, task), this.hub.config.acceptTimeoutMs);
+      f.timer = setTimeout(() => this.acceptTimeout(agent, task), this.d.timers.acceptTimeoutMs);
       f.timer.unref();
     }
     return f;
@@ -116,7 +132,7 @@ export class Pipeline {
 
   /** An agent is idle again: clears its cooldown and flags, and offers it work. */
   idle(agent: string): void {
-    if (!this.hub.conns.online(agent)) return;
+    if (!this.d.fleet.isOnline(agent)) return;
     const f = this.set(agent, 'idle', null);
     f.cooldownUntil = 0;
     this.kick();
@@ -146,8 +162,8 @@ export class Pipeline {
   offerFor(conn: Connection, taskId: string): { agent_id: string; capabilities: string[] } | null {
     const agent = conn.agentId as string;
     const f = this.fsm.get(agent);
-    if (!f || f.task !== taskId || this.hub.conns.online(agent) !== conn) return null;
-    if (this.hub.violations.recentlyViolated(agent, Date.now())) return null;
+    if (!f || f.task !== taskId || this.d.fleet.local(agent) !== conn) return null;
+    if (this.d.violations.recentlyViolated(agent, Date.now())) return null;
     return { agent_id: agent, capabilities: conn.capabilities };
   }
 
@@ -156,9 +172,9 @@ export class Pipeline {
     this.lastTouch.delete(taskId);
     if (next && agent && this.fsm.get(agent)?.task === taskId && this.push(next)) return;
     if (next) {
-      this.hub.tasks
+      this.d.tasks
         .call('reclaim', { id: next.id, reason: 'agent_unavailable' })
-        .then(() => this.kick(), logFailure(this.hub, 'reclaim of an undeliverable offer'));
+        .then(() => this.kick(), logFailure(this.d.log, 'reclaim of an undeliverable offer'));
     }
     this.release(agent, taskId);
   }
@@ -166,11 +182,9 @@ export class Pipeline {
   /** Sends a committed assignment; false when its agent is gone. */
   private push(t: Offered): boolean {
     const agent = t.assigned_to;
-    const c = this.hub.conns.online(agent);
-    if (!c) return false;
+    if (!this.d.fleet.send(agent, t.frame)) return false;
     this.set(agent, 'assigned', t.id);
-    c.sendText(t.frame);
-    this.hub.log.info({ agent_id: agent, task_id: t.id, generation: t.generation }, 'task assigned');
+    this.d.log.info({ agent_id: agent, task_id: t.id, generation: t.generation }, 'task assigned');
     return true;
   }
 
@@ -182,8 +196,8 @@ export class Pipeline {
 
   rejected(agent: string): void {
     const f = this.set(agent, 'idle', null);
-    f.cooldownUntil = Date.now() + this.hub.config.rejectCooldownMs;
-    setTimeout(() => this.kick(), this.hub.config.rejectCooldownMs + 5).unref();
+    f.cooldownUntil = Date.now() + this.d.timers.rejectCooldownMs;
+    setTimeout(() => this.kick(), this.d.timers.rejectCooldownMs + 5).unref();
     this.kick();
   }
 
@@ -192,29 +206,40 @@ export class Pipeline {
     const now = Date.now();
     if (now - (this.lastTouch.get(taskId) ?? 0) < 1000) return;
     this.lastTouch.set(taskId, now);
-    this.hub.tasks
+    this.d.tasks
       .call('touch', { id: taskId })
-      .catch((err) => this.hub.log.debug({ err, task_id: taskId }, 'touch failed'));
+      .catch((err) => this.d.log.debug({ err, task_id: taskId }, 'touch failed'));
   }
 
-  private async identified(conn: Connection): Promise<void> {
+  /** An agent identified: shown idle at once, but not offered work until we know whether it still holds a task. */
+  identified(conn: Connection): void {
+    this.learn(conn).catch(logFailure(this.d.log, 'identify pipeline'));
+  }
+
+  /** An agent's socket ended: its assignments go back to their lanes. */
+  left(agent: string): void {
+    this.forget(agent).catch(logFailure(this.d.log, 'reclaim on leave'));
+  }
+
+  private async learn(conn: Connection): Promise<void> {
     const agent = conn.agentId as string;
-    // shown idle at once, but not offered work until we know whether it still holds a task
-    this.set(agent, 'idle', null).cooldownUntil = Number.POSITIVE_INFINITY;
-    const mine = await this.hub.tasks.call('assignedTo', { agent });
-    if (this.hub.conns.online(agent) !== conn) return;
+    const f = this.set(agent, 'idle', null);
+    f.cooldownUntil = Number.POSITIVE_INFINITY;
+    f.capabilities = conn.capabilities;
+    const mine = await this.d.tasks.call('assignedTo', { agent });
+    if (this.d.fleet.local(agent) !== conn) return;
     if (mine.length) this.set(agent, 'assigned', mine[0].id).cooldownUntil = 0;
     else this.idle(agent);
   }
 
-  private async left(agent: string): Promise<void> {
+  private async forget(agent: string): Promise<void> {
     if (this.stopped) return;
     const f = this.fsm.get(agent);
     if (f?.timer) clearTimeout(f.timer);
     this.fsm.delete(agent);
-    const reclaimed = await this.hub.tasks.call('reclaimAgent', { agent, reason: 'agent_disconnected' });
+    const reclaimed = await this.d.tasks.call('reclaimAgent', { agent, reason: 'agent_disconnected' });
     if (reclaimed.length) {
-      this.hub.log.info({ agent_id: agent, tasks: reclaimed.map((t) => t.id) }, 'tasks reclaimed from departed agent');
+      this.d.log.info({ agent_id: agent, tasks: reclaimed.map((t) => t.id) }, 'tasks reclaimed from departed agent');
       this.kick();
     }
   }
@@ -223,8 +248,8 @@ export class Pipeline {
     const f = this.fsm.get(agent);
     if (!f || f.task !== taskId || f.state !== 'assigned') return;
     f.flags = ['unresponsive'];
-    this.hub.log.warn({ agent_id: agent, task_id: taskId }, 'task not accepted in time: reclaimed');
-    await this.hub.tasks.call('reclaim', { id: taskId, reason: 'acceptance_timeout' });
+    this.d.log.warn({ agent_id: agent, task_id: taskId }, 'task not accepted in time: reclaimed');
+    await this.d.tasks.call('reclaim', { id: taskId, reason: 'acceptance_timeout' });
     this.set(agent, 'idle', null);
     this.kick();
   }
@@ -236,7 +261,7 @@ export class Pipeline {
     }
     this.running = true;
     this.pass()
-      .catch((err) => this.hub.log.error({ err }, 'scheduler pass failed'))
+      .catch((err) => this.d.log.error({ err }, 'scheduler pass failed'))
       .finally(() => {
         this.running = false;
         if (this.again) {
@@ -251,15 +276,14 @@ export class Pipeline {
     const candidates = [];
     for (const [agent, f] of this.fsm) {
       if (f.state !== 'idle' || f.cooldownUntil > now) continue;
-      if (this.hub.violations.recentlyViolated(agent, now)) continue;
-      const c = this.hub.conns.online(agent);
-      if (c) candidates.push({ agent_id: agent, capabilities: c.capabilities });
+      if (this.d.violations.recentlyViolated(agent, now)) continue;
+      if (this.d.fleet.isOnline(agent)) candidates.push({ agent_id: agent, capabilities: f.capabilities });
     }
     if (candidates.length === 0) return;
-    const assigned = await this.hub.tasks.call('schedule', { candidates });
+    const assigned = await this.d.tasks.call('schedule', { candidates });
     for (const t of assigned) {
       if (this.fsm.get(t.assigned_to)?.state === 'idle' && this.push(t)) continue;
-      await this.hub.tasks.call('reclaim', { id: t.id, reason: 'agent_unavailable' });
+      await this.d.tasks.call('reclaim', { id: t.id, reason: 'agent_unavailable' });
       this.again = true;
     }
   }
@@ -269,15 +293,15 @@ export class Pipeline {
     for (const [id, at] of this.lastTouch) if (now - at > 60_000) this.lastTouch.delete(id);
     const working = [...this.fsm].filter(([, f]) => f.state === 'working').map(([a]) => a);
     try {
-      const r = await this.hub.tasks.call('sweep', {
-        connected: [...this.hub.conns.agentIds()],
+      const r = await this.d.tasks.call('sweep', {
+        connected: [...this.d.fleet.agentIds()],
         working,
         graceUntil: this.graceUntil,
       });
       for (const t of r.expired) {
         const agent = t.assigned_to;
         if (!agent) continue;
-        this.hub.conns.online(agent)?.sendJson({ type: 'task_cancelled', task_id: t.id, timestamp: Date.now() });
+        this.d.fleet.send(agent, { type: 'task_cancelled', task_id: t.id, timestamp: Date.now() });
         this.release(agent, t.id);
       }
       for (const t of r.reclaimed) {
@@ -285,11 +309,11 @@ export class Pipeline {
         if (prev) this.release(prev, t.id);
       }
       if (r.reclaimed.length || r.expired.length) {
-        this.hub.log.info({ reclaimed: r.reclaimed.length, expired: r.expired.length }, 'task sweep');
+        this.d.log.info({ reclaimed: r.reclaimed.length, expired: r.expired.length }, 'task sweep');
         this.kick();
       }
     } catch (err) {
-      this.hub.log.error({ err }, 'task sweep failed');
+      this.d.log.error({ err }, 'task sweep failed');
     }
   }
 }

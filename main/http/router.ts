@@ -1,11 +1,24 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { ErrorCode, type ErrorCodeValue, HubError, httpStatus } from '../shared/errors.js';
-import { isPlainObject, jsonDepthExceeds } from '../shared/json.js';
-import type { Action } from '../shared/ratelimit.js';
-import { IDEMPOTENCY_KEY_MAX } from '../shared/schemas/common.js';
-import type { HttpSchemas } from '../shared/schemas/http.js';
-import { bearer } from './auth.js';
-import type { Hub } from './context.js';
+import { ErrorCode, type ErrorCodeValue, HubError, httpStatus } from '../../shared/errors.js';
+import { isPlainObject, jsonDepthExceeds } from '../../shared/json.js';
+import type { Action } from '../../shared/ratelimit.js';
+import { IDEMPOTENCY_KEY_MAX } from '../../shared/schemas/common.js';
+import type { HttpBody, HttpSchemas } from '../../shared/schemas/http.js';
+import { bearer, type TokenCache } from '../auth.js';
+import type { Limiter } from '../limiter.js';
+import type { Logger } from '../log.js';
+import type { Validator } from '../validation.js';
+import type { Violations } from '../violations.js';
+
+export interface RouterDeps {
+  tokens: TokenCache;
+  limiter: Limiter;
+  violations: Violations;
+  validator: Validator;
+  log: Logger;
+  maxBodyBytes: number;
+  maxDepth: number;
+}
 
 /**
  * Who may call a route (PROTOCOL.md §1): `auth` = Bearer header; `tok` =
@@ -15,7 +28,6 @@ import type { Hub } from './context.js';
 export type AuthMode = 'none' | 'auth' | 'tok' | 'own' | 'admin';
 
 export interface Ctx {
-  hub: Hub;
   req: IncomingMessage;
   params: Record<string, string>;
   query: URLSearchParams;
@@ -23,6 +35,8 @@ export interface Ctx {
   /** the calling agent (auth/tok/own routes) */
   agent: string;
   ip: string;
+  /** the query string checked against a schema; 422 when it does not fit */
+  parse<K extends keyof HttpSchemas>(name: K): HttpBody<K>;
 }
 
 export interface Reply {
@@ -70,7 +84,7 @@ export function send(res: ServerResponse, status: number, body: unknown, headers
   res.end(text);
 }
 
-export function sendError(res: ServerResponse, err: unknown, hub: Hub): void {
+export function sendError(res: ServerResponse, err: unknown, log: Logger): void {
   if (err instanceof HubError) {
     const status = httpStatus[err.code] ?? 400;
     const headers: Record<string, string> = {};
@@ -80,7 +94,7 @@ export function sendError(res: ServerResponse, err: unknown, hub: Hub): void {
     send(res, status, { error: err.code, ...err.fields }, headers);
     return;
   }
-  hub.log.error({ err }, 'http handler failed');
+  log.error({ err }, 'http handler failed');
   send(res, 500, { error: ErrorCode.internal });
 }
 
@@ -119,7 +133,7 @@ const unauthorized = (hint: boolean) =>
   new HubError(ErrorCode.unauthorized, hint ? { hint: 'provide Authorization: Bearer <token>' } : {});
 
 function authenticate(
-  hub: Hub,
+  tokens: TokenCache,
   route: Compiled,
   req: IncomingMessage,
   query: URLSearchParams,
@@ -128,27 +142,27 @@ function authenticate(
   if (route.auth === 'none') return '';
   const header = bearer(req.headers.authorization);
   if (route.auth === 'admin') {
-    if (header && hub.tokens.isAdmin(header)) return '';
+    if (header && tokens.isAdmin(header)) return '';
     throw unauthorized(true);
   }
   const token = route.auth === 'auth' ? header : (header ?? query.get('token'));
-  const found = token ? hub.tokens.lookup(token) : null;
+  const found = token ? tokens.lookup(token) : null;
   if (!found) throw unauthorized(route.auth === 'auth');
   if (route.auth === 'own' && found.agent !== params.agent_id) throw unauthorized(false);
   return found.agent;
 }
 
-function limit(hub: Hub, route: Compiled, agent: string, ip: string): void {
+function limit(d: RouterDeps, route: Compiled, agent: string, ip: string): void {
   const action = route.action === undefined ? (route.auth === 'admin' ? null : 'http') : route.action;
   if (!action) return;
-  const r = hub.limiter.take(agent ? `a:${agent}` : `ip:${ip}`, action);
+  const r = d.limiter.take(agent ? `a:${agent}` : `ip:${ip}`, action);
   if (r.allowed) return;
-  if (agent) hub.violations.record([], agent, Date.now());
+  if (agent) d.violations.record([], agent, Date.now());
   throw new HubError(ErrorCode.rateLimited, { retry_after_ms: Math.ceil(r.retryAfterMs / 1000) * 1000, action });
 }
 
 /** One request: route → auth → rate limit → body (size, JSON, depth, schema) → handler → reply. */
-export function handler(hub: Hub, routes: Compiled[], rewrite: (path: string) => string = (p) => p) {
+export function handler(d: RouterDeps, routes: Compiled[], rewrite: (path: string) => string = (p) => p) {
   return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     try {
       const url = new URL(req.url ?? '/', 'http://hub');
@@ -174,13 +188,13 @@ export function handler(hub: Hub, routes: Compiled[], rewrite: (path: string) =>
         }
       });
       const ip = req.socket.remoteAddress ?? 'unknown';
-      const agent = authenticate(hub, route, req, url.searchParams, params);
-      limit(hub, route, agent, ip);
+      const agent = authenticate(d.tokens, route, req, url.searchParams, params);
+      limit(d, route, agent, ip);
       let body: unknown;
       if (route.body) {
-        const text = await readBody(req, hub.config.maxBodyBytes);
-        if (jsonDepthExceeds(text, hub.config.maxDepth)) {
-          const detail = `nested deeper than ${hub.config.maxDepth} levels`;
+        const text = await readBody(req, d.maxBodyBytes);
+        if (jsonDepthExceeds(text, d.maxDepth)) {
+          const detail = `nested deeper than ${d.maxDepth} levels`;
           throw new HubError(ErrorCode.validationFailed, { errors: [{ field: 'message', error: 'too_long', detail }] });
         }
         let raw: unknown;
@@ -196,23 +210,21 @@ export function handler(hub: Hub, routes: Compiled[], rewrite: (path: string) =>
           const error = { field: 'message', error: 'wrong_type', detail, ...(value ? { value: raw } : {}) };
           throw new HubError(ErrorCode.validationFailed, { errors: [error] });
         }
-        const parsed = hub.validator.body(route.body, raw);
+        const parsed = d.validator.body(route.body, raw);
         if (!parsed.ok) throw new HubError(route.bodyError ?? ErrorCode.validationFailed, { errors: parsed.errors });
         body = parsed.value;
       } else req.resume();
-      const out = await route.handler({ hub, req, params, query: url.searchParams, body, agent, ip });
+      const parse = <K extends keyof HttpSchemas>(name: K): HttpBody<K> => {
+        const q = d.validator.body(name, Object.fromEntries(url.searchParams));
+        if (!q.ok) throw new HubError(ErrorCode.validationFailed, { errors: q.errors });
+        return q.value;
+      };
+      const out = await route.handler({ req, params, query: url.searchParams, body, agent, ip, parse });
       send(res, out.status ?? 200, out.body, out.headers);
     } catch (err) {
-      sendError(res, err, hub);
+      sendError(res, err, d.log);
     }
   };
-}
-
-/** Parses query parameters with a schema; 422 on failure. */
-export function query<K extends keyof HttpSchemas>(ctx: Ctx, name: K) {
-  const parsed = ctx.hub.validator.body(name, Object.fromEntries(ctx.query));
-  if (!parsed.ok) throw new HubError(ErrorCode.validationFailed, { errors: parsed.errors });
-  return parsed.value;
 }
 
 /** The `Idempotency-Key` header, else the body's `idempotency_key` (§9.28): at most 128 characters, never truncated. */

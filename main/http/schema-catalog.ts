@@ -4,10 +4,10 @@ import {
   hubFrameJsonSchemas,
   JSON_SCHEMA_DIALECT,
   jsonSchemaOf,
-} from '../shared/schemas/json-schema.js';
-import { WS_DESCRIPTIONS, type WsType } from '../shared/schemas/ws.js';
-import type { Route } from './http-server.js';
-import type { Validator } from './validation.js';
+} from '../../shared/schemas/json-schema.js';
+import { WS_DESCRIPTIONS, type WsType } from '../../shared/schemas/ws.js';
+import type { Validator } from '../validation.js';
+import type { Route } from './router.js';
 
 type Node = GenericSchema & { entries?: Record<string, Node>; wrapped?: Node; pipe?: Node[]; item?: Node };
 

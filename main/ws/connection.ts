@@ -1,5 +1,5 @@
 import type { WebSocket } from 'ws';
-import type { HubFrame, PresenceAgent } from '../shared/schemas/hub-frames.js';
+import type { HubFrame, PresenceAgent } from '../../shared/schemas/hub-frames.js';
 
 /** What a frame is, for the slow-consumer policy (§9.18, §9.20). */
 export const FrameKind = {
@@ -64,6 +64,8 @@ export class Connection {
   heldFrom: number | null = null;
   /** since when the send buffer has been over the cap, 0 when under */
   overSince = 0;
+  /** since when a paced replay write has waited for the buffer to drain, 0 when none waits */
+  private pacedSince = 0;
   dropped = 0;
   /**
    * Seqs of durable frames written since this socket's buffer was last empty:
@@ -201,7 +203,16 @@ export class Connection {
       this.write(text);
       return;
     }
+    // a replay waiting on a socket that does not drain is a stalled reader too (see `stalledSince`)
+    this.pacedSince ||= Date.now();
     await new Promise<void>((resolve) => this.ws.send(text, TEXT, () => resolve()));
+    this.pacedSince = 0;
+  }
+
+  /** Since when this socket has not taken what it was sent (over the cap, or a replay waiting to drain); 0 when it reads. */
+  stalledSince(): number {
+    if (this.pacedSince) return this.overSince ? Math.min(this.overSince, this.pacedSince) : this.pacedSince;
+    return this.ws.bufferedAmount > this.bufferMax ? this.overSince : 0;
   }
 
   sendJson(frame: HubFrame): void {

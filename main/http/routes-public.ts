@@ -1,69 +1,85 @@
-import { ErrorCode, HubError } from '../shared/errors.js';
-import type { HttpBody } from '../shared/schemas/http.js';
-import { issueToken } from './auth.js';
-import type { Ctx, Route } from './http-server.js';
-import { idempotencyKey, query } from './http-server.js';
-import { sendMessage } from './messaging.js';
-import { channelRoutes } from './routes-channels.js';
-import { taskRoutes } from './routes-tasks.js';
+import type { Domain } from '../../shared/domains/domain.js';
+import type { MessagingApi, SendReply } from '../../shared/domains/messaging.js';
+import { ErrorCode, HubError } from '../../shared/errors.js';
+import type { HttpBody } from '../../shared/schemas/http.js';
+import type { Alerts } from '../alerts.js';
+import type { Analytics } from '../analytics.js';
+import type { Fleet } from '../fleet.js';
+import type { SendInput } from '../messaging.js';
+import type { Scheduler } from '../scheduler.js';
+import type { Settings } from '../settings.js';
+import { idempotencyKey, type Route } from './router.js';
 
-/** A poll returns at most this many entries; page with `since=last_seq` (a departure: the original returned all). */
+export interface PublicDeps {
+  fleet: Fleet;
+  scheduler: Scheduler;
+  messaging: Domain<MessagingApi>;
+  send: (from: string, input: SendInput) => Promise<SendReply>;
+  /** a token for a new agent (onboarding); refused when the agent already has one */
+  onboard: (agentId: string) => Promise<string>;
+  settings: Settings;
+  alerts: Alerts;
+  analytics: Analytics;
+  metricsApi: () => unknown;
+  publicUrl: () => { ws: string; api: string };
+}
 
 const adminOnly = () => {
   throw new HubError(ErrorCode.adminPortOnly);
 };
 
 /** Config reads (§3.4); writes live on the admin port (§9.1). */
-export const configReads: Route[] = [
+export const configReads = (d: { settings: Settings }): Route[] => [
   {
     method: 'GET',
     path: '/api/config/heartbeat-interval',
     auth: 'tok',
-    handler: ({ hub }) => ({ body: { heartbeat_interval_ms: hub.settings.heartbeat_interval_ms } }),
+    handler: () => ({ body: { heartbeat_interval_ms: d.settings.heartbeat_interval_ms } }),
   },
   {
     method: 'GET',
     path: '/api/config/mailbox-retention',
     auth: 'tok',
-    handler: ({ hub }) => ({ body: { mailbox_ttl_ms: hub.settings.mailbox_ttl_ms } }),
+    handler: () => ({ body: { mailbox_ttl_ms: d.settings.mailbox_ttl_ms } }),
   },
   {
     method: 'GET',
     path: '/api/config/default-repo',
     auth: 'none',
-    handler: ({ hub }) => ({
-      body: { default_repo: hub.settings.default_repo, configured: hub.settings.default_repo !== null },
+    handler: () => ({
+      body: { default_repo: d.settings.default_repo, configured: d.settings.default_repo !== null },
     }),
   },
   {
     method: 'GET',
     path: '/api/config/alert-thresholds',
     auth: 'auth',
-    handler: ({ hub }) => ({ body: hub.settings.alert_thresholds }),
+    handler: () => ({ body: d.settings.alert_thresholds }),
   },
 ];
 
-function agentState(ctx: Ctx, id: string) {
-  const c = ctx.hub.conns.online(id);
-  if (!c) return null;
+function agentState(d: PublicDeps, id: string) {
+  const a = d.fleet.agent(id);
+  if (!a) return null;
   return {
     agent_id: id,
-    name: c.name,
-    fsm_state: ctx.hub.pipeline.stateOf(id),
-    current_task_id: ctx.hub.pipeline.taskOf(id),
-    capabilities: c.capabilities.map((name) => ({ name })),
-    flags: ctx.hub.pipeline.flagsOf(id),
-    connected_at: c.connectedAt,
+    name: a.name,
+    fsm_state: d.scheduler.stateOf(id),
+    current_task_id: d.scheduler.taskOf(id),
+    capabilities: a.capabilities.map((name) => ({ name })),
+    flags: d.scheduler.flagsOf(id),
+    connected_at: a.connected_at,
   };
 }
 
-export const publicRoutes: Route[] = [
+/** The public port's own routes (channels, tasks and config reads are added beside them). */
+export const publicRoutes = (d: PublicDeps): Route[] => [
   {
     method: 'GET',
     path: '/health',
     auth: 'none',
     action: null,
-    handler: ({ hub }) => ({ body: { status: 'ok', service: 'agent_com', agents_connected: hub.conns.count() } }),
+    handler: () => ({ body: { status: 'ok', service: 'agent_com', agents_connected: d.fleet.count() } }),
   },
   {
     method: 'POST',
@@ -71,10 +87,10 @@ export const publicRoutes: Route[] = [
     auth: 'none',
     action: 'onboard',
     body: 'onboard',
-    handler: async ({ hub, body }) => {
+    handler: async ({ body }) => {
       const { agent_id } = body as HttpBody<'onboard'>;
-      const token = await issueToken(hub, 'onboard', agent_id);
-      const urls = hub.publicUrl();
+      const token = await d.onboard(agent_id);
+      const urls = d.publicUrl();
       return {
         status: 201,
         body: {
@@ -82,7 +98,7 @@ export const publicRoutes: Route[] = [
           token,
           hub_ws_url: urls.ws,
           hub_api_url: urls.api,
-          default_repo: hub.settings.default_repo,
+          default_repo: d.settings.default_repo,
         },
       };
     },
@@ -91,24 +107,24 @@ export const publicRoutes: Route[] = [
     method: 'GET',
     path: '/api/agents',
     auth: 'none',
-    handler: (ctx) => ({
-      body: { agents: ctx.hub.conns.list().map((a) => ({ ...a, fsm_state: ctx.hub.pipeline.stateOf(a.agent_id) })) },
+    handler: () => ({
+      body: { agents: d.fleet.list().map((a) => ({ ...a, fsm_state: d.scheduler.stateOf(a.agent_id) })) },
     }),
   },
   {
     method: 'GET',
     path: '/api/agents/states',
     auth: 'auth',
-    handler: (ctx) => ({ body: { agents: ctx.hub.conns.agents().map((c) => agentState(ctx, c.agentId as string)) } }),
+    handler: () => ({ body: { agents: [...d.fleet.agentIds()].map((id) => agentState(d, id)) } }),
   },
   {
     method: 'GET',
     path: '/api/agents/:id/state',
     auth: 'auth',
     handler: (ctx) => {
-      const s = agentState(ctx, ctx.params.id);
+      const s = agentState(d, ctx.params.id);
       if (!s) throw new HubError(ErrorCode.agentNotFound);
-      return { body: { ...s, last_state_change: ctx.hub.pipeline.sinceOf(ctx.params.id) } };
+      return { body: { ...s, last_state_change: d.scheduler.sinceOf(ctx.params.id) } };
     },
   },
   {
@@ -120,7 +136,7 @@ export const publicRoutes: Route[] = [
     handler: async (ctx) => {
       const b = ctx.body as HttpBody<'sendMessage'>;
       const key = idempotencyKey(ctx, b.idempotency_key);
-      const r = await sendMessage(ctx.hub, ctx.agent, { ...b, idempotency_key: key });
+      const r = await d.send(ctx.agent, { ...b, idempotency_key: key });
       return { body: { status: 'sent', id: r.id } };
     },
   },
@@ -130,10 +146,10 @@ export const publicRoutes: Route[] = [
     auth: 'own',
     action: 'mailbox_poll',
     handler: async (ctx) => {
-      const q = query(ctx, 'mailboxQuery');
+      const q = ctx.parse('mailboxQuery');
       // everything after since, as §4 says (the mailbox cap bounds it); `limit` is an optional page size
       const limit = q.limit === undefined ? undefined : Math.max(q.limit, 1);
-      const r = await ctx.hub.messaging.call('poll', { agent: ctx.agent, since: q.since ?? 0, limit });
+      const r = await d.messaging.call('poll', { agent: ctx.agent, since: q.since ?? 0, limit });
       return { body: { agent_id: ctx.agent, messages: r.messages, last_seq: r.last_seq, count: r.messages.length } };
     },
   },
@@ -142,9 +158,9 @@ export const publicRoutes: Route[] = [
     path: '/api/mailbox/:agent_id/ack',
     auth: 'own',
     body: 'mailboxAck',
-    handler: async ({ hub, agent, body }) => {
+    handler: async ({ agent, body }) => {
       const { seq } = body as HttpBody<'mailboxAck'>;
-      await hub.messaging.call('ack', { agent, seq });
+      await d.messaging.call('ack', { agent, seq });
       return { body: { status: 'acked', up_to: seq } };
     },
   },
@@ -154,8 +170,8 @@ export const publicRoutes: Route[] = [
     path: '/api/messages',
     auth: 'tok',
     handler: async (ctx) => {
-      const q = query(ctx, 'messagesQuery');
-      const r = await ctx.hub.messaging.call('history', q);
+      const q = ctx.parse('messagesQuery');
+      const r = await d.messaging.call('history', q);
       return { body: { messages: r.messages, cursor: r.cursor, count: r.messages.length } };
     },
   },
@@ -163,8 +179,8 @@ export const publicRoutes: Route[] = [
     method: 'GET',
     path: '/api/threads/:id/replies',
     auth: 'tok',
-    handler: async ({ hub, params }) => {
-      const replies = await hub.messaging.call('replies', { id: params.id });
+    handler: async ({ params }) => {
+      const replies = await d.messaging.call('replies', { id: params.id });
       return { body: { parent: params.id, replies, count: replies.length } };
     },
   },
@@ -172,8 +188,8 @@ export const publicRoutes: Route[] = [
     method: 'GET',
     path: '/api/threads/:id/root',
     auth: 'tok',
-    handler: async ({ hub, params }) => {
-      const root = await hub.messaging.call('root', { id: params.id });
+    handler: async ({ params }) => {
+      const root = await d.messaging.call('root', { id: params.id });
       return { body: { message_id: params.id, root } };
     },
   },
@@ -181,52 +197,49 @@ export const publicRoutes: Route[] = [
     method: 'GET',
     path: '/api/threads/:id',
     auth: 'tok',
-    handler: async ({ hub, params }) => {
-      const t = await hub.messaging.call('thread', { id: params.id });
+    handler: async ({ params }) => {
+      const t = await d.messaging.call('thread', { id: params.id });
       return { body: { root: t.root, messages: t.messages, count: t.messages.length } };
     },
   },
-  ...channelRoutes,
-  ...taskRoutes,
-  ...configReads,
   { method: 'PUT', path: '/api/config/:key', auth: 'none', action: null, handler: adminOnly },
   {
     method: 'GET',
     path: '/api/alerts',
     auth: 'none',
-    handler: ({ hub }) => ({ body: { alerts: hub.alerts.list(), timestamp: Date.now() } }),
+    handler: () => ({ body: { alerts: d.alerts.list(), timestamp: Date.now() } }),
   },
   {
     method: 'POST',
     path: '/api/alerts/:rule_id/acknowledge',
     auth: 'auth',
-    handler: ({ hub, params }) => {
-      if (!hub.alerts.acknowledge(params.rule_id))
+    handler: ({ params }) => {
+      if (!d.alerts.acknowledge(params.rule_id))
         throw new HubError(ErrorCode.alertNotFound, { rule_id: params.rule_id });
       return { body: { status: 'acknowledged', rule_id: params.rule_id } };
     },
   },
-  { method: 'GET', path: '/api/metrics', auth: 'none', handler: ({ hub }) => ({ body: hub.metrics.api(hub) }) },
+  { method: 'GET', path: '/api/metrics', auth: 'none', handler: () => ({ body: d.metricsApi() }) },
   {
     method: 'GET',
     path: '/api/analytics/summary',
     auth: 'none',
-    handler: ({ hub }) => ({ body: hub.analytics.summary(hub.conns.agentIds(), Date.now()) }),
+    handler: () => ({ body: d.analytics.summary(d.fleet.agentIds(), Date.now()) }),
   },
   {
     method: 'GET',
     path: '/api/analytics/agents',
     auth: 'none',
-    handler: ({ hub }) => {
-      const statusOf = (id: string) => hub.conns.online(id)?.status ?? null;
-      return { body: { agents: hub.analytics.perAgent(hub.conns.agentIds(), statusOf, Date.now()) } };
+    handler: () => {
+      const statusOf = (id: string) => d.fleet.agent(id)?.status ?? null;
+      return { body: { agents: d.analytics.perAgent(d.fleet.agentIds(), statusOf, Date.now()) } };
     },
   },
   {
     method: 'GET',
     path: '/api/analytics/agents/:id/hourly',
     auth: 'none',
-    handler: ({ hub, params }) => ({ body: hub.analytics.hourly(params.id, Date.now()) }),
+    handler: ({ params }) => ({ body: d.analytics.hourly(params.id, Date.now()) }),
   },
   ...['GET', 'POST', 'PUT', 'DELETE'].flatMap((method) => [
     { method, path: '/admin/.*', auth: 'none' as const, action: null, handler: adminOnly },

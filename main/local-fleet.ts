@@ -1,13 +1,15 @@
 import type { WebSocket } from 'ws';
 import type { HubFrame, PresenceAgent } from '../shared/schemas/hub-frames.js';
-import { Connection, encodeOnce, type Frame, FrameKind } from './connection.js';
+import type { Delivery, Fleet } from './fleet.js';
+import { Connection, encodeOnce, type Frame, FrameKind } from './ws/connection.js';
 
 /**
- * The registry of live sockets and presence. One socket per agent: the newest
- * identify wins (§9.6). Presence frames are encoded once per fan-out.
+ * The fleet as one hub sees it alone: the registry of its live sockets and
+ * presence. One socket per agent: the newest identify wins (§9.6). Presence
+ * frames are encoded once per fan-out.
  */
-export class Connections {
-  readonly all = new Map<number, Connection>();
+export class LocalFleet implements Fleet {
+  private readonly all = new Map<number, Connection>();
   private readonly byAgent = new Map<string, Connection>();
   /** identified sockets that want join/leave/status frames: a fleet that opts out costs nothing per identify */
   private readonly watchers = new Set<Connection>();
@@ -27,15 +29,16 @@ export class Connections {
     return conn;
   }
 
-  /** Makes `conn` the agent's socket; returns the socket it replaces, if any. */
-  bind(conn: Connection): Connection | undefined {
+  bind(conn: Connection): boolean {
     const agent = conn.agentId as string;
     const prev = this.byAgent.get(agent);
     this.byAgent.set(agent, conn);
     if (conn.presenceEvents) this.watchers.add(conn);
     else this.watchers.delete(conn);
-    if (prev && prev !== conn) this.watchers.delete(prev);
-    return prev === conn ? undefined : prev;
+    if (!prev || prev === conn) return false;
+    this.watchers.delete(prev);
+    prev.close(4001, 'replaced');
+    return true;
   }
 
   /** Forgets a closed socket; true when it was its agent's current socket (the agent left). */
@@ -50,27 +53,38 @@ export class Connections {
     return false;
   }
 
-  online(agent: string): Connection | undefined {
+  local(agent: string): Connection | undefined {
     return this.byAgent.get(agent);
+  }
+
+  isOnline(agent: string): boolean {
+    return this.byAgent.has(agent);
+  }
+
+  deliveryOf(agent: string): 'live' | 'acked' | null {
+    return this.byAgent.get(agent)?.delivery ?? null;
+  }
+
+  sockets(): Iterable<Connection> {
+    return this.all.values();
   }
 
   agentIds(): Set<string> {
     return new Set(this.byAgent.keys());
   }
 
-  agents(): Connection[] {
-    return [...this.byAgent.values()];
-  }
-
   count(): number {
     return this.byAgent.size;
   }
 
-  list(): PresenceAgent[] {
-    return this.agents().map((c) => c.agent());
+  agent(id: string): PresenceAgent | undefined {
+    return this.byAgent.get(id)?.agent();
   }
 
-  /** Sends a presence frame to every identified socket that wants presence, except `except`. */
+  list(): PresenceAgent[] {
+    return [...this.byAgent.values()].map((c) => c.agent());
+  }
+
   presence(frame: HubFrame<'agent_joined' | 'agent_left' | 'status_changed'>, except?: Connection): void {
     const text = encodeOnce(frame);
     for (const c of this.watchers) {
@@ -79,15 +93,23 @@ export class Connections {
     }
   }
 
-  /** Sends a pre-encoded live frame; false when it was dropped (§9.20). */
-  deliver(conn: Connection, text: Frame, seq?: number): boolean {
-    const ok = conn.send(text, FrameKind.Live, Date.now(), seq);
-    if (ok) return true;
+  deliver(agent: string, text: Frame, seq?: number): Delivery {
+    const conn = this.byAgent.get(agent);
+    if (!conn) return 'offline';
+    if (conn.send(text, FrameKind.Live, Date.now(), seq)) return 'sent';
     this.congested.add(conn);
     if (conn.heldFrom !== null && !conn.catchingUp) {
       conn.catchingUp = true;
       this.onHeld(conn);
     }
-    return false;
+    return 'dropped';
+  }
+
+  send(agent: string, frame: HubFrame | Frame): boolean {
+    const conn = this.byAgent.get(agent);
+    if (!conn) return false;
+    if (typeof frame === 'string' || Buffer.isBuffer(frame)) conn.sendText(frame);
+    else conn.sendJson(frame);
+    return true;
   }
 }

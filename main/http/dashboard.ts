@@ -1,5 +1,19 @@
-import { taskView } from '../shared/schemas/tasks.js';
-import type { Route } from './http-server.js';
+import type { Domain } from '../../shared/domains/domain.js';
+import type { TaskApi } from '../../shared/domains/tasks.js';
+import { taskView } from '../../shared/schemas/tasks.js';
+import type { Alerts } from '../alerts.js';
+import type { Fleet } from '../fleet.js';
+import type { Scheduler } from '../scheduler.js';
+import type { Route } from './router.js';
+
+export interface DashboardDeps {
+  tasks: Domain<TaskApi>;
+  fleet: Fleet;
+  scheduler: Scheduler;
+  alerts: Alerts;
+  health: () => unknown;
+  metricsApi: () => unknown;
+}
 
 /**
  * The operators' dashboard on the admin port (§9.1). The page is static and
@@ -71,7 +85,7 @@ refresh(); setInterval(refresh, 2000);
 </script></body></html>
 `;
 
-export const dashboardRoutes: Route[] = [
+export const dashboardRoutes = (d: DashboardDeps): Route[] => [
   {
     method: 'GET',
     path: '/dashboard',
@@ -82,22 +96,22 @@ export const dashboardRoutes: Route[] = [
     method: 'GET',
     path: '/admin/overview',
     auth: 'admin',
-    handler: async ({ hub }) => {
+    handler: async () => {
       const [tasks, dead] = await Promise.all([
-        hub.tasks.call('stats', {}),
-        hub.tasks.call('list', { status: 'dead_letter', limit: 100 }),
+        d.tasks.call('stats', {}),
+        d.tasks.call('list', { status: 'dead_letter', limit: 100 }),
       ]);
       return {
         body: {
-          health: hub.health(),
-          metrics: hub.metrics.api(hub),
-          alerts: hub.alerts.list(),
+          health: d.health(),
+          metrics: d.metricsApi(),
+          alerts: d.alerts.list(),
           tasks,
           dead_letter: dead.tasks.map(taskView),
-          agents: hub.conns.agents().map((c) => ({
-            ...c.agent(),
-            fsm_state: hub.pipeline.stateOf(c.agentId as string),
-            current_task_id: hub.pipeline.taskOf(c.agentId as string),
+          agents: d.fleet.list().map((a) => ({
+            ...a,
+            fsm_state: d.scheduler.stateOf(a.agent_id),
+            current_task_id: d.scheduler.taskOf(a.agent_id),
           })),
         },
       };

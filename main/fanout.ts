@@ -1,0 +1,224 @@
+import type { Domain } from '../shared/domains/domain.js';
+import type { MessagingApi } from '../shared/domains/messaging.js';
+import type { HubFrame } from '../shared/schemas/hub-frames.js';
+import type { Msg, StoredMsg } from '../shared/schemas/records.js';
+import type { Analytics } from './analytics.js';
+import type { Fleet } from './fleet.js';
+import type { Logger } from './log.js';
+import { type Connection, encodeOnce, type Frame } from './ws/connection.js';
+
+/** Counters of what fan-out could not deliver live, for /health and /metrics. */
+export interface DeliveryCounters {
+  mailboxDropped: number;
+  liveDropped: number;
+}
+
+export interface FanoutDeps {
+  fleet: Fleet;
+  messaging: Domain<MessagingApi>;
+  analytics: Analytics;
+  counters: DeliveryCounters;
+  log: Logger;
+  limits: { sendBufferMax: number; slowConsumerMs: number; mailboxMax: number };
+}
+
+/** The `message` frame an agent receives; mailbox deliveries carry their `seq` (§9.21). */
+export function messageFrame(m: Msg | StoredMsg, seq?: number): HubFrame<'message'> {
+  const frame: HubFrame<'message'> = {
+    type: 'message',
+    id: m.id,
+    from: m.from,
+    message_type: m.type,
+    payload: m.payload,
+    reply_to: m.reply_to,
+    timestamp: m.timestamp,
+  };
+  if (m.channel !== undefined) frame.channel = m.channel;
+  if (seq !== undefined) frame.seq = seq;
+  return frame;
+}
+
+const REPLAY_PAGE = 500;
+
+/**
+ * The one fan-out: every durable frame (direct, broadcast, channel) leaves
+ * through here after its write is durable. It owns what happens when a
+ * frame cannot be delivered live: late mailbox copies before the sender's
+ * ack, held frames pushed once a slow socket drains, the slow-consumer
+ * cut-off (4008) with its mailbox copies, mailbox replays, and the counters.
+ */
+export class Fanout {
+  private readonly overflowLogged = new Map<string, number>();
+
+  constructor(private readonly d: FanoutDeps) {}
+
+  /**
+   * A direct or broadcast message after its write: a live frame to every
+   * recipient, with `seq` to those holding a mailbox copy (so they can ack
+   * it); a recipient expected live that missed it gets a late copy.
+   * `liveFor` is who was online when the copies were decided.
+   */
+  async message(
+    msg: Msg,
+    res: { seq: number; mailboxed: string[]; dropped: Record<string, number> },
+    liveFor: readonly string[],
+    broadcast: boolean,
+  ): Promise<void> {
+    const { fleet, analytics } = this.d;
+    const now = msg.timestamp;
+    const mailboxed = new Set(res.mailboxed);
+    // encoded once per variant: recipients holding a mailbox copy get `seq`, the others the original's frame
+    const encoded: Partial<Record<'plain' | 'withSeq', Frame>> = {};
+    const frame = (boxed: boolean): Frame => {
+      const variant = boxed ? 'withSeq' : 'plain';
+      encoded[variant] ??= encodeOnce(messageFrame(msg, boxed ? res.seq : undefined));
+      return encoded[variant];
+    };
+    const expected = new Set(liveFor);
+    // the recipients now: those online at the decision, those with a copy (a socket may have identified meanwhile),
+    // and for a broadcast every socket identified by now
+    const recipients = broadcast
+      ? new Set([...liveFor, ...mailboxed, ...fleet.agentIds()])
+      : new Set([msg.to as string]);
+    const late: string[] = [];
+    for (const agent of recipients) {
+      const boxed = mailboxed.has(agent);
+      const result = fleet.deliver(agent, frame(boxed), res.seq);
+      if (result === 'sent') analytics.received(agent, now);
+      else if (!boxed && (result === 'dropped' || expected.has(agent)) && !(broadcast && agent === msg.from))
+        late.push(agent);
+    }
+    await this.lateCopy(late, res.seq);
+    this.noteDrops(res.dropped);
+  }
+
+  /** A channel post after its write: one encoded frame to every following socket but the sender's. */
+  async channel(
+    frame: HubFrame<'channel_message'>,
+    res: { seq: number; mailboxed: string[]; dropped: Record<string, number> },
+    subscribers: Iterable<string>,
+  ): Promise<void> {
+    const text = encodeOnce(frame);
+    const mailboxed = new Set(res.mailboxed);
+    const late: string[] = [];
+    for (const agent of subscribers) {
+      if (agent === frame.from || mailboxed.has(agent)) continue;
+      if (this.d.fleet.deliver(agent, text, res.seq) === 'sent') this.d.analytics.received(agent, frame.timestamp);
+      else late.push(agent);
+    }
+    await this.lateCopy(late, res.seq);
+    this.noteDrops(res.dropped);
+  }
+
+  /** A live frame that did not go out: copied to those mailboxes before the sender is answered (§9.20–9.21). */
+  private async lateCopy(agents: string[], seq: number): Promise<void> {
+    if (!agents.length) return;
+    this.d.counters.liveDropped += agents.length;
+    const copy = await this.d.messaging.call('mailboxCopy', { agents, seqs: [seq] });
+    this.noteDrops(copy.dropped);
+  }
+
+  /** Mailbox-cap drops (§9.12): counted, and each agent whose mailbox overflows is logged once per minute. */
+  noteDrops(dropped: Record<string, number>): void {
+    const now = Date.now();
+    for (const [agent, n] of Object.entries(dropped)) {
+      this.d.counters.mailboxDropped += n;
+      if (now - (this.overflowLogged.get(agent) ?? 0) < 60_000) continue;
+      this.overflowLogged.set(agent, now);
+      this.d.log.warn(
+        { agent_id: agent, dropped: n, mailbox_max: this.d.limits.mailboxMax },
+        'mailbox full: oldest entries dropped',
+      );
+    }
+  }
+
+  /** Sends the agent's mailbox after `since`, in order, before any live frame (§9.21). */
+  async replay(conn: Connection, since: number): Promise<void> {
+    conn.beginReplay();
+    try {
+      let cursor = since;
+      for (;;) {
+        const page = await this.d.messaging.call('poll', {
+          agent: conn.agentId as string,
+          since: cursor,
+          limit: REPLAY_PAGE,
+        });
+        for (const m of page.messages) {
+          if (conn.closing) return;
+          await conn.sendPaced(JSON.stringify(messageFrame(m, m.seq)));
+        }
+        if (page.messages.length < REPLAY_PAGE) return;
+        cursor = page.last_seq;
+      }
+    } finally {
+      conn.endReplay();
+    }
+  }
+
+  /**
+   * A socket held durable frames back (§9.20): once its send buffer is under
+   * the cap again, they are pushed from its mailbox in seq order, ahead of
+   * newer live frames, while it stays connected. Another hold during the push
+   * arms the next one.
+   */
+  catchUp(conn: Connection): void {
+    const socket = (conn.ws as unknown as { _socket?: { once(e: 'drain', f: () => void): void } })._socket;
+    const attempt = () => {
+      if (conn.closing || conn.heldFrom === null) {
+        conn.catchingUp = false;
+        return;
+      }
+      if (conn.ws.bufferedAmount > this.d.limits.sendBufferMax) {
+        socket?.once('drain', attempt);
+        return;
+      }
+      this.replay(conn, conn.heldFrom - 1).then(
+        () => {
+          conn.catchingUp = false;
+          if (conn.heldFrom !== null && !conn.closing) {
+            conn.catchingUp = true;
+            attempt();
+          }
+        },
+        (err) => {
+          conn.catchingUp = false;
+          this.d.log.error({ err, agent_id: conn.agentId }, 'pushing held mailbox entries failed');
+        },
+      );
+    };
+    attempt();
+  }
+
+  /**
+   * The slow-consumer policy (§9.20), run on a timer: a socket that reads
+   * again is no longer congested; one that has not taken what it was sent
+   * for `slowConsumerMs` (over the cap, or a replay of held frames waiting to
+   * drain) is closed with 4008, and what was written to it but may still sit
+   * in its buffer is copied to its mailbox first.
+   */
+  cutSlowConsumers(now: number): void {
+    const { fleet, log, limits } = this.d;
+    for (const c of fleet.congested) {
+      const since = c.stalledSince();
+      if (since === 0) {
+        c.overSince = 0;
+        fleet.congested.delete(c);
+      } else if (now - since >= limits.slowConsumerMs) {
+        log.warn(
+          { agent_id: c.agentId, conn: c.id, buffered: c.ws.bufferedAmount, dropped: c.dropped },
+          'slow consumer closed',
+        );
+        fleet.congested.delete(c);
+        const seqs = c.takeUnflushed();
+        if (c.agentId && seqs.length) {
+          this.d.messaging.call('mailboxCopy', { agents: [c.agentId], seqs }).then(
+            (r) => this.noteDrops(r.dropped),
+            (err) => log.error({ err, agent_id: c.agentId }, 'slow consumer mailbox copy failed'),
+          );
+        }
+        c.close(4008, 'slow_consumer');
+        c.ws.terminate();
+      }
+    }
+  }
+}

@@ -1,0 +1,32 @@
+import type { DomainStats } from '../shared/domains/domain.js';
+import type { DeliveryCounters } from './fanout.js';
+import type { Fleet } from './fleet.js';
+import type { FsmState } from './scheduler.js';
+
+export interface HealthDeps {
+  domains: ReadonlyArray<{ name: string; stats: DomainStats }>;
+  fleet: Fleet;
+  agents: { counts(): Record<FsmState, number> };
+  counters: DeliveryCounters;
+  violations: { total: number };
+  validator: { lenientAccepted: number };
+  startedAt: number;
+}
+
+/** The admin port's `/health`: `degraded`, with the reasons, while a domain's storage is not ready. */
+export function health(d: HealthDeps) {
+  const notReady = d.domains.filter((x) => x.stats.state !== 'ready');
+  return {
+    status: notReady.length ? 'degraded' : 'ok',
+    reasons: notReady.map(
+      (x) => `${x.name} storage ${x.stats.state}${x.stats.last_error ? `: ${x.stats.last_error}` : ''}`,
+    ),
+    service: 'agent_com',
+    uptime_ms: Date.now() - d.startedAt,
+    agents_connected: d.fleet.count(),
+    connections: [...d.fleet.sockets()].length,
+    workers: Object.fromEntries(d.domains.map((x) => [x.name, { ...x.stats }])),
+    agents: d.agents.counts(),
+    counters: { ...d.counters, violations: d.violations.total, lenient: d.validator.lenientAccepted },
+  };
+}

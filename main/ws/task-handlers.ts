@@ -1,0 +1,93 @@
+import type { Domain } from '../../shared/domains/domain.js';
+import type { TaskApi } from '../../shared/domains/tasks.js';
+import { HubError } from '../../shared/errors.js';
+import type { Logger } from '../log.js';
+import type { Metrics } from '../metrics.js';
+import type { Scheduler } from '../scheduler.js';
+import type { Connection } from './connection.js';
+import type { Handlers } from './handlers.js';
+
+export interface TaskFrameDeps {
+  tasks: Domain<TaskApi>;
+  scheduler: Scheduler;
+  metrics: Metrics;
+  log: Logger;
+}
+
+/** Task errors keep the original's text form, e.g. `task_complete_failed: stale_generation`. */
+function taskError(conn: Connection, prefix: string, err: unknown): void {
+  if (!(err instanceof HubError)) throw err;
+  conn.sendJson({ type: 'error', error: `${prefix}: ${err.code}`, task_id: err.fields.task_id as string | undefined });
+}
+
+/** Task frames from agents (§2.1, §9.8–9.10, §9.27). */
+export function taskHandlers(d: TaskFrameDeps): Handlers {
+  const { tasks, scheduler, metrics, log } = d;
+  return {
+    task_accepted(conn, f) {
+      conn.sendJson({ type: 'task_ack', task_id: f.task_id, status: 'accepted' });
+      scheduler.accepted(conn.agentId as string, f.task_id);
+    },
+
+    task_progress(_conn, f) {
+      scheduler.touch(f.task_id);
+    },
+
+    async task_complete(conn, f) {
+      try {
+        const r = await tasks.call('complete', { ...f, next: scheduler.offerFor(conn, f.task_id) });
+        conn.sendJson({ type: 'task_ack', task_id: f.task_id, status: r.outcome });
+        metrics.taskOutcome(r.outcome, r.created_at, Date.now());
+        log.info({ task_id: f.task_id, agent_id: r.agent, outcome: r.outcome }, 'task finished');
+        scheduler.finished(r.agent, f.task_id, r.next);
+      } catch (err) {
+        taskError(conn, 'task_complete_failed', err);
+      }
+    },
+
+    async task_failed(conn, f) {
+      try {
+        const error = f.error ?? f.reason ?? 'unknown';
+        const next = scheduler.offerFor(conn, f.task_id);
+        const r = await tasks.call('fail', { task_id: f.task_id, generation: f.generation, error, next });
+        conn.sendJson({ type: 'task_ack', task_id: f.task_id, status: r.outcome });
+        metrics.taskOutcome(r.outcome, r.created_at, Date.now());
+        log.info({ task_id: f.task_id, agent_id: r.agent, outcome: r.outcome, error }, 'task failed');
+        scheduler.finished(r.agent, f.task_id, r.next);
+      } catch (err) {
+        taskError(conn, 'task_fail_failed', err);
+      }
+    },
+
+    async task_rejected(conn, f) {
+      const agent = conn.agentId as string;
+      const t = await tasks.call('reject', { id: f.task_id, agent, reason: f.reason ?? 'busy' });
+      if (t) log.info({ task_id: f.task_id, agent_id: agent, reason: f.reason ?? 'busy' }, 'task rejected');
+      if (scheduler.taskOf(agent) === f.task_id || scheduler.stateOf(agent) === 'idle') scheduler.rejected(agent);
+    },
+
+    async task_recovering(conn, f) {
+      const agent = conn.agentId as string;
+      const r = await tasks.call('recover', { id: f.task_id, agent });
+      if (r.action === 'continue') {
+        scheduler.working(agent, f.task_id);
+        conn.sendJson({ type: 'task_continue', task_id: f.task_id, generation: r.generation });
+      } else {
+        conn.sendJson({ type: 'task_reassign', task_id: f.task_id });
+      }
+    },
+
+    async state_report(conn, f) {
+      const agent = conn.agentId as string;
+      const action = await tasks.call('stateReport', { id: f.task_id, agent, generation: f.generation ?? null });
+      if (action === 'continue') scheduler.working(agent, f.task_id);
+      else if (scheduler.taskOf(agent) === f.task_id) scheduler.idle(agent);
+      else scheduler.reported(agent);
+      conn.sendJson({ type: 'state_report_ack', task_id: f.task_id, action });
+    },
+
+    wake_result(_conn, f) {
+      if (f.status === 'success') scheduler.touch(f.task_id);
+    },
+  };
+}
