@@ -78,7 +78,7 @@ Load:
   --workers N         load-generator threads (default ${defaultWorkers()})
   --drain S           wait for outstanding replies after a phase (default 10)
 
-Maintenance (--scenario maintenance; open loop only, --rate default ${MAINTENANCE_RATE}; --duration is the quiet window):
+Maintenance (--scenario maintenance; open loop only, --rate default ${MAINTENANCE_RATE}; --duration = warm-up + quiet window):
   --fill-mb N         grow the messaging environment to N MiB first, through the public API (default 1024)
   --fill-payload B    payload bytes of each filling message, at most the hub's --max-payload-bytes (default 65536)
   --settle S          seconds between the quiet, backup and compaction windows (default 2)
