@@ -1,6 +1,8 @@
-import type { BenchReport } from './report.js';
+import { PERCENTILE_KEYS } from './hist.js';
+import type { BenchReport, PhaseReport } from './report.js';
 import { HIST_LABELS, summaryText } from './summary.js';
 import type { HistName } from './types.js';
+import { WINDOW_LABELS, windowRows } from './windows.js';
 
 const esc = (s: string) =>
   s.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c] as string);
@@ -88,8 +90,36 @@ function phaseTable(r: BenchReport): string {
     p.server?.rss_peak_mb ?? '-',
     p.generator.saturated ? 'SATURATED' : p.generator.cpu_contended ? 'CPU contended' : 'ok',
   ]);
+  return htmlTable(head, rows);
+}
+
+function htmlTable(head: string[], rows: unknown[][]): string {
   const cell = (tag: string) => (v: unknown) => `<${tag}>${esc(String(v))}</${tag}>`;
   return `<table><tr>${head.map(cell('th')).join('')}</tr>${rows.map((row) => `<tr>${row.map(cell('td')).join('')}</tr>`).join('')}</table>`;
+}
+
+/** An open-ended phase's windows: their spans and calls, latency per op kind per window, one curve per window. */
+function windowsSection(p: PhaseReport): string {
+  const ws = p.windows ?? [];
+  const spans = ws.map((w) => [w.label, w.start_s, w.duration_s, JSON.stringify(w.detail ?? {})]);
+  const rows = windowRows(ws).map((r) => [
+    r.op,
+    r.window,
+    r.sent === undefined ? r.answered : `${r.answered}/${r.sent}`,
+    ...PERCENTILE_KEYS.map((q) => r.latency?.[q] ?? '-'),
+  ]);
+  const charts = WINDOW_LABELS.map(({ hist, label }) => {
+    const series = ws
+      .filter((w) => w.latency[hist]?.curve.length)
+      .map((w) => ({ name: w.label, dashed: false, points: w.latency[hist]?.curve ?? [] }));
+    return series.length ? chart(`${label} — by window`, series) : '';
+  });
+  return [
+    `<h2>Windows — ${esc(p.label)}</h2><p>An op counts in the window it was sent in.</p>`,
+    htmlTable(['window', 'at s', 'for s', 'call'], spans),
+    htmlTable(['op', 'window', 'answered/sent', 'p50 ms', 'p90 ms', 'p99 ms', 'p99.9 ms', 'max ms'], rows),
+    ...charts,
+  ].join('\n');
 }
 
 /** A self-contained HTML report: summary tables, percentile curves (inline SVG), the full text summary. */
@@ -121,6 +151,10 @@ pre { background: #f6f6f6; padding: 1em; overflow-x: auto; font-size: 12px; }
 <p>Tokens from <code>POST /admin/tokens</code>; bench agents whitelisted with <code>PUT /admin/rate-limits/whitelist</code>; no onboarding.
 Baseline = <code>bench/baseline.ts</code>, a raw ws router with the same frames and no persistence: read the hub ÷ baseline ratios, not the absolute numbers.</p>
 ${phaseTable(r)}
+${hub
+  .filter((p) => p.windows)
+  .map(windowsSection)
+  .join('\n')}
 ${charts.join('\n')}
 <h2>Summary</h2>
 <pre>${esc(summaryText(r))}</pre>

@@ -76,6 +76,23 @@ export class AdminClient {
   async revokeTokens(ids: string[]): Promise<void> {
     await mapLimit(ids, 16, (id) => this.call('DELETE', `/admin/tokens/${encodeURIComponent(id)}`));
   }
+
+  /** A domain's file size and record counts from `GET /admin/storage-health` (each table row carries its file's size). */
+  async storage(domain: string): Promise<{ bytes: number; records: Record<string, number> }> {
+    const r = expect(await this.call('GET', '/admin/storage-health'), [200], 'GET /admin/storage-health');
+    const rows = (
+      (r.body.tables ?? []) as Array<{ table: string; record_count: number; file_size_bytes: number }>
+    ).filter((t) => t.table.startsWith(`${domain}.`));
+    const records = Object.fromEntries(rows.map((t) => [t.table.slice(domain.length + 1), t.record_count]));
+    return { bytes: rows[0]?.file_size_bytes ?? 0, records };
+  }
+
+  /** A maintenance call (`POST /admin/backup`, `POST /admin/compact/:table`): its reply, and its wall time in ms. */
+  async maintain(path: string): Promise<{ ms: number; body: any }> {
+    const t0 = performance.now();
+    const r = expect(await this.call('POST', path), [200], `POST ${path}`);
+    return { ms: Math.round(performance.now() - t0), body: r.body };
+  }
 }
 
 /** `POST /api/channels {name}` with an agent token; 404 means the hub has no channels yet. */

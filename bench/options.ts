@@ -34,7 +34,21 @@ export interface BenchOptions {
   delivery: 'live' | 'acked';
   /** `sdk`: pure task agents run on the client SDK (client/) instead of raw frames */
   taskClient: 'raw' | 'sdk';
+  /** maintenance: grow the messaging environment to this many MiB before the load */
+  fillMb: number;
+  /** maintenance: payload bytes (as JSON) of each filling message */
+  fillPayload: number;
+  /** maintenance: seconds between windows, so one window's backlog does not spill into the next */
+  settleS: number;
+  /** maintenance: the calls to make under load, in this order */
+  maintenance: MaintenanceCall[];
 }
+
+export const MAINTENANCE_CALLS = ['backup', 'compact'] as const;
+export type MaintenanceCall = (typeof MAINTENANCE_CALLS)[number];
+
+/** maintenance: total ops/s when --rate is not given; light enough that maintenance, not load, sets the tail */
+const MAINTENANCE_RATE = 1000;
 
 export class UsageError extends Error {}
 
@@ -63,6 +77,12 @@ Load:
   --task-client C     raw (default) or sdk: the agents that only work tasks run on the client SDK
   --workers N         load-generator threads (default ${defaultWorkers()})
   --drain S           wait for outstanding replies after a phase (default 10)
+
+Maintenance (--scenario maintenance; open loop only, --rate default ${MAINTENANCE_RATE}; --duration = warm-up + quiet window):
+  --fill-mb N         grow the messaging environment to N MiB first, through the public API (default 1024)
+  --fill-payload B    payload bytes of each filling message, at most the hub's --max-payload-bytes (default 65536)
+  --settle S          seconds between the quiet, backup and compaction windows (default 2)
+  --maintenance LIST  the calls under load, in order: backup, compact (of messaging) (default backup,compact)
 
 Target:
   --url ws://H:P/ws   a running hub (admin URL and token from the flags or
@@ -131,6 +151,12 @@ export function parseArgs(argv: string[], env: NodeJS.ProcessEnv = process.env):
   const hubCommand = take('hub-cmd') ?? 'dist';
   if (hubCommand !== 'dist' && hubCommand !== 'tsx') throw new UsageError('--hub-cmd is dist or tsx');
   const pidText = take('hub-pid');
+  const maintenance = s === 'maintenance';
+  if (maintenance && (windowText || rofText))
+    throw new UsageError('maintenance runs an open loop: give --rate, not --window or --rate-of-max');
+  const calls = (take('maintenance') ?? MAINTENANCE_CALLS.join(',')).split(',').filter(Boolean);
+  const unknownCall = calls.find((c) => !(MAINTENANCE_CALLS as readonly string[]).includes(c));
+  if (unknownCall) throw new UsageError(`--maintenance takes ${MAINTENANCE_CALLS.join(', ')}; got "${unknownCall}"`);
   const delivery = take('delivery') ?? 'live';
   if (delivery !== 'live' && delivery !== 'acked') throw new UsageError('--delivery is live or acked');
   const taskClient = take('task-client') ?? 'raw';
@@ -141,7 +167,7 @@ export function parseArgs(argv: string[], env: NodeJS.ProcessEnv = process.env):
     durationS: opt('duration', 10, 0.1, false),
     warmupS: opt('warmup', 1, 0, false),
     drainS: opt('drain', 10, 0, false),
-    rate: rateText === undefined ? undefined : num('rate', rateText, 0.001, false),
+    rate: rateText === undefined ? (maintenance ? MAINTENANCE_RATE : undefined) : num('rate', rateText, 0.001, false),
     window: windowText === undefined ? 8 : num('window', windowText, 1),
     rateOfMax: rofText === undefined ? undefined : num('rate-of-max', rofText, 0.001, false),
     size: opt('size', 1024, 0),
@@ -160,6 +186,10 @@ export function parseArgs(argv: string[], env: NodeJS.ProcessEnv = process.env):
     diskSamples: opt('disk-samples', 500, 1),
     delivery: delivery as 'live' | 'acked',
     taskClient: taskClient as 'raw' | 'sdk',
+    fillMb: opt('fill-mb', 1024, 0, false),
+    fillPayload: opt('fill-payload', 65536, 64),
+    settleS: opt('settle', 2, 0, false),
+    maintenance: calls as MaintenanceCall[],
   };
   const unknown = [...flags.keys()];
   if (unknown.length) throw new UsageError(`unknown option --${unknown[0]} (see --help)`);

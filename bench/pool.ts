@@ -145,6 +145,11 @@ export class GeneratorPool {
     return results.map((r) => r.result);
   }
 
+  /** Ends the running phase's send window at `atUs` (a phase started with an open end). */
+  end(atUs: number): void {
+    for (const t of this.threads) t.send({ type: 'end', atUs });
+  }
+
   async close(): Promise<void> {
     for (const t of this.threads) t.send({ type: 'close' });
     await sleep(300);

@@ -1,9 +1,11 @@
 import type { DiskProbe } from './disk.js';
+import type { FillReport } from './fill.js';
 import { encodeHist, type LatencySummary, mergeEncoded, PERCENTILE_KEYS, percentileCurve, summarize } from './hist.js';
 import type { BenchOptions } from './options.js';
 import type { ProcSummary } from './proc-stats.js';
 import type { Plan } from './scenarios.js';
 import { addCounts, type Counts, emptyCounts, type HistName, type PhaseMode, type WorkerPhaseResult } from './types.js';
+import type { WindowReport } from './windows.js';
 
 export interface LatencyReport extends LatencySummary {
   /** [percentile, ms] points for plotting */
@@ -36,6 +38,8 @@ export interface PhaseReport {
   };
   /** zero errors, timeouts, lost deliveries and unexpected closes */
   ok: boolean;
+  /** an open-ended phase's windows (maintenance: quiet, backup, compaction) */
+  windows?: WindowReport[];
 }
 
 export interface Comparison {
@@ -63,6 +67,8 @@ export interface BenchReport {
   machine: { cpus: number; node: string; platform: string; load_avg: number[] };
   auth: { tokens: string; whitelist: string; onboarding: false; agents: number };
   disk: DiskProbe | null;
+  /** maintenance: how the messaging environment was grown before the load */
+  fill?: FillReport;
   phases: PhaseReport[];
   comparisons: Comparison[];
   hub: { errors_logged: string[]; exit_code: number | null };

@@ -1,6 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { type DiskProbe, probeDisk } from './disk.js';
+import { fillMessaging } from './fill.js';
+import type { AdminClient } from './http.js';
+import { callLabel, maintenanceScript } from './maintenance.js';
 import type { BenchOptions } from './options.js';
 import { type BenchReport, compare, type PhaseReport } from './report.js';
 import { type Plan, planScenario } from './scenarios.js';
@@ -20,6 +23,15 @@ export function primaryRate(plan: Plan, r: PhaseReport): number {
  */
 function phaseDefs(o: BenchOptions, plan: Plan, hubPhases: PhaseReport[] | null): PhaseDef[] {
   if (o.scenario === 'connections') return [{ label: 'hold', mode: 'hold' }];
+  if (o.scenario === 'maintenance')
+    return [
+      {
+        label: `open ${o.rate}/s: quiet, ${o.maintenance.map(callLabel).join(', ')}`,
+        mode: 'open',
+        rate: o.rate,
+        script: maintenanceScript(o),
+      },
+    ];
   const closed: PhaseDef = { label: `closed w=${o.window}`, mode: 'closed', window: o.window };
   if (o.rateOfMax !== undefined) {
     const f = o.rateOfMax;
@@ -82,7 +94,19 @@ export async function runBench(o: BenchOptions, ui: Ui, argv: string[] = []): Pr
     if (!hub.dataDir) report.notes.push(`fdatasync probed in ${probeDir}, not necessarily the hub's data directory`);
     if (hub.external && !hub.pid) report.notes.push('no --hub-pid: hub CPU and RSS not sampled');
     const plan = planScenario(o.scenario, o.agents, o.workers, runId);
-    const run = await runTarget(hub, plan, phaseDefs(o, plan, null), o, ui, cpus);
+    const fill =
+      o.scenario === 'maintenance'
+        ? async (admin: AdminClient) => {
+            report.fill = await fillMessaging(
+              admin,
+              hub.wsUrl,
+              { targetMb: o.fillMb, payloadBytes: o.fillPayload, runId },
+              (text) => ui.status(text),
+            );
+            if (report.fill.stopped) report.notes.push(`fill: ${report.fill.stopped}`);
+          }
+        : undefined;
+    const run = await runTarget(hub, plan, phaseDefs(o, plan, null), o, ui, cpus, fill);
     hubPhases = run.phases;
     report.auth.agents = run.agents;
   } finally {
@@ -95,7 +119,9 @@ export async function runBench(o: BenchOptions, ui: Ui, argv: string[] = []): Pr
   if (report.hub.errors_logged.length)
     report.notes.push(`the hub logged ${report.hub.errors_logged.length} error line(s); see hub.errors_logged`);
 
-  if (o.baseline) {
+  if (o.scenario === 'maintenance')
+    report.notes.push('no baseline: the raw-ws router stores nothing, so it has nothing to back up or compact');
+  else if (o.baseline) {
     ui.status('starting the baseline (bench/baseline.ts)');
     const base = await startServer('baseline');
     try {

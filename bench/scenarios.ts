@@ -12,6 +12,8 @@ export const DESCRIPTIONS: Record<ScenarioName, string> = {
   connections: 'N idle identified agents (presence_events:false); reports hub RSS per connection',
   mixed:
     'pairs sending direct messages (75%), channel publishes to all (20%) and task submits (5%); every agent also subscribes and works tasks',
+  maintenance:
+    'fills messaging to --fill-mb, then an open loop of direct messages (75%) and task submits (25%, worked by the same agents) through a quiet window, POST /admin/backup and POST /admin/compact/messaging; latency per op kind per window',
 };
 
 /** Agents per scenario when `--agents` is not given. */
@@ -23,6 +25,7 @@ export const DEFAULT_AGENTS: Record<ScenarioName, number> = {
   tasks: 20,
   connections: 1000,
   mixed: 40,
+  maintenance: 20,
 };
 
 /** The capability sets task agents get, cycled; the first covers every need of bench/gen/tasks.ts. */
@@ -121,6 +124,21 @@ export function planScenario(name: ScenarioName, agents: number, threads: number
         const [a, b] = [id('m', 2 * i), id('m', 2 * i + 1)];
         const both = { subscribe: channel, capabilities: [] };
         units.push([spec(a, { ...both, ops: ops(b) }), spec(b, { ...both, ops: ops(a) })]);
+      }
+      break;
+    }
+    case 'maintenance': {
+      // one domain under maintenance (messaging) and one beside it (tasks), each measured on its own
+      const pairs = Math.max(1, Math.floor(agents / 2));
+      needs.push('tasks');
+      fanout.direct = 1;
+      const ops = (to: string) => [
+        { kind: 'direct' as const, weight: 75, to },
+        { kind: 'task' as const, weight: 25 },
+      ];
+      for (let i = 0; i < pairs; i++) {
+        const [a, b] = [id('m', 2 * i), id('m', 2 * i + 1)];
+        units.push([spec(a, { capabilities: [], ops: ops(b) }), spec(b, { capabilities: [], ops: ops(a) })]);
       }
       break;
     }

@@ -1,6 +1,7 @@
-import type { LatencySummary } from './hist.js';
+import { type LatencySummary, PERCENTILE_KEYS } from './hist.js';
 import type { BenchReport, Comparison, PhaseReport } from './report.js';
 import type { HistName } from './types.js';
+import { windowRows } from './windows.js';
 
 /** Histograms in print order, with what each one times. */
 export const HIST_LABELS: Array<[HistName, string]> = [
@@ -77,6 +78,25 @@ function phaseBlock(p: PhaseReport): string {
   return lines.join('\n');
 }
 
+/** Each window's span and call, then every op kind's latency per window. */
+function windowsBlock(p: PhaseReport): string {
+  const ws = p.windows ?? [];
+  const width = Math.max(...ws.map((w) => w.label.length));
+  const spans = ws.map((w) => {
+    const call = Object.entries(w.detail ?? {}).map(([k, v]) => `${k} ${v}`);
+    const span = `  ${w.label.padEnd(width)}  at ${w.start_s.toFixed(1)} s for ${w.duration_s.toFixed(1)} s`;
+    return call.length ? `${span}: ${call.join(', ')}` : span;
+  });
+  const rows = [['  latency ms (by send time)', 'window', 'answered', 'p50', 'p90', 'p99', 'p99.9', 'max']];
+  let op = '';
+  for (const r of windowRows(ws)) {
+    const answered = r.sent === undefined ? n(r.answered) : `${n(r.answered)}/${n(r.sent)}`;
+    rows.push([r.op === op ? '' : `  ${r.op}`, r.window, answered, ...PERCENTILE_KEYS.map((q) => ms(r.latency?.[q]))]);
+    op = r.op;
+  }
+  return [`${p.target} — windows (an op counts in the window it was sent in)`, ...spans, table(rows, 2)].join('\n');
+}
+
 function comparisonBlock(c: Comparison): string {
   const lines = [`hub ÷ baseline — ${c.label}`];
   const tp = c.throughput_ratio === null ? [] : [`throughput ${rx(c.throughput_ratio)}`];
@@ -126,7 +146,17 @@ export function summaryText(r: BenchReport): string {
       `disk: fdatasync of ${d.path} (${d.fs_type}) p50 ${ms(d.p50_ms)} ms, p99 ${ms(d.p99_ms)} ms, p99.9 ${ms(d.p999_ms)} ms (${d.samples} appends) — an ack cannot beat this`,
     );
   out.push('');
-  for (const p of r.phases) out.push(phaseBlock(p), '');
+  if (r.fill) {
+    const f = r.fill;
+    out.push(
+      `fill: messaging grown to ${f.reached_mb} MiB (target ${f.target_mb}) by ${n(f.messages)} messages of ${n(f.payload_bytes)} B to offline mailboxes in ${f.seconds} s; records ${JSON.stringify(f.records)}`,
+      '',
+    );
+  }
+  for (const p of r.phases) {
+    out.push(phaseBlock(p), '');
+    if (p.windows) out.push(windowsBlock(p), '');
+  }
   for (const c of r.comparisons) out.push(comparisonBlock(c), '');
   if (r.notes.length) out.push('notes:', ...r.notes.map((x) => `  - ${x}`));
   return out.join('\n');

@@ -7,6 +7,10 @@ import { type Plan, sendersIn } from './scenarios.js';
 import type { ServerHandle } from './server-process.js';
 import type { PhaseMode, PhaseSpec, WorkerInit } from './types.js';
 import { nowUs, sleep } from './util.js';
+import { type Window, windowReports } from './windows.js';
+
+/** Drives an open-ended phase from its measured start; the load stops when it resolves with its windows. */
+export type PhaseScript = (server: ServerHandle, ui: Ui) => Promise<Window[]>;
 
 /** One phase to run: a load shape; `rate` may depend on an earlier phase (rate-of-max). */
 export interface PhaseDef {
@@ -14,7 +18,12 @@ export interface PhaseDef {
   mode: PhaseMode;
   window?: number;
   rate?: number | ((done: PhaseReport[]) => number);
+  /** the phase lasts until this is done (not --duration) and is reported per window too */
+  script?: PhaseScript;
 }
+
+/** An open-ended phase's send window until its script ends it. */
+const OPEN_END_US = 3600e6;
 
 export interface Ui {
   status(text: string): void;
@@ -52,6 +61,8 @@ export async function runTarget(
   o: BenchOptions,
   ui: Ui,
   cpus: number,
+  /** scenario set-up once the agents have tokens, before the generator connects them */
+  prepare?: (admin: AdminClient) => Promise<void>,
 ): Promise<TargetRun> {
   const admin = new AdminClient(server.adminUrl, server.adminToken);
   const all = plan.workers.flat();
@@ -65,6 +76,7 @@ export async function runTarget(
   try {
     if (plan.channel) await createChannel(server.apiUrl, all[0].token, plan.channel);
     if (plan.needs.includes('tasks')) await probeTasks(server.apiUrl, all[0].token);
+    await prepare?.(admin);
     const before = server.pid ? readProc(server.pid) : null;
     ui.status(
       `${server.kind}: connecting ${all.filter((a) => a.connect).length} agents over ${plan.workers.length} generator thread(s)`,
@@ -127,7 +139,7 @@ async function runPhase(
   const label = typeof def.rate === 'function' ? `${def.label} = ${Math.round(rate ?? 0)}/s` : def.label;
   const startUs = nowUs() + 300_000;
   const warmupUs = o.warmupS * 1e6;
-  const durationUs = o.durationS * 1e6;
+  const durationUs = def.script ? OPEN_END_US : o.durationS * 1e6;
   const totalSenders = plan.workers.reduce((n, w) => n + sendersIn(w), 0);
   const id = ++phaseIds;
   const specs: PhaseSpec[] = plan.workers.map((w) => ({
@@ -139,6 +151,7 @@ async function runPhase(
     warmupUs,
     durationUs,
     drainUs: o.drainS * 1e6,
+    timeline: def.script !== undefined,
   }));
 
   // server and generator CPU over exactly the measured window
@@ -146,16 +159,18 @@ async function runPhase(
   let cpu0 = process.cpuUsage();
   let serverStats: ProcSummary | null = null;
   let genPct = 0;
+  let endUs = startUs + durationUs;
   const at = (us: number, fn: () => void) => setTimeout(fn, Math.max(0, (us - nowUs()) / 1000));
   const t1 = at(startUs + warmupUs, () => {
     sampler?.begin();
     cpu0 = process.cpuUsage();
   });
-  const t2 = at(startUs + durationUs, () => {
+  const finish = () => {
     serverStats = sampler?.end() ?? null;
     const d = process.cpuUsage(cpu0);
-    genPct = Math.round(((d.user + d.system) / (durationUs - warmupUs)) * 1000) / 10;
-  });
+    genPct = Math.round(((d.user + d.system) / (endUs - startUs - warmupUs)) * 1000) / 10;
+  };
+  const t2 = def.script ? undefined : at(endUs, finish);
 
   ui.phaseStart(server.kind, label, o.durationS);
   let last = { t: nowUs(), acked: 0 };
@@ -164,23 +179,41 @@ async function runPhase(
     const now = nowUs();
     const opsPerS = ((p.acked - last.acked) / (now - last.t)) * 1e6;
     last = { t: now, acked: p.acked };
-    ui.progress(Math.min(1, Math.max(0, (now - startUs) / durationUs)), p, Math.max(0, opsPerS));
+    // an open-ended phase shows its first --duration seconds as the bar
+    const shown = def.script ? o.durationS * 1e6 : durationUs;
+    ui.progress(Math.min(1, Math.max(0, (now - startUs) / shown)), p, Math.max(0, opsPerS));
   }, 250);
   try {
-    const results = await pool.runPhase(specs);
-    return phaseReport({
+    const running = pool.runPhase(specs);
+    // awaited below; a failing script must not leave it unhandled
+    running.catch(() => {});
+    let windows: Window[] = [];
+    if (def.script) {
+      try {
+        await sleep(Math.max(0, (startUs + warmupUs - nowUs()) / 1000));
+        windows = await def.script(server, ui);
+      } finally {
+        endUs = nowUs();
+        pool.end(endUs);
+        finish();
+      }
+    }
+    const results = await running;
+    const r = phaseReport({
       target: server.kind,
       label,
       mode: def.mode,
       rate,
       window: def.window,
-      measuredS: (durationUs - warmupUs) / 1e6,
+      measuredS: Math.round((endUs - startUs - warmupUs) / 1e5) / 10,
       plan,
       results,
       server: serverStats,
       generatorCpuPct: genPct,
       cpus,
     });
+    if (windows.length) r.windows = windowReports(results, windows, startUs + warmupUs);
+    return r;
   } finally {
     clearInterval(ticker);
     clearTimeout(t1);

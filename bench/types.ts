@@ -4,7 +4,16 @@
  * clock of `util.ts`, which every thread of the process shares.
  */
 
-export const SCENARIOS = ['direct', 'broadcast', 'channels', 'mailbox', 'tasks', 'connections', 'mixed'] as const;
+export const SCENARIOS = [
+  'direct',
+  'broadcast',
+  'channels',
+  'mailbox',
+  'tasks',
+  'connections',
+  'mixed',
+  'maintenance',
+] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
 
 /** What a sending agent does on each scheduled send. */
@@ -69,6 +78,8 @@ export interface PhaseSpec {
   warmupUs: number;
   durationUs: number;
   drainUs: number;
+  /** keep every measured sample with its send time, so the phase can be split into windows afterwards */
+  timeline?: boolean;
 }
 
 export interface Counts {
@@ -142,11 +153,17 @@ export interface WorkerPhaseResult {
   hist: Partial<Record<HistName, string>>;
   /** event-loop utilisation of the worker thread during the phase, 0..1 */
   elu: number;
+  /** with PhaseSpec.timeline: per histogram, pairs of (send time, latency) in µs, interleaved */
+  timeline?: Partial<Record<HistName, Float64Array>>;
+  /** with PhaseSpec.timeline: the send times of each op kind, so a window can count what was never answered */
+  sends?: Partial<Record<OpKind, Float64Array>>;
 }
 
 export type ToWorker =
   | { type: 'init'; init: WorkerInit }
   | { type: 'phase'; phase: PhaseSpec }
+  /** the running phase's send window ends at this clock time (phases whose end the orchestrator decides) */
+  | { type: 'end'; atUs: number }
   | { type: 'collect' }
   | { type: 'close' };
 

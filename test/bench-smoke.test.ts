@@ -138,5 +138,28 @@ describe('bench smoke', () => {
       const c = r.phases[0].counts;
       assert.ok(c.ackedBy.direct > 0 && c.ackedBy.publish > 0);
     });
+
+    test('maintenance: fill, then a backup and a compaction under load, every send answered in every window', async (t) => {
+      const r = await run(
+        t,
+        against('maintenance', 4, ['--rate', '400', '--fill-mb', '2', '--fill-payload', '16384', '--settle', '0.2']),
+      );
+      if (!r) return;
+      assertClean(r);
+      assert.ok(r.fill && r.fill.reached_mb >= 2, 'messaging filled to the target');
+      const windows = r.phases[0].windows ?? [];
+      assert.deepEqual(
+        windows.map((w) => w.label),
+        ['quiet', 'backup', 'compact messaging'],
+      );
+      assert.equal(windows[1].detail?.status, 'complete');
+      assert.equal(windows[2].detail?.status, 'compacted');
+      assert.ok((windows[0].sent.direct ?? 0) > 0 && (windows[0].sent.task ?? 0) > 0, 'both domains loaded');
+      for (const w of windows) {
+        assert.equal(w.latency.ack?.count ?? 0, w.sent.direct ?? 0, `${w.label}: every direct message acked`);
+        assert.equal(w.latency.submit?.count ?? 0, w.sent.task ?? 0, `${w.label}: every task submit answered`);
+      }
+      assert.ok(htmlReport(r).includes('Windows'));
+    });
   });
 });

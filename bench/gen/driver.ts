@@ -1,5 +1,5 @@
 import type { PhaseSpec } from '../types.js';
-import { nowUs } from '../util.js';
+import { nowUs, sleep } from '../util.js';
 import type { BenchAgent } from './agent.js';
 import type { Recorder } from './recorder.js';
 
@@ -15,7 +15,7 @@ export type Fire = (agent: BenchAgent, t: number) => void;
  */
 export class LoadDriver {
   private stopped = false;
-  private readonly endUs: number;
+  private endUs: number;
 
   constructor(
     private readonly senders: BenchAgent[],
@@ -32,16 +32,24 @@ export class LoadDriver {
   async run(): Promise<void> {
     const wait = (this.phase.startUs - nowUs()) / 1000;
     if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-    if (this.senders.length === 0 || this.phase.mode === 'hold') {
-      await new Promise((r) => setTimeout(r, Math.max(0, (this.endUs - nowUs()) / 1000)));
-      return;
-    }
+    if (this.senders.length === 0 || this.phase.mode === 'hold') return this.untilEnd();
     if (this.phase.mode === 'open') await this.openLoop();
     else await this.closedLoop();
   }
 
   stop(): void {
     this.stopped = true;
+  }
+
+  /** Moves the end of the send window (the orchestrator ends an open-ended phase). */
+  endAt(us: number): void {
+    this.endUs = us;
+  }
+
+  /** Waits for the end of the send window, which endAt may move closer. */
+  private async untilEnd(): Promise<void> {
+    for (let left = this.endUs - nowUs(); left > 0 && !this.stopped; left = this.endUs - nowUs())
+      await sleep(Math.min(100, left / 1000));
   }
 
   private windowOf(a: BenchAgent): number {
@@ -66,7 +74,7 @@ export class LoadDriver {
 
   private closedLoop(): Promise<void> {
     for (const a of this.senders) while (a.outstanding < this.windowOf(a)) this.send(a, nowUs());
-    return new Promise((r) => setTimeout(r, Math.max(0, (this.endUs - nowUs()) / 1000)));
+    return this.untilEnd();
   }
 
   private openLoop(): Promise<void> {

@@ -1,6 +1,14 @@
 import { performance } from 'node:perf_hooks';
 import { encodeHist, type Hist, newHist, recordUs } from '../hist.js';
-import { type Counts, emptyCounts, type HistName, type PhaseSpec, type WorkerPhaseResult } from '../types.js';
+import {
+  type Counts,
+  emptyCounts,
+  type HistName,
+  type OpKind,
+  type PhaseSpec,
+  type WorkerPhaseResult,
+} from '../types.js';
+import { nowUs } from '../util.js';
 
 /**
  * A worker's measurements for the current phase. Sends are stamped with the
@@ -17,6 +25,9 @@ export class Recorder {
   private elu = performance.eventLoopUtilization();
   /** histograms recorded outside any phase (connect); handed over with the first result */
   private carry = new Map<HistName, Hist>();
+  /** with PhaseSpec.timeline: (send time, latency) pairs per histogram */
+  private timeline: Map<HistName, number[]> | null = null;
+  private sends: Map<OpKind, number[]> | null = null;
 
   begin(phase: PhaseSpec): void {
     this.phase = phase;
@@ -25,7 +36,14 @@ export class Recorder {
     this.carry.clear();
     this.measureFrom = phase.startUs + phase.warmupUs;
     this.measureTo = phase.startUs + phase.durationUs;
+    this.timeline = phase.timeline ? new Map() : null;
+    this.sends = phase.timeline ? new Map() : null;
     this.elu = performance.eventLoopUtilization();
+  }
+
+  /** The orchestrator ended the send window early (an open-ended phase). */
+  endAt(us: number): void {
+    this.measureTo = us;
   }
 
   get phaseId(): number {
@@ -48,6 +66,26 @@ export class Recorder {
       this.hists.set(name, h);
     }
     recordUs(h, us);
+    if (this.timeline) {
+      let t = this.timeline.get(name);
+      if (!t) {
+        t = [];
+        this.timeline.set(name, t);
+      }
+      // every latency here is now − send time, so the send time is recovered without widening the call
+      t.push(nowUs() - us, us);
+    }
+  }
+
+  /** With a timeline: notes a measured send of `kind` at `t`, answered or not. */
+  sent(kind: OpKind, ph: number, t: number): void {
+    if (!this.sends || !this.measured(ph, t)) return;
+    let s = this.sends.get(kind);
+    if (!s) {
+      s = [];
+      this.sends.set(kind, s);
+    }
+    s.push(t);
   }
 
   /** Records outside a phase (connect latencies); they join the next phase's result. */
@@ -71,6 +109,12 @@ export class Recorder {
   result(): WorkerPhaseResult {
     const hist: WorkerPhaseResult['hist'] = {};
     for (const [name, h] of this.hists) hist[name] = encodeHist(h);
-    return { counts: this.counts, hist, elu: performance.eventLoopUtilization(this.elu).utilization };
+    const elu = performance.eventLoopUtilization(this.elu).utilization;
+    if (!this.timeline || !this.sends) return { counts: this.counts, hist, elu };
+    const timeline: WorkerPhaseResult['timeline'] = {};
+    for (const [name, t] of this.timeline) timeline[name] = Float64Array.from(t);
+    const sends: WorkerPhaseResult['sends'] = {};
+    for (const [kind, t] of this.sends) sends[kind] = Float64Array.from(t);
+    return { counts: this.counts, hist, elu, timeline, sends };
   }
 }

@@ -27,6 +27,7 @@ const rec = new Recorder();
 let frames: FrameBuilder;
 let tasks: TaskFlow;
 let driver: LoadDriver | null = null;
+let current: PhaseSpec | null = null;
 let closing = false;
 
 function completed(agent: BenchAgent | undefined, ph: number): void {
@@ -36,6 +37,7 @@ function completed(agent: BenchAgent | undefined, ph: number): void {
 function fire(agent: BenchAgent, t: number): void {
   const op = agent.nextOp();
   const ph = rec.phaseId;
+  rec.sent(op.kind, ph, t);
   if (op.kind === 'task') {
     tasks.submit(agent, t, ph);
     return;
@@ -189,6 +191,7 @@ async function drain(phase: PhaseSpec): Promise<void> {
 }
 
 async function runPhase(phase: PhaseSpec): Promise<void> {
+  current = phase;
   rec.begin(phase);
   for (const a of agents) a.outstanding = 0;
   const senders = agents.filter((a) => a.isSender);
@@ -219,6 +222,11 @@ port.on('message', (m: ToWorker) => {
     );
   } else if (m.type === 'phase') {
     runPhase(m.phase).catch(fail);
+  } else if (m.type === 'end') {
+    // the drain deadline is read from the phase, so it follows the new end too
+    if (current) current.durationUs = m.atUs - current.startUs;
+    rec.endAt(m.atUs);
+    driver?.endAt(m.atUs);
   } else if (m.type === 'collect') {
     post({ type: 'result', result: rec.result() });
   } else if (m.type === 'close') {
