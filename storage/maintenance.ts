@@ -9,6 +9,51 @@ import { openEnvFile } from './env.js';
 import { readBackupManifest, stageFile, unstageFile, verifyBackup } from './restore.js';
 import { spaceOf } from './space.js';
 
+/** a compaction copy commits every this many records or bytes, so memory stays small */
+const COPY_CHUNK = 10_000;
+const COPY_CHUNK_BYTES = 16 * 1024 * 1024;
+
+/**
+ * A compacted copy of an environment, record by record: every named
+ * database's entries (raw keys and values, msgpack structures included) are
+ * written in key order into a fresh file, which therefore has no free pages.
+ * It does not use LMDB's compacting copy (lmdb-js `backup(path, true)`): a
+ * file made that way under load was seen to crash the next write
+ * (MDB_BAD_VALSIZE in mdb_page_alloc; lmdb-js issue #198).
+ */
+export async function copyRecords(env: RootDatabase, names: readonly string[], copy: string): Promise<void> {
+  for (const f of [copy, `${copy}-lock`]) rmSync(f, { force: true });
+  const target = openEnvFile(copy);
+  try {
+    for (const name of names) {
+      const raw = { name, keyEncoding: 'binary', encoding: 'binary' } as const;
+      const from = env.openDB(raw);
+      const to = target.openDB(raw);
+      let chunk: Array<{ key: Buffer; value: Buffer }> = [];
+      let bytes = 0;
+      const write = () => {
+        const entries = chunk;
+        chunk = [];
+        bytes = 0;
+        target.transactionSync(() => {
+          for (const e of entries) to.putSync(e.key, e.value);
+        });
+      };
+      for (const e of from.getRange({})) {
+        const entry = e as { key: Buffer; value: Buffer };
+        chunk.push(entry);
+        bytes += entry.value.length;
+        if (chunk.length === COPY_CHUNK || bytes >= COPY_CHUNK_BYTES) write();
+      }
+      if (chunk.length) write();
+    }
+    await target.flushed;
+  } finally {
+    await target.close();
+    rmSync(`${copy}-lock`, { force: true });
+  }
+}
+
 /**
  * The maintenance thread's work, as plain functions over LMDB: backups,
  * retention, backup verification and staging, storage figures and the copy
@@ -82,10 +127,9 @@ export class Maintenance implements MaintenanceApi {
   }
 
   async compactCopy(domain: string, copy: string): Promise<Record<string, number>> {
-    rmSync(copy, { force: true });
     const env = this.env(domain);
     const live = countsOf(env, this.domains[domain]);
-    await env.backup(copy, true);
+    await copyRecords(env, this.domains[domain], copy);
     return live;
   }
 
