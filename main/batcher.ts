@@ -37,6 +37,10 @@ export class Batcher<A extends OpApi<A>> implements Domain<A> {
   private idle: (() => void) | null = null;
   private scheduled = false;
   private closed = false;
+  /** main watches this domain's changes: its batches ask the worker to report them */
+  live = false;
+  /** gets the worker's report after each committed batch (figures; changes while `live`) */
+  onReport: ((report: unknown) => void) | null = null;
   readonly stats: DomainStats = {
     state: 'ready',
     batches: 0,
@@ -91,7 +95,7 @@ export class Batcher<A extends OpApi<A>> implements Domain<A> {
     this.stats.queued = this.queue.length;
     this.inFlight = 1;
     this.stats.in_flight = 1;
-    const batch: Batch = { items: taken.map((p) => p.item), now: Date.now() };
+    const batch: Batch = { items: taken.map((p) => p.item), now: Date.now(), live: this.live };
     const started = performance.now();
     this.pool.run(batch).then(
       (res: BatchResult) => {
@@ -111,6 +115,8 @@ export class Batcher<A extends OpApi<A>> implements Domain<A> {
       this.stats.state = 'ready';
       this.opts.log.info({ domain: this.name }, 'domain storage healthy again');
     }
+    // before the callers continue: what they announce next is already in the figures
+    if (res.report !== undefined) this.onReport?.(res.report);
     for (let i = 0; i < taken.length; i++) {
       const r = res.results[i];
       if (r.ok) taken[i].resolve(r.value);

@@ -20,6 +20,7 @@ import { compile, handler } from './http/router.js';
 import { adminRewrite, adminRoutes, closeRevoked } from './http/routes-admin.js';
 import { channelRoutes } from './http/routes-channels.js';
 import { configReads, publicRoutes } from './http/routes-public.js';
+import { queueRoutes } from './http/routes-queue.js';
 import { adminTaskRoutes, taskRoutes } from './http/routes-tasks.js';
 import { schemaRoute } from './http/schema-catalog.js';
 import { Limiter } from './limiter.js';
@@ -228,7 +229,7 @@ async function startLocked(config: Config, log: Logger, dataDir: string, lock: D
     maxBodyBytes: config.maxBodyBytes,
     maxDepth: config.maxDepth,
   };
-  const taskDeps = { tasks, scheduler, fleet, log };
+  const taskDeps = { tasks, scheduler, fleet, log, submitSchema: validator.http.taskSubmit };
   const pub = [
     ...publicRoutes({
       fleet,
@@ -265,6 +266,7 @@ async function startLocked(config: Config, log: Logger, dataDir: string, lock: D
       issueToken: (agentId) => issueToken({ registry, tokens, log }, 'createToken', agentId),
     }),
     ...adminTaskRoutes(taskDeps),
+    ...queueRoutes({ tasks, kick: () => scheduler.kick(), log }),
     ...dashboardRoutes({ tasks, fleet, scheduler, alerts, health: hubHealth, metricsApi }),
     ...configReads({ settings }).map((r) => ({ ...r, auth: 'admin' as const })),
   ];

@@ -2,6 +2,7 @@ import type { Domain } from '../shared/domains/domain.js';
 import type { TaskApi } from '../shared/domains/tasks.js';
 import { ErrorCode, HubError } from '../shared/errors.js';
 import type { Offered } from '../shared/task-frames.js';
+import { DueTimer } from './due-timer.js';
 import type { Fleet } from './fleet.js';
 import type { Logger } from './log.js';
 import type { Violations } from './violations.js';
@@ -40,6 +41,8 @@ export interface SchedulerDeps {
     schedulerFallbackMs: number;
     taskSweepMs: number;
   };
+  /** told of every agent state change (the live dashboard); O(1), called on the hot path */
+  onAgent?: (agent: string, state: FsmState, task: string | null) => void;
 }
 
 /**
@@ -57,9 +60,13 @@ export class Scheduler {
   private stopped = false;
   private readonly timers: NodeJS.Timeout[] = [];
   private readonly lastTouch = new Map<string, number>();
+  private readonly dueTimer: DueTimer;
 
   constructor(private readonly d: SchedulerDeps) {
     const t = d.timers;
+    this.dueTimer = new DueTimer({ tasks: d.tasks, kick: () => this.kick(), log: d.log });
+    // learns when the first scheduled task of a restarted hub is due
+    this.dueTimer.due(Date.now());
     this.graceUntil = Date.now() + t.restartGraceMs;
     this.timers.push(setInterval(() => this.kick(), t.schedulerFallbackMs).unref());
     this.timers.push(setInterval(() => this.sweep(), t.taskSweepMs).unref());
@@ -80,9 +87,15 @@ export class Scheduler {
     }
   }
 
+  /** A scheduled task is due at `at` (a delayed submit, a retry's back-off). */
+  due(at: number | null | undefined): void {
+    this.dueTimer.due(at);
+  }
+
   stop(): void {
     // a shutdown closes every socket: that is not the agents leaving, so nothing is reclaimed
     this.stopped = true;
+    this.dueTimer.stop();
     for (const t of this.timers) clearInterval(t);
     for (const f of this.fsm.values()) if (f.timer) clearTimeout(f.timer);
   }
@@ -120,6 +133,7 @@ export class Scheduler {
     if (f.state !== state || f.task !== task) {
       this.d.log.debug({ agent_id: agent, from: f.state, to: state, task_id: task }, 'agent fsm');
       f.since = Date.now();
+      this.d.onAgent?.(agent, state, task);
     }
     f.state = state;
     f.task = task;
@@ -237,6 +251,7 @@ export class Scheduler {
     const f = this.fsm.get(agent);
     if (f?.timer) clearTimeout(f.timer);
     this.fsm.delete(agent);
+    this.d.onAgent?.(agent, 'offline', null);
     const reclaimed = await this.d.tasks.call('reclaimAgent', { agent, reason: 'agent_disconnected' });
     if (reclaimed.length) {
       this.d.log.info({ agent_id: agent, tasks: reclaimed.map((t) => t.id) }, 'tasks reclaimed from departed agent');
@@ -308,10 +323,12 @@ export class Scheduler {
         const prev = t.history[0]?.details?.agent_id as string | undefined;
         if (prev) this.release(prev, t.id);
       }
-      if (r.reclaimed.length || r.expired.length) {
-        this.d.log.info({ reclaimed: r.reclaimed.length, expired: r.expired.length }, 'task sweep');
+      if (r.reclaimed.length || r.expired.length || r.promoted || r.removed) {
+        const { promoted, removed } = r;
+        this.d.log.info({ reclaimed: r.reclaimed.length, expired: r.expired.length, promoted, removed }, 'task sweep');
         this.kick();
       }
+      this.dueTimer.due(r.next_due);
     } catch (err) {
       this.d.log.error({ err }, 'task sweep failed');
     }

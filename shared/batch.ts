@@ -16,6 +16,8 @@ export interface Batch {
   now: number;
   /** last batch of a shutdown: flush and close the environment */
   close?: boolean;
+  /** main watches this domain (the live dashboard): the report carries what changed */
+  live?: boolean;
 }
 
 export type ItemResult = { ok: true; value: unknown } | { ok: false; error: WireError };
@@ -24,6 +26,8 @@ export interface BatchResult {
   results: ItemResult[];
   /** set when the whole batch failed to commit */
   storageError?: string;
+  /** the domain's figures after the batch (and its changes while `live`), when it reports any */
+  report?: unknown;
 }
 
 /**

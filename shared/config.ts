@@ -98,6 +98,11 @@ export const ConfigSchema = v.object({
   schedulerFallbackMs: int(5_000, 10),
   maxReclaims: int(5, 1),
   taskTtlMs: int(0, 0),
+  // retention of finished tasks (BullMQ's removeOnComplete / removeOnFail): a count and an age (0 = no age limit)
+  taskKeepCompleted: int(10_000, 0),
+  taskKeepCompletedMs: int(7 * 24 * 3600_000, 0),
+  taskKeepDead: int(10_000, 0),
+  taskKeepDeadMs: int(30 * 24 * 3600_000, 0),
 
   // rate limiting (§9.4)
   rateLimits: v.optional(v.record(v.picklist(ACTIONS), Bucket), {}),

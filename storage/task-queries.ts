@@ -1,4 +1,4 @@
-import type { TaskFilter, TaskPage, TaskStats } from '../shared/domains/tasks.js';
+import type { TaskFigures, TaskFilter, TaskPage, TaskStats } from '../shared/domains/tasks.js';
 import type { Task } from '../shared/schemas/tasks.js';
 import { count, type Db, decodeCursor, encodeCursor, PAGE_MAX } from './env.js';
 
@@ -12,11 +12,12 @@ const SCAN_FACTOR = 20;
  * no request scans the whole table.
  */
 export class TaskQueries {
-  constructor(private readonly db: { tasks: Db; queue: Db; byAgent: Db; dead: Db; counts: Db }) {}
+  constructor(private readonly db: { tasks: Db; queue: Db; byAgent: Db; dead: Db; done: Db; due: Db; counts: Db }) {}
 
   private matches(t: Task, f: TaskFilter): boolean {
     return (
       (f.status === undefined ? t.status !== 'dead_letter' : t.status === f.status) &&
+      (f.id === undefined || t.id.startsWith(f.id)) &&
       (f.priority === undefined || t.priority === f.priority) &&
       (f.assigned_to === undefined || t.assigned_to === f.assigned_to) &&
       (f.goal_id === undefined || t.goal_id === f.goal_id) &&
@@ -25,28 +26,40 @@ export class TaskQueries {
     );
   }
 
+  /** The index a list reads: the state's own, else the task table (by id, so by age; an id prefix narrows it). */
+  private indexFor(f: TaskFilter): Db {
+    if (f.id !== undefined) return this.db.tasks;
+    const byState: Record<string, Db> = {
+      scheduled: this.db.due,
+      queued: this.db.queue,
+      assigned: this.db.byAgent,
+      completed: this.db.done,
+      dead_letter: this.db.dead,
+    };
+    return (f.status && byState[f.status]) || this.db.tasks;
+  }
+
   /**
-   * One page of tasks: queued ones in lane order (priority, then age),
-   * assigned ones by agent, dead letters by when they died, the rest (and an
-   * unfiltered list, dead letters excluded) by age.
+   * One page of tasks: scheduled ones by due time, queued ones in lane
+   * order (priority, then age), assigned ones by agent, completed ones and
+   * dead letters by when they got there, an id prefix or an unfiltered list
+   * (dead letters excluded) by age; `newest` reverses the unfiltered list.
    */
   list(f: TaskFilter): TaskPage {
     const limit = Math.min(Math.max(f.limit ?? PAGE_MAX, 1), PAGE_MAX);
     const after = decodeCursor(f.cursor);
-    const index =
-      f.status === 'queued'
-        ? this.db.queue
-        : f.status === 'assigned'
-          ? this.db.byAgent
-          : f.status === 'dead_letter'
-            ? this.db.dead
-            : this.db.tasks;
+    const index = this.indexFor(f);
     const idOf = (key: unknown) =>
       index === this.db.tasks ? (key as string) : ((key as unknown[])[(key as unknown[]).length - 1] as string);
+    const reverse = f.newest === true && index === this.db.tasks;
+    const range: Record<string, unknown> = { reverse };
+    if (f.id !== undefined)
+      Object.assign(range, reverse ? { start: `${f.id}\uffff`, end: f.id } : { start: f.id, end: `${f.id}\uffff` });
+    if (after !== undefined) range.start = after;
     const tasks: Task[] = [];
     let read = 0;
     let last: unknown;
-    for (const key of index.getKeys(after === undefined ? {} : { start: after as never })) {
+    for (const key of index.getKeys(range as never)) {
       if (after !== undefined && JSON.stringify(key) === JSON.stringify(after)) continue;
       last = key;
       if (++read > limit * SCAN_FACTOR) return { tasks, cursor: encodeCursor(key) };
@@ -58,15 +71,19 @@ export class TaskQueries {
     return { tasks, cursor: null };
   }
 
-  stats(): TaskStats {
+  stats(f: TaskFigures): TaskStats {
     const n = (k: unknown) => (this.db.counts.get(k as never) as number | undefined) ?? 0;
     const by_priority: Record<string, number> = {};
     for (const p of [0, 1, 2, 3]) if (n(['lane', p]) > 0) by_priority[String(p)] = n(['lane', p]);
+    const { scheduled, queued, assigned, completed, dead_letter } = f.by_status;
     return {
-      by_status: { queued: n('queued'), assigned: n('assigned'), completed: n('completed') },
+      by_status: { scheduled, queued, assigned, completed },
       by_priority,
-      dead_letter: n('dead_letter'),
+      dead_letter,
       queued_index_size: count(this.db.queue),
+      dependency_failed: f.dependency_failed,
+      paused: f.paused,
+      removed: f.removed,
     };
   }
 }

@@ -5,7 +5,13 @@ import { complexityOf } from './task-routing.js';
 // time-ordered, so new records append to the task tables' rightmost pages instead of dirtying a random page each
 const newTaskId = () => `task-${newId()}`;
 
-/** A new queued task from a validated submit: defaults per §3.3, unknown priority → normal (§4). */
+/** When a submitted task may first run: `delay_ms` after now, or `run_at` (never before now); null = at once. */
+function runAt(input: TaskSubmit, now: number): number | null {
+  if (input.delay_ms != null) return input.delay_ms > 0 ? now + input.delay_ms : null;
+  return input.run_at != null && input.run_at > now ? input.run_at : null;
+}
+
+/** A new task from a validated submit: defaults per §3.3, unknown priority → normal (§4). */
 export function newTask(input: TaskSubmit, by: string, now: number): Task {
   const metadata = input.metadata ?? {};
   return {
@@ -45,5 +51,8 @@ export function newTask(input: TaskSubmit, by: string, now: number): Task {
     skip_verification: input.skip_verification ?? false,
     verification_timeout_ms: input.verification_timeout_ms ?? null,
     assign_to: input.assign_to ?? (typeof metadata.assign_to === 'string' ? metadata.assign_to : null),
+    run_at: runAt(input, now),
+    retry_at: null,
+    backoff: input.backoff ?? null,
   };
 }

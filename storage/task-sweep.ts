@@ -1,14 +1,19 @@
-import type { SweepInput, SweepResult } from '../shared/domains/tasks.js';
+import type { Promoted, SweepInput, SweepResult } from '../shared/domains/tasks.js';
 import type { Task } from '../shared/schemas/tasks.js';
 import type { TaskStore } from './tasks.js';
+
+/** Removals for age per sweep at most; the next sweep goes on. */
+const RETENTION_STEP = 10_000;
 
 /**
  * The periodic sweep (§4, §9.11, §9.27): a task past `complete_by` is
  * dead-lettered; a stale assignment, or one whose agent is absent after the
  * restart grace, is reclaimed; the optional queue TTL (off by default)
- * dead-letters old non-trivial backlog.
+ * dead-letters old non-trivial backlog. It also queues scheduled tasks that
+ * are due (a fallback for main's timer) and removes finished tasks past
+ * their age.
  */
-export function sweepTasks(store: TaskStore, input: SweepInput, now: number): SweepResult {
+export function sweepTasks(store: TaskStore, input: SweepInput, now: number): SweepResult & Promoted {
   const connected = new Set(input.connected);
   const working = new Set(input.working);
   const { taskTtlMs, staleMs, staleWorkingMs } = store.caps;
@@ -34,5 +39,6 @@ export function sweepTasks(store: TaskStore, input: SweepInput, now: number): Sw
     const r = reason ? store.reclaim(t.id, reason, now) : null;
     if (r) reclaimed.push(r);
   }
-  return { reclaimed, expired };
+  const removed = store.retention.trimAges(now, RETENTION_STEP);
+  return { reclaimed, expired, removed, ...store.promote(now) };
 }

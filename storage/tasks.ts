@@ -1,173 +1,149 @@
-import type { Candidate, Outcome, TaskCaps } from '../shared/domains/tasks.js';
+import type { Candidate, Outcome, PauseState, TaskCaps, TaskFigures } from '../shared/domains/tasks.js';
 import { ErrorCode, HubError } from '../shared/errors.js';
 import type { Task, TaskSubmit } from '../shared/schemas/tasks.js';
-import { all, count, type Db, type DomainEnv } from './env.js';
+import { count, type DomainEnv } from './env.js';
 import { IdempotencyStore } from './idempotency.js';
+import { TaskChanges } from './task-changes.js';
+import { TaskDeps } from './task-deps.js';
+import { DEPENDENCY_FAILED, type QueueEntry, TASK_DBS, type TaskDb, TaskIndex } from './task-index.js';
 import { TaskQueries } from './task-queries.js';
 import { newTask } from './task-record.js';
+import { reindexTasks } from './task-reindex.js';
+import { TaskRetention } from './task-retention.js';
 import { routingFor } from './task-routing.js';
 
-export const TASK_DBS = ['tasks', 'queue', 'byAgent', 'dead', 'counts', 'idem', 'idemTime'] as const;
-export type TaskDb = (typeof TASK_DBS)[number];
+export { TASK_DBS, type TaskDb };
 
-const HISTORY_MAX = 50;
+/** The longest wait of one back-off: an exponential one stops growing here. */
+export const BACKOFF_MAX_MS = 24 * 3600_000;
+const PAUSED = 'paused';
+const LANES = [0, 1, 2, 3];
 
-/** What the scheduler and the sweep need of a queued task, kept in the queue index so a scan decodes no task records. */
-export interface QueueEntry {
-  caps: string[];
-  to: string | null;
-  deps: string[];
-  /** complete_by, for the deadline sweep */
-  by?: number | null;
-  /** the queue TTL applies (not a trivial task) */
-  ttl?: boolean;
+/** The wait before the `n`th retry (n ≥ 1) of a task with a back-off. */
+export function backoffWait(b: Task['backoff'], n: number): number {
+  if (!b) return 0;
+  const ms = b.type === 'fixed' ? b.delay_ms : b.delay_ms * 2 ** Math.min(n - 1, 40);
+  return Math.min(ms, BACKOFF_MAX_MS);
 }
 
-/** Set once the per-state counts and the dead-letter index exist (stores written before them are reindexed once). */
-const INDEXED = 'indexed-v1';
-
 /**
- * The tasks domain (§4 Task queue, §9.8–9.13, §9.27): lanes, FIFO within a
- * lane, generation fencing, retries into dead letter, reclaims, dependencies
- * and the capability scheduler. Every transition is one write in the batch's
- * transaction, committed before main announces it.
+ * The tasks domain (§4 Task queue, §9.8–9.13, §9.27): delayed tasks, lanes,
+ * FIFO within a lane, generation fencing, retries (after a back-off) into
+ * dead letter, reclaims, dependencies, pauses, retention and the capability
+ * scheduler. Every transition is one write in the batch's transaction,
+ * committed before main announces it; `TaskIndex` keeps each state's index
+ * and count in that same write.
  */
 export class TaskStore {
-  private readonly db: Record<TaskDb, Db>;
+  readonly ix: TaskIndex;
   readonly idem: IdempotencyStore;
   readonly queries: TaskQueries;
+  readonly deps: TaskDeps;
+  readonly retention: TaskRetention;
+  readonly changes = new TaskChanges();
+  private paused: PauseState;
 
   constructor(
     env: DomainEnv<TaskDb>,
     readonly caps: TaskCaps,
   ) {
-    this.db = env.dbs;
-    this.idem = new IdempotencyStore(this.db.idem, this.db.idemTime, caps.idempotencyTtlMs);
-    this.queries = new TaskQueries(this.db);
-    if (!this.db.counts.doesExist(INDEXED)) env.root.transactionSync(() => this.reindex());
-  }
-
-  /** Builds the per-state counts and the dead-letter index of a store written before they existed: once. */
-  private reindex(): void {
-    for (const { value } of this.db.tasks.getRange({})) {
-      const t = value as Task;
-      // enqueue rewrites the queue entry with the fields the sweep now reads, and counts it
-      if (t.status === 'queued') this.enqueue(t);
-      else this.bump(t.status, t.priority, 1);
-      if (t.status === 'dead_letter') this.db.dead.putSync([t.updated_at, t.id], 1);
-    }
-    this.db.counts.putSync(INDEXED, 1);
+    const db = env.dbs;
+    this.ix = new TaskIndex(db, this.changes);
+    this.idem = new IdempotencyStore(db.idem, db.idemTime, caps.idempotencyTtlMs);
+    this.queries = new TaskQueries(db);
+    this.deps = new TaskDeps(this.ix);
+    this.retention = new TaskRetention(this.ix, caps);
+    env.root.transactionSync(() => reindexTasks(this.ix, this.deps, (t, r, d, now) => this.dead(t, r, now, d)));
+    this.paused = (db.counts.get(PAUSED) as PauseState | undefined) ?? { all: false, lanes: [] };
   }
 
   counts(): Record<string, number> {
-    return { tasks: count(this.db.tasks), queued: count(this.db.queue) };
+    return { tasks: count(this.ix.db.tasks), queued: count(this.ix.db.queue) };
   }
 
-  private bump(status: string, priority: number, delta: number): void {
-    const key = status === 'queued' ? ['lane', priority] : status;
-    for (const k of key === status ? [status] : [status, key]) {
-      const n = ((this.db.counts.get(k) as number | undefined) ?? 0) + delta;
-      this.db.counts.putSync(k, n);
-    }
-  }
-
-  private put(t: Task): void {
-    this.db.tasks.putSync(t.id, t);
-  }
-
-  private log(t: Task, event: string, now: number, details: Record<string, unknown> = {}): void {
-    t.history.unshift({ event, timestamp: now, details });
-    if (t.history.length > HISTORY_MAX) t.history.length = HISTORY_MAX;
-    t.updated_at = now;
-  }
-
-  private enqueue(t: Task): void {
-    t.status = 'queued';
-    t.assigned_to = null;
-    t.assigned_at = null;
-    const entry: QueueEntry = {
-      caps: t.needed_capabilities,
-      to: t.assign_to,
-      deps: t.depends_on,
-      by: t.complete_by,
-      ttl: t.complexity_tier !== 'trivial',
+  figures(): TaskFigures {
+    const n = (k: string) => this.ix.count(k);
+    return {
+      by_status: {
+        scheduled: n('scheduled'),
+        queued: n('queued'),
+        assigned: n('assigned'),
+        completed: n('completed'),
+        dead_letter: n('dead_letter'),
+      },
+      dependency_failed: n(DEPENDENCY_FAILED),
+      removed: this.retention.removed(),
+      paused: this.paused,
     };
-    this.db.queue.putSync([t.priority, t.created_at, t.id], entry);
-    this.bump('queued', t.priority, 1);
   }
 
-  /** Takes the task out of its state's index and count; the caller puts it in the next one. */
-  private leaveState(t: Task): void {
-    if (t.status === 'queued') this.db.queue.removeSync([t.priority, t.created_at, t.id]);
-    if (t.status === 'assigned' && t.assigned_to) this.db.byAgent.removeSync([t.assigned_to, t.id]);
-    if (t.status === 'dead_letter') this.db.dead.removeSync([t.updated_at, t.id]);
-    this.bump(t.status, t.priority, -1);
+  stats() {
+    return this.queries.stats(this.figures());
   }
 
   get(id: string): Task {
-    const t = this.db.tasks.get(id) as Task | undefined;
+    const t = this.ix.get(id);
     if (!t) throw new HubError(ErrorCode.taskNotFound, { task_id: id });
     return t;
   }
 
   find(id: string): Task | undefined {
-    return this.db.tasks.get(id) as Task | undefined;
+    return this.ix.get(id);
   }
 
   submit(input: TaskSubmit, by: string, now: number): { task: Task; warnings: string[] } {
-    const deps = input.depends_on ?? [];
-    const unknown = deps.map((d, i) => [d, i] as const).filter(([d]) => !this.db.tasks.doesExist(d));
-    if (unknown.length) {
-      throw new HubError(ErrorCode.validationFailed, {
-        errors: unknown.map(([d, i]) => ({
-          field: `depends_on[${i}]`,
-          error: 'wrong_type',
-          detail: `unknown task id ${d}`,
-        })),
-      });
+    if (input.run_at != null && input.delay_ms != null) {
+      const detail = 'give run_at or delay_ms, not both';
+      throw new HubError(ErrorCode.validationFailed, { errors: [{ field: 'delay_ms', error: 'wrong_type', detail }] });
     }
+    this.deps.check(input.depends_on ?? []);
     const warnings: string[] = [];
     if ((input.verification_steps?.length ?? 0) > 10) warnings.push('more than 10 verification_steps');
     const t = newTask(input, by, now);
-    this.log(t, 'queued', now, { priority: t.priority });
-    this.enqueue(t);
-    this.put(t);
+    const delayed = t.run_at != null && t.run_at > now;
+    this.ix.log(t, delayed ? 'scheduled' : 'queued', now, {
+      priority: t.priority,
+      ...(delayed ? { run_at: t.run_at } : {}),
+    });
+    this.ix.enter(t, delayed ? 'scheduled' : 'queued');
+    this.deps.track(t);
+    this.ix.put(t);
     return { task: t, warnings };
   }
 
-  private depsMet(deps: readonly string[]): boolean {
-    return deps.every((d) => (this.db.tasks.get(d) as Task | undefined)?.status === 'completed');
-  }
-
   /**
-   * One scheduler pass: queued tasks in lane order, each to the first unused
-   * candidate that covers its capabilities (or its `assign_to` agent).
+   * One scheduler pass: queued tasks of the lanes that are not paused, in
+   * lane order, each to the first unused candidate that covers its
+   * capabilities (or its `assign_to` agent).
    */
   schedule(candidates: Candidate[], now: number): Task[] {
+    if (this.paused.all) return [];
     const free = new Map(candidates.map((c) => [c.agent_id, new Set(c.capabilities)]));
     const picks: Array<[Task, string]> = [];
     // read lazily and stop once every candidate has a task; write after the cursor is done
-    for (const { key, value } of this.db.queue.getRange({})) {
+    for (const lane of LANES) {
       if (free.size === 0) break;
-      const e = value as QueueEntry;
-      const agent = e.to ? (free.has(e.to) ? e.to : undefined) : this.firstCovering(free, e.caps);
-      if (!agent || (e.deps.length && !this.depsMet(e.deps))) continue;
-      const t = this.db.tasks.get((key as [number, number, string])[2]) as Task | undefined;
-      if (!t) continue;
-      free.delete(agent);
-      picks.push([t, agent]);
+      if (this.paused.lanes.includes(lane)) continue;
+      for (const { key, value } of this.ix.db.queue.getRange({ start: [lane], end: [lane + 1] })) {
+        if (free.size === 0) break;
+        const e = value as QueueEntry;
+        const agent = e.to ? (free.has(e.to) ? e.to : undefined) : this.firstCovering(free, e.caps);
+        if (!agent || (e.deps.length && !this.deps.met(e.deps))) continue;
+        const t = this.ix.get((key as [number, number, string])[2]);
+        if (!t) continue;
+        free.delete(agent);
+        picks.push([t, agent]);
+      }
     }
     for (const [t, agent] of picks) {
-      this.leaveState(t);
-      t.status = 'assigned';
+      this.ix.leave(t);
       t.assigned_to = agent;
       t.assigned_at = now;
       t.generation += 1;
       t.routing_decision = routingFor(t, candidates.length, now);
-      this.log(t, 'assigned', now, { agent_id: agent, generation: t.generation });
-      this.db.byAgent.putSync([agent, t.id], 1);
-      this.bump('assigned', t.priority, 1);
-      this.put(t);
+      this.ix.log(t, 'assigned', now, { agent_id: agent, generation: t.generation });
+      this.ix.enter(t, 'assigned');
+      this.ix.put(t);
     }
     return picks.map(([t]) => t);
   }
@@ -177,12 +153,29 @@ export class TaskStore {
     return undefined;
   }
 
+  /** Scheduled tasks due by `now` go to their lanes, at most `max`; returns how many, and when the next is due. */
+  promote(now: number, max = 1000): { promoted: number; next_due: number | null } {
+    const due = this.ix.db.due;
+    const ids = [...due.getKeys({ end: [now + 1], limit: max })].map((k) => (k as [number, string])[1]);
+    for (const id of ids) {
+      const t = this.ix.get(id);
+      if (t?.status !== 'scheduled') continue;
+      this.ix.leave(t);
+      this.ix.log(t, 'queued', now, { priority: t.priority, due: true });
+      this.ix.enter(t, 'queued');
+      this.deps.track(t);
+      this.ix.put(t);
+    }
+    const next = [...due.getKeys({ limit: 1 })][0] as [number, string] | undefined;
+    return { promoted: ids.length, next_due: next ? next[0] : null };
+  }
+
   /** A progress sign (accepted, progress, wake success, continue) refreshes updated_at. */
   touch(id: string, now: number): Task | null {
     const t = this.find(id);
     if (t?.status !== 'assigned') return null;
     t.updated_at = now;
-    this.put(t);
+    this.ix.put(t);
     return t;
   }
 
@@ -194,10 +187,10 @@ export class TaskStore {
     return t;
   }
 
-  /** Failure accounting: retry_count+1; dead letter once retry_count ≥ max_retries. */
+  /** Failure accounting: retry_count+1 and back to the lane (after its back-off); dead letter once retry_count ≥ max_retries. */
   private failed(t: Task, error: string, now: number): Outcome {
     const agent = t.assigned_to;
-    this.leaveState(t);
+    this.ix.leave(t);
     t.retry_count += 1;
     t.last_error = error;
     if (t.retry_count >= t.max_retries) {
@@ -205,27 +198,35 @@ export class TaskStore {
       return 'dead_letter';
     }
     t.generation += 1;
-    this.log(t, 'retry', now, { agent_id: agent, error, retry_count: t.retry_count });
-    this.enqueue(t);
-    this.put(t);
+    const wait = backoffWait(t.backoff, t.retry_count);
+    t.retry_at = wait > 0 ? now + wait : null;
+    const details = { agent_id: agent, error, retry_count: t.retry_count };
+    this.ix.log(t, 'retry', now, wait > 0 ? { ...details, retry_at: t.retry_at } : details);
+    this.ix.enter(t, wait > 0 ? 'scheduled' : 'queued');
+    this.ix.put(t);
     return 'retried';
   }
 
   /** Dead-letters a task with `reason` (also the deadline and TTL sweeps' way out). */
   expire(t: Task, reason: string, now: number): void {
-    this.leaveState(t);
+    this.ix.leave(t);
     this.dead(t, reason, now);
   }
 
-  /** Into dead letter; the caller has taken the task out of its previous state. */
-  private dead(t: Task, reason: string, now: number): void {
-    t.status = 'dead_letter';
+  /** Into dead letter (the caller has taken the task out of its state); its waiting dependents fail with it. */
+  private dead(t: Task, reason: string, now: number, details: Record<string, unknown> = {}): number {
+    this.toDead(t, reason, now, details);
+    return this.deps.cascade(t, `dead_letter (${reason})`, (c, r, d) => {
+      this.ix.leave(c);
+      this.toDead(c, r, now, d);
+    });
+  }
+
+  private toDead(t: Task, reason: string, now: number, details: Record<string, unknown>): void {
     t.last_error = reason;
-    t.assigned_to = null;
-    this.log(t, 'dead_letter', now, { reason });
-    this.db.dead.putSync([t.updated_at, t.id], 1);
-    this.bump('dead_letter', t.priority, 1);
-    this.put(t);
+    this.ix.log(t, 'dead_letter', now, { reason, ...details });
+    this.ix.enter(t, 'dead_letter');
+    this.ix.put(t);
   }
 
   complete(
@@ -250,11 +251,11 @@ export class TaskStore {
       const err = a.result.error ?? a.result.reason ?? 'result.status failed';
       return { task: t, outcome: this.failed(t, String(err), now), agent };
     }
-    this.leaveState(t);
-    t.status = 'completed';
-    this.log(t, 'completed', now, { tokens_used: t.tokens_used, agent_id: agent });
-    this.bump('completed', t.priority, 1);
-    this.put(t);
+    this.ix.leave(t);
+    this.ix.log(t, 'completed', now, { tokens_used: t.tokens_used, agent_id: agent });
+    this.ix.enter(t, 'completed');
+    this.ix.put(t);
+    this.deps.completed(t.id);
     return { task: t, outcome: 'complete', agent };
   }
 
@@ -268,11 +269,11 @@ export class TaskStore {
   reject(id: string, agent: string, reason: string, now: number): Task | null {
     const t = this.find(id);
     if (t?.status !== 'assigned' || t.assigned_to !== agent) return null;
-    this.leaveState(t);
+    this.ix.leave(t);
     t.generation += 1;
-    this.log(t, 'rejected', now, { agent_id: agent, reason });
-    this.enqueue(t);
-    this.put(t);
+    this.ix.log(t, 'rejected', now, { agent_id: agent, reason });
+    this.ix.enter(t, 'queued');
+    this.ix.put(t);
     return t;
   }
 
@@ -281,21 +282,21 @@ export class TaskStore {
     const t = this.find(id);
     if (t?.status !== 'assigned') return null;
     const agent = t.assigned_to;
-    this.leaveState(t);
+    this.ix.leave(t);
     t.reclaim_count += 1;
     if (t.reclaim_count >= this.caps.maxReclaims) {
       this.dead(t, 'stalled', now);
       return t;
     }
     t.generation += 1;
-    this.log(t, 'reclaimed', now, { agent_id: agent, reason });
-    this.enqueue(t);
-    this.put(t);
+    this.ix.log(t, 'reclaimed', now, { agent_id: agent, reason });
+    this.ix.enter(t, 'queued');
+    this.ix.put(t);
     return t;
   }
 
   assignedTo(agent: string): Task[] {
-    return all(this.db.byAgent.getKeys({ start: [agent], end: [agent, '\uffff'] }))
+    return [...this.ix.db.byAgent.getKeys({ start: [agent], end: [agent, '\uffff'] })]
       .map((k) => this.find((k as [string, string])[1]))
       .filter((t): t is Task => t !== undefined && t.status === 'assigned' && t.assigned_to === agent);
   }
@@ -316,7 +317,7 @@ export class TaskStore {
       return 'abort';
     }
     t.updated_at = now;
-    this.put(t);
+    this.ix.put(t);
     return 'continue';
   }
 
@@ -324,7 +325,7 @@ export class TaskStore {
     const t = this.find(id);
     if (t?.status !== 'assigned' || t.assigned_to !== agent) return { action: 'reassign' };
     t.updated_at = now;
-    this.put(t);
+    this.ix.put(t);
     return { action: 'continue', generation: t.generation };
   }
 
@@ -335,42 +336,66 @@ export class TaskStore {
     return t;
   }
 
-  cancel(id: string, by: string | null): Task {
+  /** Deletes the task, in any state; dependents still waiting for it fail as `dependency_failed`. */
+  cancel(id: string, by: string | null, now: number, cause = 'cancelled'): { task: Task; dependents_failed: number } {
     const t = this.owned(id, by);
-    this.leaveState(t);
-    this.db.tasks.removeSync(id);
-    return t;
+    const was = { ...t };
+    this.ix.leave(t);
+    this.ix.drop(t);
+    const failed =
+      t.status === 'completed'
+        ? 0
+        : this.deps.cascade(t, cause, (c, r, d) => {
+            this.ix.leave(c);
+            this.toDead(c, r, now, d);
+          });
+    return { task: was, dependents_failed: failed };
   }
 
   retry(id: string, by: string | null, now: number): Task {
     const t = this.owned(id, by);
     if (t.status !== 'dead_letter') throw new HubError(ErrorCode.taskNotFound, { task_id: id });
-    this.leaveState(t);
+    this.deps.checkRetry(t);
+    this.ix.leave(t);
     t.retry_count = 0;
     t.reclaim_count = 0;
     t.last_error = null;
     t.generation += 1;
-    this.log(t, 'queued', now, { retry: true });
-    this.enqueue(t);
-    this.put(t);
+    this.ix.log(t, 'queued', now, { retry: true });
+    this.ix.enter(t, 'queued');
+    this.deps.track(t);
+    this.ix.put(t);
     return t;
+  }
+
+  /** Pauses or resumes a lane (0 urgent … 3 low) or, with `lane` null, the whole queue: persisted, applied at the next pass. */
+  pause(lane: number | null, paused: boolean): PauseState {
+    const p = this.paused;
+    const lanes = lane === null ? p.lanes : p.lanes.filter((l) => l !== lane);
+    if (lane !== null && paused) lanes.push(lane);
+    this.paused = { all: lane === null ? paused : p.all, lanes: lanes.sort() };
+    this.ix.db.counts.putSync(PAUSED, this.paused);
+    return this.paused;
   }
 
   /**
    * The tasks the sweep must look at, from the indexes (never a scan of the
-   * task table): queued ones past their deadline or, with a queue TTL, older
-   * than it; and every assigned one.
+   * task table): waiting ones past their deadline or, with a queue TTL,
+   * queued ones older than it; and every assigned one.
    */
   sweepable(now: number): Task[] {
     const out: Task[] = [];
     const ttl = this.caps.taskTtlMs;
-    for (const { key, value } of this.db.queue.getRange({})) {
+    for (const { key, value } of this.ix.db.queue.getRange({})) {
       const [, createdAt, id] = key as [number, number, string];
       const e = value as QueueEntry;
       const late = e.by != null && e.by < now;
       if (late || (ttl > 0 && e.ttl !== false && now - createdAt > ttl)) out.push(this.get(id));
     }
-    for (const key of this.db.byAgent.getKeys({})) {
+    for (const { key, value } of this.ix.db.due.getRange({})) {
+      if (value != null && (value as number) < now) out.push(this.get((key as [number, string])[1]));
+    }
+    for (const key of this.ix.db.byAgent.getKeys({})) {
       const t = this.find((key as [string, string])[1]);
       if (t?.status === 'assigned') out.push(t);
     }

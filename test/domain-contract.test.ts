@@ -121,6 +121,7 @@ for (const backend of BACKENDS) {
         input: { description: 'build', needed_capabilities: ['code'] },
         by: 'alice',
         key: null,
+        ignored: [],
       });
       assert.equal(s.reply.status, 'queued');
       assert.deepEqual(await d.tasks.call('schedule', { candidates: [{ agent_id: 'w0', capabilities: [] }] }), []);
@@ -142,6 +143,7 @@ for (const backend of BACKENDS) {
         input: { description: 'flaky', max_retries: 2 },
         by: 'alice',
         key: null,
+        ignored: [],
       });
       const id = s.reply.task_id;
       for (const expected of ['retried', 'dead_letter']) {

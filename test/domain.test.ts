@@ -124,6 +124,10 @@ describe('tasks domain (plain functions over LMDB)', () => {
       staleMs: 1000,
       staleWorkingMs: 2000,
       idempotencyTtlMs: 1000,
+      keepCompleted: 1000,
+      keepCompletedMs: 0,
+      keepDead: 1000,
+      keepDeadMs: 0,
     });
     return { store, tx: <T>(fn: () => T): T => env.root.transactionSync(fn) };
   };

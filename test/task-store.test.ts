@@ -29,6 +29,10 @@ function tasks(caps: Partial<TaskCaps> = {}) {
     staleMs: 1_000,
     staleWorkingMs: 2_000,
     idempotencyTtlMs: 1_000,
+    keepCompleted: 1_000,
+    keepCompletedMs: 0,
+    keepDead: 1_000,
+    keepDeadMs: 0,
     ...caps,
   });
   const tx = <T>(fn: () => T): T => env.root.transactionSync(fn);
@@ -109,7 +113,7 @@ describe('task lanes and the scheduler', () => {
       ids.map((id) => store.get(id).status),
       ['assigned', 'assigned', 'assigned', 'queued', 'queued'],
     );
-    assert.equal(store.queries.stats().queued_index_size, 2);
+    assert.equal(store.stats().queued_index_size, 2);
   });
 
   test('needed_capabilities must be a subset of the agent capabilities (exact strings)', () => {
@@ -173,15 +177,56 @@ describe('task lanes and the scheduler', () => {
     );
   });
 
-  test('a dependency that is dead-lettered keeps its dependant queued', () => {
+  test('a dependant of a dead-lettered dependency fails as dependency_failed, and its own dependants with it', () => {
     const { store, tx, submit, schedule } = tasks();
     const dep = submit({ description: 'dep', max_retries: 1 }, 1);
     const child = submit({ description: 'child', depends_on: [dep.id] }, 2);
-    schedule([agent('w')], 3);
-    tx(() => store.fail({ task_id: dep.id, generation: 1, error: 'no' }, 4));
+    const grandchild = submit({ description: 'grandchild', depends_on: [child.id], delay_ms: 50 }, 3);
+    schedule([agent('w')], 4);
+    tx(() => store.fail({ task_id: dep.id, generation: 1, error: 'no' }, 5));
     assert.equal(store.get(dep.id).status, 'dead_letter');
-    assert.deepEqual(schedule([agent('w')], 5), []);
-    assert.equal(store.get(child.id).status, 'queued');
+    const c = store.get(child.id);
+    assert.deepEqual([c.status, c.last_error], ['dead_letter', `dependency_failed: ${dep.id} dead_letter (no)`]);
+    assert.deepEqual(c.history[0].details, { reason: c.last_error, dependency: dep.id, cause: 'dead_letter (no)' });
+    const g = store.get(grandchild.id);
+    assert.equal(g.status, 'dead_letter', 'a scheduled dependant fails too');
+    assert.equal(g.last_error, `dependency_failed: ${child.id} dead_letter (dependency_failed)`);
+    assert.equal(store.stats().dependency_failed, 2);
+    assert.deepEqual(schedule([agent('w')], 6), []);
+  });
+
+  test('a dependant of a cancelled dependency fails; a submit on a dead letter is refused; a retry waits for a live one', () => {
+    const { store, tx, submit, schedule, code } = tasks();
+    const dep = submit({ description: 'dep', max_retries: 1 }, 1);
+    const child = submit({ description: 'child', depends_on: [dep.id] }, 2);
+    tx(() => store.cancel(dep.id, null, 3));
+    assert.equal(store.get(child.id).last_error, `dependency_failed: ${dep.id} cancelled`);
+    // the dependency dies; a new dependant is refused, a retried one waits for it again
+    const dep2 = submit({ description: 'dep2', max_retries: 1 }, 4);
+    const child2 = submit({ description: 'child2', depends_on: [dep2.id] }, 5);
+    schedule([agent('w')], 6);
+    tx(() => store.fail({ task_id: dep2.id, generation: 1, error: 'no' }, 7));
+    assert.equal(
+      code(() => store.submit({ description: 'x', depends_on: [dep2.id] }, 's', 8)),
+      'validation_failed',
+    );
+    assert.equal(
+      code(() => store.retry(child2.id, null, 8)),
+      'dependency_failed',
+    );
+    tx(() => store.retry(dep2.id, null, 9));
+    assert.equal(tx(() => store.retry(child2.id, null, 10)).status, 'queued');
+    assert.deepEqual(
+      schedule([agent('w')], 11).map((t) => t.id),
+      [dep2.id],
+      'the dependant still waits',
+    );
+    tx(() => store.complete({ task_id: dep2.id, generation: 3 }, 12));
+    assert.deepEqual(
+      schedule([agent('w')], 13).map((t) => t.id),
+      [child2.id],
+    );
+    assert.equal(store.stats().dependency_failed, 1, 'the retried one left the count');
   });
 
   test('unknown depends_on ids are a validation_failed HubError naming each one', () => {
@@ -205,7 +250,7 @@ describe('task lanes and the scheduler', () => {
       code(() => store.submit({ description: 'y', depends_on: ['missing'] }, 's', 3)),
       'validation_failed',
     );
-    assert.equal(store.queries.stats().by_status.queued, 1, 'nothing was stored');
+    assert.equal(store.stats().by_status.queued, 1, 'nothing was stored');
   });
 });
 
@@ -486,7 +531,7 @@ describe('cancel, retry and ownership', () => {
     );
     for (const t of [queued, assigned, completed, dead]) {
       const before = store.get(t.id).status;
-      const out = tx(() => store.cancel(t.id, 'sub'));
+      const out = tx(() => store.cancel(t.id, 'sub', 7)).task;
       assert.equal(out.status, before, 'cancel returns the task as it was (previous_status)');
       assert.equal(store.find(t.id), undefined);
       assert.equal(
@@ -495,15 +540,18 @@ describe('cancel, retry and ownership', () => {
       );
     }
     assert.deepEqual(store.assignedTo('a'), [], 'the agent index forgot the assignment');
-    assert.deepEqual(store.queries.stats(), {
-      by_status: { queued: 0, assigned: 0, completed: 0 },
+    assert.deepEqual(store.stats(), {
+      by_status: { scheduled: 0, queued: 0, assigned: 0, completed: 0 },
       by_priority: {},
       dead_letter: 0,
       queued_index_size: 0,
+      dependency_failed: 0,
+      paused: { all: false, lanes: [] },
+      removed: { completed: 0, dead_letter: 0 },
     });
     assert.deepEqual(schedule([agent('z')], 7), []);
     assert.equal(
-      code(() => store.cancel('task-ffffffffffffffff', null)),
+      code(() => store.cancel('task-ffffffffffffffff', null, 7)),
       'task_not_found',
     );
   });
@@ -546,14 +594,14 @@ describe('cancel, retry and ownership', () => {
       'not even its agent',
     );
     assert.equal(
-      code(() => store.cancel(t.id, 'stranger')),
+      code(() => store.cancel(t.id, 'stranger', 4)),
       'admin_port_only',
     );
     assert.equal(store.get(t.id).status, 'dead_letter', 'refusals changed nothing');
     assert.equal(tx(() => store.retry(t.id, null, 5)).status, 'queued', 'admin retry');
     const other = submit({ description: 'other' }, 6, 'owner');
-    assert.equal(tx(() => store.cancel(other.id, 'owner')).id, other.id, 'the submitter cancels');
-    assert.equal(tx(() => store.cancel(t.id, null)).id, t.id, 'the admin cancels');
+    assert.equal(tx(() => store.cancel(other.id, 'owner', 7)).task.id, other.id, 'the submitter cancels');
+    assert.equal(tx(() => store.cancel(t.id, null, 7)).task.id, t.id, 'the admin cancels');
   });
 });
 
@@ -645,11 +693,14 @@ describe('the periodic sweep', () => {
 describe('views and routing', () => {
   test('stats(): counts by status, queued by priority, dead letters and the queue index', () => {
     const { store, tx, submit, schedule } = tasks();
-    assert.deepEqual(store.queries.stats(), {
-      by_status: { queued: 0, assigned: 0, completed: 0 },
+    assert.deepEqual(store.stats(), {
+      by_status: { scheduled: 0, queued: 0, assigned: 0, completed: 0 },
       by_priority: {},
       dead_letter: 0,
       queued_index_size: 0,
+      dependency_failed: 0,
+      paused: { all: false, lanes: [] },
+      removed: { completed: 0, dead_letter: 0 },
     });
     const u = submit({ description: 'u', priority: 'urgent' }, 1);
     const h = submit({ description: 'h', priority: 'high', max_retries: 1 }, 2);
@@ -663,11 +714,14 @@ describe('views and routing', () => {
     const c = submit({ description: 'c' }, 12);
     schedule([agent('a')], 13);
     assert.equal(store.get(c.id).status, 'assigned');
-    assert.deepEqual(store.queries.stats(), {
-      by_status: { queued: 4, assigned: 1, completed: 1 },
+    assert.deepEqual(store.stats(), {
+      by_status: { scheduled: 0, queued: 4, assigned: 1, completed: 1 },
       by_priority: { '1': 1, '2': 2, '3': 1 },
       dead_letter: 1,
       queued_index_size: 4,
+      dependency_failed: 0,
+      paused: { all: false, lanes: [] },
+      removed: { completed: 0, dead_letter: 0 },
     });
   });
 

@@ -26,6 +26,10 @@ export interface DomainInfo<S> {
   closed?: (store: S) => void;
   /** an item's child transaction was rolled back: in-memory figures the op had moved are read again */
   aborted?: (store: S) => void;
+  /** the store's change log for main's live views: recording only while main watches, rolled back with a failed item */
+  changes?: (store: S) => { live: boolean; mark(): number; rollback(to: number): void };
+  /** read at the end of each batch, inside its transaction, and sent with the results (`BatchResult.report`) */
+  report?: (store: S) => unknown;
 }
 
 /**
@@ -70,22 +74,28 @@ export function batchHandler<S>(open: (prev?: S) => Opened<S>, ops: OpTable<S>, 
       return { results: [] };
     }
     const results: ItemResult[] = new Array(batch.items.length);
+    const log = info.changes?.(store);
+    if (log) log.live = batch.live === true;
+    let report: unknown;
     try {
       root.transactionSync(() => {
         let aborted = false;
         for (let i = 0; i < batch.items.length; i++) {
           const { op, args } = batch.items[i];
           const fn = ops[op];
+          const mark = log?.mark() ?? 0;
           try {
             if (!fn) throw new Error(`unknown op ${op}`);
             results[i] = { ok: true, value: root.childTransaction(() => fn(store, args, batch.now)) };
           } catch (err) {
             results[i] = { ok: false, error: toWireError(err) };
+            log?.rollback(mark);
             aborted = true;
           }
         }
         if (aborted) info.aborted?.(store);
         endBatch?.(store);
+        report = info.report?.(store);
       });
       await root.flushed;
     } catch (err) {
@@ -93,7 +103,7 @@ export function batchHandler<S>(open: (prev?: S) => Opened<S>, ops: OpTable<S>, 
       const failed: ItemResult = { ok: false, error: { code: ErrorCode.storageUnavailable } };
       return { results: results.fill(failed), storageError };
     }
-    return { results };
+    return report === undefined ? { results } : { results, report };
   }
 
   return (task: Batch | SwapTask): Promise<BatchResult | SwapResult> => ('swap' in task ? swap(task) : apply(task));

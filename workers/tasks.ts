@@ -1,10 +1,12 @@
 import { workerData } from 'piscina';
 import type { DomainWorkerData } from '../shared/batch.js';
 import type { OpsFor } from '../shared/domains/domain.js';
-import type { Candidate, Finished, Outcome, TaskApi, TaskCaps } from '../shared/domains/tasks.js';
+import type { Candidate, Finished, Outcome, TaskApi, TaskCaps, TaskReport } from '../shared/domains/tasks.js';
 import type { Task, TaskSubmitted } from '../shared/schemas/tasks.js';
 import { offered } from '../shared/task-frames.js';
 import { openDomainEnv } from '../storage/env.js';
+import { cleanDead, drain, retryDead } from '../storage/task-bulk.js';
+import { dueAt } from '../storage/task-index.js';
 import { sweepTasks } from '../storage/task-sweep.js';
 import { TASK_DBS, TaskStore } from '../storage/tasks.js';
 import { batchHandler } from './batch-handler.js';
@@ -28,11 +30,12 @@ function offerNext(
   now: number,
 ): Finished {
   const offer = next && r.agent === next.agent_id ? (s.schedule([next], now)[0] ?? null) : null;
-  return { outcome: r.outcome, agent: r.agent, created_at: r.task.created_at, next: offer && offered(offer) };
+  const due = r.task.status === 'scheduled' ? dueAt(r.task) : null;
+  return { outcome: r.outcome, agent: r.agent, created_at: r.task.created_at, next: offer && offered(offer), due };
 }
 
 /** The 201 body of a submit, remembered whole so a repeat gets exactly it (§9.28). */
-function submitReply(r: { task: Task; warnings: string[] }): TaskSubmitted {
+function submitReply(r: { task: Task; warnings: string[] }, ignored: string[]): TaskSubmitted {
   const t = r.task;
   return {
     status: t.status,
@@ -40,6 +43,8 @@ function submitReply(r: { task: Task; warnings: string[] }): TaskSubmitted {
     priority: t.priority,
     created_at: t.created_at,
     ...(r.warnings.length ? { warnings: r.warnings } : {}),
+    ...(t.status === 'scheduled' ? { run_at: dueAt(t) } : {}),
+    ...(ignored.length ? { ignored_fields: ignored } : {}),
   };
 }
 
@@ -51,13 +56,13 @@ export const ops: OpsFor<TaskApi, TaskStore> = {
       request,
       now,
       () => s.submit(a.input, a.by, now),
-      submitReply,
+      (out) => submitReply(out, a.ignored),
     );
-    return 'replay' in r ? { replay: true, reply: r.replay } : { replay: false, reply: submitReply(r) };
+    return 'replay' in r ? { replay: true, reply: r.replay } : { replay: false, reply: submitReply(r, a.ignored) };
   },
   get: (s, a) => s.get(a.id),
   list: (s, a) => s.queries.list(a),
-  stats: (s) => s.queries.stats(),
+  stats: (s) => s.stats(),
   schedule: (s, a, now) => s.schedule(a.candidates, now).map(offered),
   touch: (s, a, now) => s.touch(a.id, now) !== null,
   complete: (s, a, now) => offerNext(s, s.complete(a, now), a.next, now),
@@ -68,10 +73,22 @@ export const ops: OpsFor<TaskApi, TaskStore> = {
   assignedTo: (s, a) => s.assignedTo(a.agent),
   stateReport: (s, a, now) => s.stateReport(a.id, a.agent, a.generation, now),
   recover: (s, a, now) => s.recover(a.id, a.agent, now),
-  cancel: (s, a) => s.cancel(a.id, a.by),
+  cancel: (s, a, now) => s.cancel(a.id, a.by, now),
   retry: (s, a, now) => s.retry(a.id, a.by, now),
   sweep: (s, a, now) => ({ ...sweepTasks(s, a, now), idempotency: s.idem.sweep(now) }),
+  promote: (s, _a, now) => s.promote(now),
+  pause: (s, a) => s.pause(a.lane, a.paused),
+  drain: (s, a, now) => drain(s, a, now),
+  retryDead: (s, a, now) => retryDead(s, a, now),
+  cleanDead: (s, a, now) => cleanDead(s, a, now),
   health: (s) => ({ counts: s.counts() }),
 };
 
-export default batchHandler(open, ops, { domain: 'tasks', names: TASK_DBS });
+export default batchHandler(open, ops, {
+  domain: 'tasks',
+  names: TASK_DBS,
+  // the count limits of retention, once per batch: as many go as the batch finished over them
+  endBatch: (s) => s.retention.trimCounts(),
+  changes: (s) => s.changes,
+  report: (s): TaskReport => ({ figures: s.figures(), changes: s.changes.take() }),
+});

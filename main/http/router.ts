@@ -32,6 +32,8 @@ export interface Ctx {
   params: Record<string, string>;
   query: URLSearchParams;
   body: any;
+  /** the body as sent, before its schema dropped what it does not know */
+  raw: unknown;
   /** the calling agent (auth/tok/own routes) */
   agent: string;
   ip: string;
@@ -191,13 +193,13 @@ export function handler(d: RouterDeps, routes: Compiled[], rewrite: (path: strin
       const agent = authenticate(d.tokens, route, req, url.searchParams, params);
       limit(d, route, agent, ip);
       let body: unknown;
+      let raw: unknown;
       if (route.body) {
         const text = await readBody(req, d.maxBodyBytes);
         if (jsonDepthExceeds(text, d.maxDepth)) {
           const detail = `nested deeper than ${d.maxDepth} levels`;
           throw new HubError(ErrorCode.validationFailed, { errors: [{ field: 'message', error: 'too_long', detail }] });
         }
-        let raw: unknown;
         try {
           raw = text === '' ? {} : JSON.parse(text);
         } catch {
@@ -219,7 +221,7 @@ export function handler(d: RouterDeps, routes: Compiled[], rewrite: (path: strin
         if (!q.ok) throw new HubError(ErrorCode.validationFailed, { errors: q.errors });
         return q.value;
       };
-      const out = await route.handler({ req, params, query: url.searchParams, body, agent, ip, parse });
+      const out = await route.handler({ req, params, query: url.searchParams, body, raw, agent, ip, parse });
       send(res, out.status ?? 200, out.body, out.headers);
     } catch (err) {
       sendError(res, err, d.log);

@@ -1,8 +1,10 @@
+import type * as v from 'valibot';
 import type { Domain } from '../../shared/domains/domain.js';
 import type { TaskApi } from '../../shared/domains/tasks.js';
 import { ErrorCode, HubError } from '../../shared/errors.js';
 import type { HttpBody } from '../../shared/schemas/http.js';
 import { PRIORITIES, type Task, type TaskSubmit, taskView } from '../../shared/schemas/tasks.js';
+import { unknownKeys } from '../../shared/schemas/validate.js';
 import { assignFrame } from '../../shared/task-frames.js';
 import { newId } from '../../shared/tokens.js';
 import type { Fleet } from '../fleet.js';
@@ -15,16 +17,18 @@ export interface TaskRouteDeps {
   scheduler: Scheduler;
   fleet: Fleet;
   log: Logger;
+  /** the submit schema: fields it does not know are listed in the reply */
+  submitSchema: v.GenericSchema;
 }
 
 async function cancel(d: TaskRouteDeps, id: string, by: string | null) {
-  const t = await d.tasks.call('cancel', { id, by });
+  const { task: t, dependents_failed } = await d.tasks.call('cancel', { id, by });
   if (t.status === 'assigned' && t.assigned_to) {
     d.fleet.send(t.assigned_to, { type: 'task_cancelled', task_id: id, timestamp: Date.now() });
     d.scheduler.release(t.assigned_to, id);
   }
-  d.log.info({ task_id: id, previous_status: t.status, by: by ?? 'admin' }, 'task cancelled');
-  return { status: 'cancelled', task_id: id, previous_status: t.status };
+  d.log.info({ task_id: id, previous_status: t.status, by: by ?? 'admin', dependents_failed }, 'task cancelled');
+  return { status: 'cancelled', task_id: id, previous_status: t.status, dependents_failed };
 }
 
 async function retry(d: TaskRouteDeps, id: string, by: string | null) {
@@ -89,10 +93,14 @@ export const taskRoutes = (d: TaskRouteDeps): Route[] => [
       const { agent } = ctx;
       const input = ctx.body as TaskSubmit;
       const key = idempotencyKey(ctx, input.idempotency_key);
-      const r = await d.tasks.call('submit', { input, by: agent, key });
+      // accepted and ignored (PROTOCOL.md: unknown fields are ignored), but said so
+      const ignored = unknownKeys(d.submitSchema, ctx.raw);
+      const r = await d.tasks.call('submit', { input, by: agent, key, ignored });
       if (!r.replay) {
-        d.log.info({ task_id: r.reply.task_id, by: agent, priority: r.reply.priority }, 'task submitted');
-        d.scheduler.kick();
+        const { task_id, priority, status, run_at } = r.reply;
+        d.log.info({ task_id, by: agent, priority, status, run_at }, 'task submitted');
+        if (status === 'scheduled') d.scheduler.due(run_at);
+        else d.scheduler.kick();
       }
       return { status: r.replay ? 200 : 201, body: r.reply };
     },

@@ -10,7 +10,7 @@ import type { Handlers } from './handlers.js';
 export interface TaskFrameDeps {
   tasks: Domain<TaskApi>;
   scheduler: Scheduler;
-  metrics: Metrics;
+  metrics: Pick<Metrics, 'taskOutcome'>;
   log: Logger;
 }
 
@@ -40,6 +40,7 @@ export function taskHandlers(d: TaskFrameDeps): Handlers {
         metrics.taskOutcome(r.outcome, r.created_at, Date.now());
         log.info({ task_id: f.task_id, agent_id: r.agent, outcome: r.outcome }, 'task finished');
         scheduler.finished(r.agent, f.task_id, r.next);
+        scheduler.due(r.due);
       } catch (err) {
         taskError(conn, 'task_complete_failed', err);
       }
@@ -54,6 +55,7 @@ export function taskHandlers(d: TaskFrameDeps): Handlers {
         metrics.taskOutcome(r.outcome, r.created_at, Date.now());
         log.info({ task_id: f.task_id, agent_id: r.agent, outcome: r.outcome, error }, 'task failed');
         scheduler.finished(r.agent, f.task_id, r.next);
+        scheduler.due(r.due);
       } catch (err) {
         taskError(conn, 'task_fail_failed', err);
       }

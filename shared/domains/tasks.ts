@@ -1,13 +1,41 @@
-import type { Task, TaskStatusT, TaskSubmit, TaskSubmitted } from '../schemas/tasks.js';
+import type { Task, TaskRow, TaskStatusT, TaskSubmit, TaskSubmitted } from '../schemas/tasks.js';
 import type { Offered } from '../task-frames.js';
 
+/** How many completed tasks and dead letters are kept, and for how long (0 ms = no age limit). */
+export interface TaskRetentionCaps {
+  keepCompleted: number;
+  keepCompletedMs: number;
+  keepDead: number;
+  keepDeadMs: number;
+}
+
 /** The tasks domain (§4 Task queue, §9.8–9.13, §9.27). */
-export interface TaskCaps {
+export interface TaskCaps extends TaskRetentionCaps {
   maxReclaims: number;
   taskTtlMs: number;
   staleMs: number;
   staleWorkingMs: number;
   idempotencyTtlMs: number;
+}
+
+/** Lanes by priority (0 urgent … 3 low) that take no new assignments; `all` pauses the whole queue. */
+export interface PauseState {
+  all: boolean;
+  lanes: number[];
+}
+
+/** What main keeps of the tasks domain between batches: sent after every batch, no request needed. */
+export interface TaskFigures {
+  by_status: Record<TaskStatusT, number>;
+  dependency_failed: number;
+  removed: { completed: number; dead_letter: number };
+  paused: PauseState;
+}
+
+/** After each batch: the figures, and each task that changed (only while main watches). */
+export interface TaskReport {
+  figures: TaskFigures;
+  changes: Array<TaskRow | { id: string; removed: true }>;
 }
 
 export interface Candidate {
@@ -19,6 +47,10 @@ export type Outcome = 'complete' | 'retried' | 'dead_letter';
 
 export interface TaskFilter {
   status?: TaskStatusT;
+  /** a task id or the start of one */
+  id?: string;
+  /** newest first (the unfiltered list only) */
+  newest?: boolean;
   priority?: number;
   assigned_to?: string;
   goal_id?: string;
@@ -37,10 +69,15 @@ export interface TaskPage {
 }
 
 export interface TaskStats {
-  by_status: { queued: number; assigned: number; completed: number };
+  by_status: { scheduled: number; queued: number; assigned: number; completed: number };
   by_priority: Record<string, number>;
   dead_letter: number;
   queued_index_size: number;
+  /** dead letters whose dependency failed */
+  dependency_failed: number;
+  paused: PauseState;
+  /** finished tasks removed by retention, per state, since the store began */
+  removed: { completed: number; dead_letter: number };
 }
 
 export interface SweepInput {
@@ -54,6 +91,21 @@ export interface SweepResult {
   reclaimed: Task[];
   /** dead-lettered for `complete_by` or the queue TTL, as they were before (so their agent can be told) */
   expired: Task[];
+  /** finished tasks removed for their age */
+  removed: number;
+}
+
+/** Scheduled tasks that became due and went to their lanes, and when the next one is due. */
+export interface Promoted {
+  promoted: number;
+  next_due: number | null;
+}
+
+/** One bounded step of a bulk action; `more` when the caller should run another. */
+export interface BulkStep {
+  done: string[];
+  failed: Array<{ task_id: string; error: string }>;
+  more: boolean;
 }
 
 /** A finished task: what main acts on, with the finishing agent's next task when it got one in the same write. */
@@ -62,14 +114,27 @@ export interface Finished {
   agent: string | null;
   created_at: number;
   next: Offered | null;
+  /** a retry waits for its back-off until then */
+  due: number | null;
 }
 
 type Fenced = { task_id: string; generation: number };
 /** the finishing agent, when it may take another task at once */
 type Offer = { next: Candidate | null };
 
+/**
+ * Which dead letters a bulk action takes: these ids, else those that died by
+ * `before`, oldest first, past the first `skip` (the ones earlier steps
+ * could not take, which stay in front).
+ */
+export type DeadSelection = { ids: string[] } | { before: number; skip: number };
+
 export interface TaskApi {
-  submit(a: { input: TaskSubmit; by: string; key: string | null }): { replay: boolean; reply: TaskSubmitted };
+  /** `ignored`: the request's top-level fields this hub does not know (listed in the reply) */
+  submit(a: { input: TaskSubmit; by: string; key: string | null; ignored: string[] }): {
+    replay: boolean;
+    reply: TaskSubmitted;
+  };
   get(a: { id: string }): Task;
   list(a: TaskFilter): TaskPage;
   stats(a: Record<string, never>): TaskStats;
@@ -91,8 +156,15 @@ export interface TaskApi {
   assignedTo(a: { agent: string }): Task[];
   stateReport(a: { id: string; agent: string; generation: number | null }): 'continue' | 'abort';
   recover(a: { id: string; agent: string }): { action: 'continue'; generation: number } | { action: 'reassign' };
-  cancel(a: { id: string; by: string | null }): Task;
+  /** the cancelled task as it was, and how many dependents failed with it */
+  cancel(a: { id: string; by: string | null }): { task: Task; dependents_failed: number };
   retry(a: { id: string; by: string | null }): Task;
-  sweep(a: SweepInput): SweepResult & { idempotency: number };
+  sweep(a: SweepInput): SweepResult & Promoted & { idempotency: number };
+  promote(a: Record<string, never>): Promoted;
+  pause(a: { lane: number | null; paused: boolean }): PauseState;
+  /** removes waiting tasks (queued; with `scheduled`, scheduled too) of a lane or all lanes, a bounded step */
+  drain(a: { lane: number | null; scheduled: boolean }): BulkStep;
+  retryDead(a: DeadSelection): BulkStep;
+  cleanDead(a: DeadSelection): BulkStep;
   health(a: Record<string, never>): { counts: Record<string, number> };
 }

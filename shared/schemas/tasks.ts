@@ -3,8 +3,13 @@ import { agentId, capabilities, jsonObject, type Limits, nonNegInt, opt, queryIn
 
 export const PRIORITIES = { urgent: 0, high: 1, normal: 2, low: 3 } as const;
 export const TIERS = ['trivial', 'standard', 'complex', 'unknown'] as const;
-export const TaskStatus = ['queued', 'assigned', 'completed', 'dead_letter'] as const;
+/** `scheduled`: waiting for its `run_at` or a retry back-off, then queued in its lane. */
+export const TaskStatus = ['scheduled', 'queued', 'assigned', 'completed', 'dead_letter'] as const;
 export type TaskStatusT = (typeof TaskStatus)[number];
+export const BACKOFF_TYPES = ['fixed', 'exponential'] as const;
+/** A lane by its name, as the queue admin routes take it. */
+export const laneName = () =>
+  v.picklist(Object.keys(PRIORITIES) as Array<keyof typeof PRIORITIES>, 'one of urgent, high, normal, low');
 
 /** POST /api/tasks (§3.3 with the §9.2 limits). */
 export function makeTaskSchemas(l: Limits) {
@@ -49,9 +54,21 @@ export function makeTaskSchemas(l: Limits) {
       goal_id: opt(str(128)),
       assign_to: opt(agentId(l)),
       idempotency_key: opt(str(128)),
+      // delayed tasks: not before this time (ms since epoch), or this long after the submit; not both
+      run_at: opt(nonNegInt()),
+      delay_ms: opt(nonNegInt()),
+      // a failed attempt is retried after this wait (exponential: delay_ms × 2^(retries − 1))
+      backoff: opt(
+        v.object({
+          type: v.picklist(BACKOFF_TYPES, `one of ${BACKOFF_TYPES.join(', ')}`),
+          delay_ms: nonNegInt(),
+        }),
+      ),
     }),
     taskQuery: v.object({
-      status: v.optional(v.picklist(['queued', 'assigned', 'completed'])),
+      status: v.optional(v.picklist(TaskStatus, `one of ${TaskStatus.join(', ')}`)),
+      /** a task id or the start of one */
+      id: v.optional(str(128)),
       priority: v.optional(v.picklist(Object.keys(PRIORITIES) as Array<keyof typeof PRIORITIES>)),
       assigned_to: v.optional(str(l.maxAgentId)),
       goal_id: v.optional(str(128)),
@@ -62,6 +79,12 @@ export function makeTaskSchemas(l: Limits) {
     }),
     pageQuery: v.object({ limit: v.optional(queryInt()), cursor: v.optional(str(512)) }),
     pushTask: v.object({ agent_id: agentId(l), description: str(l.maxDescription), metadata: opt(jsonObject()) }),
+    queueLane: v.object({ lane: opt(laneName()) }),
+    queueDrain: v.object({ lane: opt(laneName()), scheduled: opt(v.boolean()) }),
+    deadLetterBulk: v.object({
+      task_ids: opt(v.pipe(v.array(taskId), v.maxLength(1000, 'at most 1000 ids'))),
+      older_than_ms: opt(nonNegInt()),
+    }),
   };
 }
 
@@ -74,6 +97,10 @@ export const TaskSubmittedSchema = v.object({
   priority: v.number(),
   created_at: v.number(),
   warnings: v.optional(v.array(v.string())),
+  /** when a scheduled task is due */
+  run_at: v.optional(v.number()),
+  /** top-level fields of the request this hub does not know: accepted, and ignored */
+  ignored_fields: v.optional(v.array(v.string())),
 });
 export type TaskSubmitted = v.InferOutput<typeof TaskSubmittedSchema>;
 
@@ -118,6 +145,12 @@ export const TaskSchema = v.object({
   skip_verification: v.boolean(),
   verification_timeout_ms: v.nullable(v.number()),
   assign_to: v.nullable(v.string()),
+  // absent in records written before delayed tasks and back-off existed
+  /** not before this time (a delayed submit); also its place in the lane */
+  run_at: v.optional(v.nullable(v.number())),
+  /** while a failed task waits for its back-off */
+  retry_at: v.optional(v.nullable(v.number())),
+  backoff: v.optional(v.nullable(v.object({ type: v.picklist(BACKOFF_TYPES), delay_ms: v.number() }))),
 });
 export type Task = v.InferOutput<typeof TaskSchema>;
 
@@ -128,3 +161,23 @@ export function taskView(
   const { complexity_tier: _c, skip_verification: _s, verification_timeout_ms: _v, assign_to: _a, ...view } = t;
   return view;
 }
+
+/** A task as a list row of the live dashboard shows it (the same field names as the API view). */
+export function taskRow(t: Task) {
+  return {
+    id: t.id,
+    status: t.status,
+    priority: t.priority,
+    description: t.description.slice(0, 120),
+    assigned_to: t.assigned_to,
+    submitted_by: t.submitted_by,
+    needed_capabilities: t.needed_capabilities,
+    retry_count: t.retry_count,
+    last_error: t.last_error,
+    created_at: t.created_at,
+    updated_at: t.updated_at,
+    run_at: t.run_at ?? null,
+    retry_at: t.retry_at ?? null,
+  };
+}
+export type TaskRow = ReturnType<typeof taskRow>;

@@ -52,3 +52,10 @@ export function check<S extends v.GenericSchema>(schema: S, input: unknown): Par
   const r = v.safeParse(schema, input, { abortPipeEarly: true });
   return r.success ? { ok: true, value: r.output } : { ok: false, errors: toFieldErrors(r.issues) };
 }
+
+/** Top-level keys of `input` the object schema does not know: valibot's `object` drops them without a word. */
+export function unknownKeys(schema: v.GenericSchema, input: unknown): string[] {
+  const entries = (schema as { entries?: Record<string, unknown> }).entries;
+  if (!entries || typeof input !== 'object' || input === null) return [];
+  return Object.keys(input).filter((k) => !Object.hasOwn(entries, k));
+}
