@@ -82,6 +82,17 @@ const RULES: Record<string, Rule> = {
         }
       : null;
   },
+  dependency_failed: async (d) => {
+    const n = (await d.tasks.call('stats', {})).dependency_failed;
+    return n > 0
+      ? {
+          rule_id: 'dependency_failed',
+          severity: 'warning',
+          message: `${n} task(s) failed because a task they depend on failed or was cancelled`,
+          details: { dead_letters: n },
+        }
+      : null;
+  },
   high_error_rate: async (_d, { t, violationsPerMin }) =>
     violationsPerMin >= t.violations_per_min
       ? {
@@ -96,6 +107,8 @@ const RULES: Record<string, Rule> = {
 /** Evaluates the rules every check; an alert stays until its condition clears, acknowledged or not. */
 export class Alerts {
   private readonly active = new Map<string, Alert>();
+  /** told when an alert fires, changes, clears (null) or is acknowledged (the live dashboard) */
+  onChange: ((rule_id: string, alert: Alert | null) => void) | null = null;
   private last = { total: 0, at: Date.now() };
 
   async check(d: AlertDeps, now = Date.now()): Promise<void> {
@@ -111,10 +124,12 @@ export class Alerts {
         d.log.warn({ rule_id: id, severity: hit.severity, details: hit.details }, `alert fired: ${hit.message}`);
       } else if (hit && was) {
         was.details = hit.details;
+        was.message = hit.message;
       } else if (!hit && was) {
         this.active.delete(id);
         d.log.info({ rule_id: id }, 'alert cleared');
       }
+      if (hit || was) this.onChange?.(id, this.active.get(id) ?? null);
     }
   }
 
@@ -124,7 +139,10 @@ export class Alerts {
 
   acknowledge(id: string): boolean {
     const a = this.active.get(id);
-    if (a) a.acknowledged = true;
+    if (a) {
+      a.acknowledged = true;
+      this.onChange?.(id, a);
+    }
     return a !== undefined;
   }
 }

@@ -1,4 +1,5 @@
 import type { DomainStats } from '../shared/domains/domain.js';
+import type { TaskFigures } from '../shared/domains/tasks.js';
 import type { DeliveryCounters } from './fanout.js';
 import type { Fleet } from './fleet.js';
 import type { FsmState } from './scheduler.js';
@@ -11,6 +12,8 @@ export interface HealthDeps {
   violations: { total: number };
   validator: { lenientAccepted: number };
   startedAt: number;
+  /** the tasks domain's figures after its last batch (per-state counts, pauses, retention removals) */
+  tasks: () => TaskFigures | null;
 }
 
 /** The admin port's `/health`: `degraded`, with the reasons, while a domain's storage is not ready. */
@@ -28,5 +31,6 @@ export function health(d: HealthDeps) {
     workers: Object.fromEntries(d.domains.map((x) => [x.name, { ...x.stats }])),
     agents: d.agents.counts(),
     counters: { ...d.counters, violations: d.violations.total, lenient: d.validator.lenientAccepted },
+    tasks: d.tasks(),
   };
 }

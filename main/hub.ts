@@ -4,6 +4,7 @@ import { resolve } from 'node:path';
 import type { Config } from '../shared/config.js';
 import { DOMAINS, type Domain } from '../shared/data-layout.js';
 import { type DataLock, lockDataDir } from '../shared/data-lock.js';
+import type { TaskFigures, TaskReport } from '../shared/domains/tasks.js';
 import { Alerts } from './alerts.js';
 import { Analytics } from './analytics.js';
 import { issueToken, TokenCache } from './auth.js';
@@ -103,6 +104,10 @@ async function startLocked(config: Config, log: Logger, dataDir: string, lock: D
     tasks: () => tasks.call('health', {}),
   };
   const closeDomains = () => Promise.allSettled(all.map((d) => d.close()));
+  let taskFigures: TaskFigures | null = null;
+  tasks.onReport = (r) => {
+    taskFigures = (r as TaskReport).figures;
+  };
 
   const validator = new Validator(config, log);
   const limiter = new Limiter(config);
@@ -183,7 +188,16 @@ async function startLocked(config: Config, log: Logger, dataDir: string, lock: D
   };
   const metricsApi = () => metrics.api(sources);
   const hubHealth = () =>
-    health({ domains: all, fleet, agents: scheduler, counters, violations, validator, startedAt });
+    health({
+      domains: all,
+      fleet,
+      agents: scheduler,
+      counters,
+      violations,
+      validator,
+      startedAt,
+      tasks: () => taskFigures,
+    });
   const sweepMailboxes = () => {
     messaging.call('sweep', { ttlMs: settings.mailbox_ttl_ms }).then(
       (r) => {
