@@ -15,6 +15,8 @@ import { encodeOnce } from './ws/connection.js';
  */
 export class ChannelDirectory {
   private readonly subs = new Map<string, Set<string>>();
+  /** told when a channel is created or its subscribers change (the live dashboard) */
+  onChange: ((name: string) => void) | null = null;
 
   /** Replaces the copy with the channels domain's (at start, and after a restore). */
   load(snapshot: Array<[string, string[]]>): void {
@@ -28,6 +30,7 @@ export class ChannelDirectory {
 
   created(name: string): void {
     if (!this.subs.has(name)) this.subs.set(name, new Set());
+    this.onChange?.(name);
   }
 
   subscribers(name: string): ReadonlySet<string> {
@@ -36,10 +39,20 @@ export class ChannelDirectory {
 
   subscribe(name: string, agent: string): void {
     this.subs.get(name)?.add(agent);
+    this.onChange?.(name);
   }
 
   unsubscribe(name: string, agent: string): void {
     this.subs.get(name)?.delete(agent);
+    this.onChange?.(name);
+  }
+
+  /** Channels and their subscriber counts, in name order, at most `max`. */
+  summary(max: number): Array<{ name: string; subscriber_count: number }> {
+    return [...this.subs]
+      .map(([name, s]) => ({ name, subscriber_count: s.size }))
+      .sort((a, b) => (a.name < b.name ? -1 : 1))
+      .slice(0, max);
   }
 
   of(agent: string): string[] {

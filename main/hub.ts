@@ -4,11 +4,11 @@ import { resolve } from 'node:path';
 import type { Config } from '../shared/config.js';
 import { DOMAINS, type Domain } from '../shared/data-layout.js';
 import { type DataLock, lockDataDir } from '../shared/data-lock.js';
-import type { TaskFigures, TaskReport } from '../shared/domains/tasks.js';
 import { Alerts } from './alerts.js';
 import { Analytics } from './analytics.js';
 import { issueToken, TokenCache } from './auth.js';
 import { runBackup } from './backup.js';
+import { BackupRuns } from './backup-runs.js';
 import { loadCaches } from './caches.js';
 import { ChannelDirectory, Channels } from './channels.js';
 import { compactDomain, compactFragmented } from './compaction.js';
@@ -20,11 +20,13 @@ import { dashboardRoutes } from './http/dashboard.js';
 import { compile, handler } from './http/router.js';
 import { adminRewrite, adminRoutes, closeRevoked } from './http/routes-admin.js';
 import { channelRoutes } from './http/routes-channels.js';
+import { liveRoutes } from './http/routes-live.js';
 import { configReads, publicRoutes } from './http/routes-public.js';
 import { queueRoutes } from './http/routes-queue.js';
 import { adminTaskRoutes, taskRoutes } from './http/routes-tasks.js';
 import { schemaRoute } from './http/schema-catalog.js';
 import { Limiter } from './limiter.js';
+import { startLive } from './live.js';
 import { LocalFleet } from './local-fleet.js';
 import { createLogger, type Logger } from './log.js';
 import { type MaintenanceClient, startMaintenance } from './maintenance.js';
@@ -104,10 +106,6 @@ async function startLocked(config: Config, log: Logger, dataDir: string, lock: D
     tasks: () => tasks.call('health', {}),
   };
   const closeDomains = () => Promise.allSettled(all.map((d) => d.close()));
-  let taskFigures: TaskFigures | null = null;
-  tasks.onReport = (r) => {
-    taskFigures = (r as TaskReport).figures;
-  };
 
   const validator = new Validator(config, log);
   const limiter = new Limiter(config);
@@ -167,6 +165,21 @@ async function startLocked(config: Config, log: Logger, dataDir: string, lock: D
       taskSweepMs: config.taskSweepMs,
     },
   });
+  const backupRuns = new BackupRuns();
+  const live = startLive({
+    tasks,
+    fleet,
+    scheduler,
+    alerts,
+    directory,
+    limiter,
+    backups: backupRuns,
+    storage: { report: () => storage.report() },
+    health: () => hubHealth(),
+    counters,
+    violations,
+    dataDir,
+  });
   const storage = new StorageSampler({
     domains: all,
     counts: async (name) => (await healthOf[name as Domain]()).counts,
@@ -174,6 +187,7 @@ async function startLocked(config: Config, log: Logger, dataDir: string, lock: D
     dataDir,
     compactMinBytes: config.compactMinBytes,
     queueDepth: (depth, now) => metrics.sampleQueue(depth, now),
+    sampled: () => live.sampled(),
   });
   await storage.sample();
   const sources: MetricSources = {
@@ -196,7 +210,7 @@ async function startLocked(config: Config, log: Logger, dataDir: string, lock: D
       violations,
       validator,
       startedAt,
-      tasks: () => taskFigures,
+      tasks: live.figures,
     });
   const sweepMailboxes = () => {
     messaging.call('sweep', { ttlMs: settings.mailbox_ttl_ms }).then(
@@ -208,7 +222,7 @@ async function startLocked(config: Config, log: Logger, dataDir: string, lock: D
   };
   const byName = new Map(all.map((d) => [d.name, d]));
   const compact = (name: string) => compactDomain(byName.get(name) as (typeof all)[number], dataDir, m, log);
-  const backup = () => runBackup({ maintenance: m, dataDir, keep: config.backupKeep, log });
+  const backup = () => backupRuns.record(() => runBackup({ maintenance: m, dataDir, keep: config.backupKeep, log }));
   const restore = (name: string) =>
     restoreOnline(
       {
@@ -282,6 +296,7 @@ async function startLocked(config: Config, log: Logger, dataDir: string, lock: D
     ...adminTaskRoutes(taskDeps),
     ...queueRoutes({ tasks, kick: () => scheduler.kick(), log }),
     ...dashboardRoutes({ tasks, fleet, scheduler, alerts, health: hubHealth, metricsApi }),
+    ...liveRoutes({ ...live, fleet, alerts, directory, limiter, backups: backupRuns, dataDir, log }),
     ...configReads({ settings }).map((r) => ({ ...r, auth: 'admin' as const })),
   ];
   const publicServer = createServer(handler(router, compile([...pub, schemaRoute(validator, pub)])));
@@ -306,7 +321,17 @@ async function startLocked(config: Config, log: Logger, dataDir: string, lock: D
       handlers: {
         ...coreHandlers(core),
         ...channelHandlers({ channels, channelsDomain, messaging, historyMax: config.channelHistoryPerChannel }),
-        ...taskHandlers({ tasks, scheduler, metrics, log }),
+        ...taskHandlers({
+          tasks,
+          scheduler,
+          metrics: {
+            taskOutcome: (outcome, createdAt, now) => {
+              metrics.taskOutcome(outcome, createdAt, now);
+              live.outcome(outcome, createdAt, now);
+            },
+          },
+          log,
+        }),
       },
       validator,
       limiter,
@@ -372,6 +397,7 @@ async function startLocked(config: Config, log: Logger, dataDir: string, lock: D
   const close = () => {
     closing ??= (async () => {
       open = false;
+      live.feed.close();
       stopTimers();
       storage.stop();
       scheduler.stop();

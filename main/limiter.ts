@@ -10,6 +10,18 @@ import {
 
 export type Overrides = Partial<Record<Action, BucketLimit>>;
 
+/** A key the limiter refused lately: its last refused action, when, and how many refusals since it was first seen. */
+export interface Refusal {
+  key: string;
+  action: Action;
+  at: number;
+  count: number;
+}
+
+/** Refusals are remembered this long, and for this many keys at most. */
+const REFUSAL_MS = 5 * 60_000;
+const REFUSALS_MAX = 10_000;
+
 /**
  * Maps keys (`a:<agent>`, `c:<conn>`, `ip:<addr>`) to slots of the shared
  * rate table and writes each slot's limits (defaults, per-agent overrides,
@@ -23,6 +35,9 @@ export class Limiter {
   private readonly pinned = new Map<string, number>();
   private overrides = new Map<string, Overrides>();
   private whitelist = new Set<string>();
+  private readonly refused = new Map<string, Refusal>();
+  /** told of each refusal (the live dashboard); O(1) */
+  onRefused: ((key: string) => void) | null = null;
 
   constructor(private readonly config: Config) {
     this.table = new RateTable(allocateRateTable(config.rateSlots));
@@ -68,7 +83,25 @@ export class Limiter {
   }
 
   take(key: string, action: Action, now = Date.now()): TakeResult {
-    return this.table.take(this.slotFor(key), ACTION_INDEX[action], now);
+    const r = this.table.take(this.slotFor(key), ACTION_INDEX[action], now);
+    if (!r.allowed) this.refuse(key, action, now);
+    return r;
+  }
+
+  private refuse(key: string, action: Action, now: number): void {
+    const prev = this.refused.get(key);
+    if (!prev && this.refused.size >= REFUSALS_MAX) return;
+    this.refused.set(key, { key, action, at: now, count: (prev?.count ?? 0) + 1 });
+    this.onRefused?.(key);
+  }
+
+  refusal(key: string): Refusal | undefined {
+    return this.refused.get(key);
+  }
+
+  /** The keys refused in the last five minutes, most recent first (at most `max`). */
+  refusals(max = 200): Refusal[] {
+    return [...this.refused.values()].sort((a, b) => b.at - a.at).slice(0, max);
   }
 
   /** Keeps a key's slot while a connection uses it. */
@@ -83,6 +116,7 @@ export class Limiter {
   }
 
   sweep(now: number): number {
+    for (const [k, r] of this.refused) if (now - r.at > REFUSAL_MS) this.refused.delete(k);
     let freed = 0;
     for (const [key, slot] of this.slots) {
       if (this.pinned.has(key) || !this.table.isIdle(slot, now)) continue;

@@ -85,7 +85,11 @@ export class LocalFleet implements Fleet {
     return [...this.byAgent.values()].map((c) => c.agent());
   }
 
+  /** told of every join, leave and status change, whoever watches presence (the live dashboard) */
+  onPresence: ((agent: string) => void) | null = null;
+
   presence(frame: HubFrame<'agent_joined' | 'agent_left' | 'status_changed'>, except?: Connection): void {
+    this.onPresence?.(frame.type === 'agent_left' ? frame.agent_id : frame.agent.agent_id);
     const text = encodeOnce(frame);
     for (const c of this.watchers) {
       if (c === except) continue;

@@ -41,8 +41,6 @@ export interface SchedulerDeps {
     schedulerFallbackMs: number;
     taskSweepMs: number;
   };
-  /** told of every agent state change (the live dashboard); O(1), called on the hot path */
-  onAgent?: (agent: string, state: FsmState, task: string | null) => void;
 }
 
 /**
@@ -61,6 +59,8 @@ export class Scheduler {
   private readonly timers: NodeJS.Timeout[] = [];
   private readonly lastTouch = new Map<string, number>();
   private readonly dueTimer: DueTimer;
+  /** told of every agent state change (the live dashboard); O(1), called on the hot path */
+  onAgent: ((agent: string) => void) | null = null;
 
   constructor(private readonly d: SchedulerDeps) {
     const t = d.timers;
@@ -133,7 +133,7 @@ export class Scheduler {
     if (f.state !== state || f.task !== task) {
       this.d.log.debug({ agent_id: agent, from: f.state, to: state, task_id: task }, 'agent fsm');
       f.since = Date.now();
-      this.d.onAgent?.(agent, state, task);
+      this.onAgent?.(agent);
     }
     f.state = state;
     f.task = task;
@@ -251,7 +251,7 @@ export class Scheduler {
     const f = this.fsm.get(agent);
     if (f?.timer) clearTimeout(f.timer);
     this.fsm.delete(agent);
-    this.d.onAgent?.(agent, 'offline', null);
+    this.onAgent?.(agent);
     const reclaimed = await this.d.tasks.call('reclaimAgent', { agent, reason: 'agent_disconnected' });
     if (reclaimed.length) {
       this.d.log.info({ agent_id: agent, tasks: reclaimed.map((t) => t.id) }, 'tasks reclaimed from departed agent');

@@ -12,6 +12,8 @@ export interface SamplerDeps {
   compactMinBytes: number;
   /** the task queue depth, for /api/metrics */
   queueDepth: (depth: number, now: number) => void;
+  /** after each sample (the live dashboard) */
+  sampled?: () => void;
 }
 
 interface TableHealth {
@@ -49,6 +51,7 @@ export class StorageSampler {
   async sample(): Promise<void> {
     const queued = await this.measure();
     this.d.queueDepth(queued, Date.now());
+    this.d.sampled?.();
   }
 
   /** Refreshes the table figures; returns the task queue depth. Callers during a measurement share it. */

@@ -54,3 +54,19 @@ export function pruneBackups(dataDir: string, keep: number): string[] {
   for (const n of removed) rmSync(join(backupsDir(dataDir), n), { recursive: true, force: true });
   return removed;
 }
+
+/** Each backup folder, newest first, as an operator lists them: when, complete or not, how big. */
+export function backupSummaries(dataDir: string) {
+  return listBackups(dataDir)
+    .reverse()
+    .map((name) => {
+      const m = readManifestAt(join(backupsDir(dataDir), name));
+      return {
+        name,
+        created_at: m?.created_at ?? null,
+        status: m === null ? 'incomplete' : m.failed.length ? 'partial' : 'complete',
+        bytes: m?.domains.reduce((n, d) => n + d.bytes, 0) ?? 0,
+        failed: m?.failed ?? [],
+      };
+    });
+}

@@ -430,7 +430,10 @@ describe('task pipeline: fleet, shapes and lifecycle', () => {
     // the submitter cancels its own queued task on the public port
     const q = (await submit(ctx, 'sub', { description: 'never mind', needed_capabilities: ['nobody'] })).body.task_id;
     const own = await api(ctx.hub.url, 'POST', `/api/tasks/${q}/cancel`, { token: ctx.tok.sub });
-    assert.deepEqual([own.status, own.body], [200, { status: 'cancelled', task_id: q, previous_status: 'queued' }]);
+    assert.deepEqual(
+      [own.status, own.body],
+      [200, { status: 'cancelled', task_id: q, previous_status: 'queued', dependents_failed: 0 }],
+    );
     await leave(ctx, [w, 'dl']);
   });
 

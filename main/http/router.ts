@@ -45,6 +45,8 @@ export interface Reply {
   status?: number;
   body: unknown;
   headers?: Record<string, string>;
+  /** the route answers itself on the response (a stream); `body` is then ignored */
+  stream?: (res: ServerResponse) => void;
 }
 
 export interface Route {
@@ -222,7 +224,8 @@ export function handler(d: RouterDeps, routes: Compiled[], rewrite: (path: strin
         return q.value;
       };
       const out = await route.handler({ req, params, query: url.searchParams, body, raw, agent, ip, parse });
-      send(res, out.status ?? 200, out.body, out.headers);
+      if (out.stream) out.stream(res);
+      else send(res, out.status ?? 200, out.body, out.headers);
     } catch (err) {
       sendError(res, err, d.log);
     }
