@@ -1,0 +1,215 @@
+import assert from 'node:assert/strict';
+import { rmSync } from 'node:fs';
+import { after, describe, test } from 'node:test';
+import type { BatchResult } from '../shared/batch.js';
+import type { TaskCaps, TaskReport } from '../shared/domains/tasks.js';
+import type { Task, TaskSubmit } from '../shared/schemas/tasks.js';
+import { type DomainEnv, openDomainEnv } from '../storage/env.js';
+import { cleanDead, drain, retryDead } from '../storage/task-bulk.js';
+import { BACKOFF_MAX_MS, backoffWait, TASK_DBS, type TaskDb, TaskStore } from '../storage/tasks.js';
+import { batchHandler } from '../workers/batch-handler.js';
+import { tempDir } from './helpers/hub.js';
+
+const dirs: string[] = [];
+const envs: DomainEnv<TaskDb>[] = [];
+after(async () => {
+  for (const e of envs) await e.close();
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+const CAPS: TaskCaps = {
+  maxReclaims: 5,
+  taskTtlMs: 0,
+  staleMs: 1_000,
+  staleWorkingMs: 2_000,
+  idempotencyTtlMs: 1_000,
+  keepCompleted: 1_000,
+  keepCompletedMs: 0,
+  keepDead: 1_000,
+  keepDeadMs: 0,
+};
+
+function tasks(caps: Partial<TaskCaps> = {}, dir = tempDir('agentcom-taskq-')) {
+  dirs.push(dir);
+  const env = openDomainEnv(dir, 'tasks', TASK_DBS);
+  envs.push(env);
+  const store = new TaskStore(env, { ...CAPS, ...caps });
+  const tx = <T>(fn: () => T): T => env.root.transactionSync(fn);
+  const submit = (input: TaskSubmit, at: number): Task => tx(() => store.submit(input, 'sub', at).task);
+  const agent = (agent_id: string) => ({ agent_id, capabilities: [] });
+  return { env, store, tx, submit, agent, dir };
+}
+
+describe('delayed tasks and back-off in the store', () => {
+  test('a delayed task is queued when due, in its lane at its due time (behind what was queued before)', () => {
+    const { store, tx, submit, agent } = tasks();
+    const delayed = submit({ description: 'd', run_at: 100 }, 1);
+    const early = submit({ description: 'e' }, 50);
+    assert.equal(delayed.status, 'scheduled');
+    assert.deepEqual(
+      tx(() => store.promote(99)),
+      { promoted: 0, next_due: 100 },
+    );
+    const late = submit({ description: 'l' }, 150);
+    assert.deepEqual(
+      tx(() => store.promote(200)),
+      { promoted: 1, next_due: null },
+    );
+    const order = tx(() => store.schedule([agent('a'), agent('b'), agent('c')], 201)).map((t) => t.id);
+    assert.deepEqual(order, [early.id, delayed.id, late.id]);
+  });
+
+  test('back-off waits: fixed, or doubling from delay_ms; capped; none without a back-off', () => {
+    assert.deepEqual(
+      [1, 2, 3].map((n) => backoffWait({ type: 'exponential', delay_ms: 100 }, n)),
+      [100, 200, 400],
+    );
+    assert.deepEqual(
+      [1, 2].map((n) => backoffWait({ type: 'fixed', delay_ms: 70 }, n)),
+      [70, 70],
+    );
+    assert.equal(backoffWait({ type: 'exponential', delay_ms: 1000 }, 100), BACKOFF_MAX_MS);
+    assert.equal(backoffWait(null, 3), 0);
+  });
+
+  test('a failure with a back-off schedules the retry; it is due at retry_at, then queued', () => {
+    const { store, tx, submit, agent } = tasks();
+    const t = submit({ description: 'b', backoff: { type: 'fixed', delay_ms: 30 } }, 1);
+    tx(() => store.schedule([agent('a')], 2));
+    const r = tx(() => store.fail({ task_id: t.id, generation: 1, error: 'x' }, 10));
+    assert.deepEqual([r.outcome, r.task.status, r.task.retry_at], ['retried', 'scheduled', 40]);
+    assert.deepEqual(
+      tx(() => store.schedule([agent('a')], 20)),
+      [],
+      'not before its back-off',
+    );
+    assert.equal(tx(() => store.promote(40)).promoted, 1);
+    const again = store.get(t.id);
+    assert.deepEqual([again.status, again.retry_at], ['queued', null]);
+  });
+});
+
+describe('retention, bulk actions and the change log', () => {
+  test('only the newest completed tasks within the count stay; removals are counted', () => {
+    const { store, tx, submit, agent } = tasks({ keepCompleted: 2 });
+    const ids: string[] = [];
+    for (let i = 0; i < 4; i++) {
+      const t = submit({ description: `t${i}` }, i);
+      tx(() => store.schedule([agent('a')], 10 + i));
+      tx(() => store.complete({ task_id: t.id, generation: 1 }, 20 + i));
+      ids.push(t.id);
+    }
+    tx(() => store.retention.trimCounts());
+    assert.deepEqual(
+      ids.map((id) => store.find(id)?.status ?? null),
+      [null, null, 'completed', 'completed'],
+    );
+    assert.deepEqual(store.stats().removed, { completed: 2, dead_letter: 0 });
+    assert.equal(store.stats().by_status.completed, 2);
+  });
+
+  test('drain takes the waiting tasks of a lane; bulk retry and clean take dead letters in steps', () => {
+    const { store, tx, submit, agent } = tasks();
+    const high = submit({ description: 'h', priority: 'high' }, 1);
+    const low = submit({ description: 'l', priority: 'low' }, 2);
+    const step = tx(() => drain(store, { lane: 1, scheduled: false }, 3));
+    assert.deepEqual(step, { done: [high.id], failed: [], more: false });
+    assert.equal(store.get(low.id).status, 'queued');
+    const dead: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      const t = submit({ description: `d${i}`, max_retries: 0, priority: 'urgent' }, 10 + i);
+      tx(() => store.schedule([agent('a')], 20 + i));
+      tx(() => store.fail({ task_id: t.id, generation: 1, error: 'x' }, 30 + i));
+      dead.push(t.id);
+    }
+    const retried = tx(() => retryDead(store, { before: 31, skip: 0 }, 40));
+    assert.deepEqual(retried.done, dead.slice(0, 2), 'those dead by `before`, oldest first');
+    const cleaned = tx(() => cleanDead(store, { ids: [dead[2], low.id] }, 41));
+    assert.deepEqual(cleaned, { done: [dead[2]], failed: [{ task_id: low.id, error: 'task_not_found' }], more: false });
+    assert.equal(store.stats().dead_letter, 0);
+  });
+
+  test('pausing a lane keeps its tasks queued; the pause is kept across a reopen', async () => {
+    const { env, store, tx, submit, agent, dir } = tasks();
+    const low = submit({ description: 'l', priority: 'low' }, 1);
+    tx(() => store.pause(3, true));
+    assert.deepEqual(
+      tx(() => store.schedule([agent('a')], 2)),
+      [],
+    );
+    await env.close();
+    envs.splice(envs.indexOf(env), 1);
+    const again = tasks({}, dir);
+    assert.deepEqual(again.store.stats().paused, { all: false, lanes: [3] });
+    again.tx(() => again.store.pause(null, true));
+    again.tx(() => again.store.pause(3, false));
+    assert.deepEqual(
+      again.tx(() => again.store.schedule([agent('a')], 3)),
+      [],
+      'the whole queue is paused',
+    );
+    again.tx(() => again.store.pause(null, false));
+    assert.equal(again.tx(() => again.store.schedule([agent('a')], 4))[0].id, low.id);
+  });
+
+  test('a store written before the new indexes is reindexed once: states, counts, failed dependencies', async () => {
+    const { env, store, tx, submit, agent, dir } = tasks();
+    const done = submit({ description: 'done' }, 1);
+    tx(() => store.schedule([agent('a')], 2));
+    tx(() => store.complete({ task_id: done.id, generation: 1 }, 3));
+    const dep = submit({ description: 'dep', needed_capabilities: ['x'] }, 4);
+    const child = submit({ description: 'child', depends_on: [dep.id] }, 5);
+    // what an older hub left: the task records only (and its dependency cancelled without a cascade)
+    tx(() => {
+      for (const name of ['queue', 'dead', 'done', 'due', 'deps', 'counts', 'byAgent'] as const) {
+        for (const k of [...env.dbs[name].getKeys({})]) env.dbs[name].removeSync(k);
+      }
+      env.dbs.tasks.removeSync(dep.id);
+    });
+    await env.close();
+    envs.splice(envs.indexOf(env), 1);
+    const again = tasks({}, dir);
+    const s = again.store.stats();
+    assert.deepEqual(s.by_status, { scheduled: 0, queued: 0, assigned: 0, completed: 1 });
+    assert.equal(s.dead_letter, 1);
+    assert.equal(again.store.get(child.id).last_error, `dependency_failed: ${dep.id} cancelled`);
+    assert.deepEqual(
+      again.store.queries.list({ status: 'completed' }).tasks.map((t) => t.id),
+      [done.id],
+    );
+  });
+
+  test('the worker reports figures after each batch, and changes only while main watches (a failed item leaves none)', async () => {
+    const { env, store } = tasks();
+    const ops = {
+      submit: (s: TaskStore, a: { d: string }, now: number) => s.submit({ description: a.d }, 'sub', now).task.id,
+      boom: (s: TaskStore, _a: unknown, now: number) => {
+        s.submit({ description: 'rolled back' }, 'sub', now);
+        throw new Error('boom');
+      },
+    };
+    const run = batchHandler(() => ({ root: env.root, path: env.path, store }), ops, {
+      domain: 'tasks',
+      names: TASK_DBS,
+      changes: (s) => s.changes,
+      report: (s): TaskReport => ({ figures: s.figures(), changes: s.changes.take() }),
+    });
+    const quiet = (await run({ items: [{ op: 'submit', args: { d: 'a' } }], now: 1 })) as BatchResult;
+    assert.deepEqual((quiet.report as TaskReport).changes, []);
+    assert.equal((quiet.report as TaskReport).figures.by_status.queued, 1);
+    const watched = (await run({
+      items: [
+        { op: 'submit', args: { d: 'b' } },
+        { op: 'boom', args: {} },
+      ],
+      now: 2,
+      live: true,
+    })) as BatchResult;
+    const changes = (watched.report as TaskReport).changes;
+    assert.deepEqual(
+      changes.map((c) => ('removed' in c ? 'removed' : c.description)),
+      ['b'],
+    );
+    assert.equal((watched.report as TaskReport).figures.by_status.queued, 2);
+  });
+});
