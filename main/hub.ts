@@ -199,6 +199,7 @@ async function startLocked(config: Config, log: Logger, dataDir: string, lock: D
     counters,
     violations,
     validator,
+    tasks: live.figures,
   };
   const metricsApi = () => metrics.api(sources);
   const hubHealth = () =>

@@ -1,5 +1,6 @@
 import { build, type Histogram } from 'hdr-histogram-js';
 import type { DomainStats } from '../shared/domains/domain.js';
+import type { TaskFigures } from '../shared/domains/tasks.js';
 import type { DeliveryCounters } from './fanout.js';
 import type { Fleet } from './fleet.js';
 import type { FsmState } from './scheduler.js';
@@ -18,6 +19,8 @@ export interface MetricSources {
   counters: DeliveryCounters;
   violations: { total: number };
   validator: { lenientAccepted: number };
+  /** the tasks domain's figures after its last batch */
+  tasks: () => TaskFigures | null;
 }
 
 const HOUR = 3600_000;
@@ -254,6 +257,20 @@ export class Metrics {
       [['', src.validator.lenientAccepted]],
       'counter',
     );
+    const tasks = src.tasks();
+    if (tasks) {
+      gauge(
+        'agentcom_tasks',
+        'Tasks by state.',
+        Object.entries(tasks.by_status).map(([s, n]) => [`{state="${s}"}`, n]),
+      );
+      gauge(
+        'agentcom_tasks_removed_total',
+        'Finished tasks removed by retention.',
+        Object.entries(tasks.removed).map(([s, n]) => [`{state="${s}"}`, n]),
+        'counter',
+      );
+    }
     const mem = process.memoryUsage();
     gauge('agentcom_rss_bytes', 'Resident set size of the hub process.', [['', mem.rss]]);
     return `${lines.join('\n')}\n`;

@@ -136,6 +136,16 @@ describe('the live dashboard in a real browser', { skip: !existsSync(CHROMIUM) &
     await textIs(page, '#channels tr[data-channel="ui-news"] td:nth-child(2)', '1');
   });
 
+  test('a backup started from the page shows its result; an agent is disconnected by a click', async () => {
+    await page.click('#backup-now');
+    await textIs(page, '#backup-runs tr:nth-child(2) td:nth-child(2)', 'complete');
+    await page.waitForSelector('#backups tr:nth-child(2)', { timeout: WAIT });
+    const w = agents[0];
+    await page.click('#agents tr[data-id="ui-worker"] button[data-act="disconnect"]');
+    assert.equal((await w.waitClose(WAIT)).code, 4000);
+    await page.waitForSelector('#agents tr[data-id="ui-worker"]', { state: 'detached', timeout: WAIT });
+  });
+
   test('the header turns red when the hub is unreachable', async () => {
     await hub.stop();
     await page.waitForSelector('#top.down', { timeout: WAIT });

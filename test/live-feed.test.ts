@@ -139,3 +139,21 @@ describe('GET /admin/live', () => {
     ctrl.abort();
   });
 });
+
+describe('GET /admin/rate-limited', () => {
+  let hub: TestHub;
+  before(async () => {
+    hub = await startTestHub({ rateLimits: { http: { capacity: 2, per_min: 0 } } });
+  });
+  after(() => hub.stop());
+
+  test('lists the keys the limiter refused lately, with the action and how often', async () => {
+    const token = await tokenFor(hub, 'greedy');
+    const codes: number[] = [];
+    for (let i = 0; i < 4; i++) codes.push((await api(hub.url, 'GET', '/api/agents/states', { token })).status);
+    assert.deepEqual(codes, [200, 200, 429, 429]);
+    const r = await api(hub.adminUrl, 'GET', '/admin/rate-limited', { token: ADMIN_TOKEN });
+    const mine = r.body.refusals.find((x: { key: string }) => x.key === 'a:greedy');
+    assert.deepEqual([mine.action, mine.count], ['http', 2]);
+  });
+});

@@ -288,6 +288,9 @@ describe('task retention', () => {
     await until(async () => (await stats(ctx)).removed.dead_letter === 1, 'one dead letter removed');
     const h = await api(ctx.hub.adminUrl, 'GET', '/health', { token: ADMIN_TOKEN });
     assert.deepEqual(h.body.tasks.removed, { completed: 2, dead_letter: 1 });
+    const prom = (await api(ctx.hub.adminUrl, 'GET', '/metrics', { token: ADMIN_TOKEN })).body as string;
+    assert.match(prom, /agentcom_tasks_removed_total\{state="completed"\} 2/);
+    assert.match(prom, /agentcom_tasks\{state="completed"\} 2/);
   });
 });
 
