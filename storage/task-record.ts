@@ -56,3 +56,13 @@ export function newTask(input: TaskSubmit, by: string, now: number): Task {
     backoff: input.backoff ?? null,
   };
 }
+
+/** The longest wait of one back-off: an exponential one stops growing here. */
+export const BACKOFF_MAX_MS = 24 * 3600_000;
+
+/** The wait before the `n`th retry (n ≥ 1) of a task with a back-off. */
+export function backoffWait(b: Task['backoff'], n: number): number {
+  if (!b) return 0;
+  const ms = b.type === 'fixed' ? b.delay_ms : b.delay_ms * 2 ** Math.min(n - 1, 40);
+  return Math.min(ms, BACKOFF_MAX_MS);
+}

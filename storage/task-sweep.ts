@@ -1,6 +1,31 @@
 import type { Promoted, SweepInput, SweepResult } from '../shared/domains/tasks.js';
 import type { Task } from '../shared/schemas/tasks.js';
+import type { QueueEntry } from './task-index.js';
 import type { TaskStore } from './tasks.js';
+
+/**
+ * The tasks the sweep must look at, from the indexes (never a scan of the
+ * task table): waiting ones past their deadline or, with a queue TTL,
+ * queued ones older than it; and every assigned one.
+ */
+function sweepable(store: TaskStore, now: number): Task[] {
+  const out: Task[] = [];
+  const ttl = store.caps.taskTtlMs;
+  for (const { key, value } of store.ix.db.queue.getRange({})) {
+    const [, since, id] = key as [number, number, string];
+    const e = value as QueueEntry;
+    const late = e.by != null && e.by < now;
+    if (late || (ttl > 0 && e.ttl !== false && now - since > ttl)) out.push(store.get(id));
+  }
+  for (const { key, value } of store.ix.db.due.getRange({})) {
+    if (value != null && (value as number) < now) out.push(store.get((key as [number, string])[1]));
+  }
+  for (const key of store.ix.db.byAgent.getKeys({})) {
+    const t = store.find((key as [string, string])[1]);
+    if (t?.status === 'assigned') out.push(t);
+  }
+  return out;
+}
 
 /** Removals for age per sweep at most; the next sweep goes on. */
 const RETENTION_STEP = 10_000;
@@ -19,7 +44,7 @@ export function sweepTasks(store: TaskStore, input: SweepInput, now: number): Sw
   const { taskTtlMs, staleMs, staleWorkingMs } = store.caps;
   const reclaimed: Task[] = [];
   const expired: Task[] = [];
-  for (const t of store.sweepable(now)) {
+  for (const t of sweepable(store, now)) {
     if (t.complete_by !== null && t.complete_by < now) {
       expired.push({ ...t });
       store.expire(t, 'complete_by_expired', now);

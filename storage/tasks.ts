@@ -6,25 +6,18 @@ import { IdempotencyStore } from './idempotency.js';
 import { TaskChanges } from './task-changes.js';
 import { TaskDeps } from './task-deps.js';
 import { DEPENDENCY_FAILED, type QueueEntry, TASK_DBS, type TaskDb, TaskIndex } from './task-index.js';
+import { LanePause } from './task-pause.js';
 import { TaskQueries } from './task-queries.js';
-import { newTask } from './task-record.js';
+import { backoffWait, newTask } from './task-record.js';
 import { reindexTasks } from './task-reindex.js';
 import { TaskRetention } from './task-retention.js';
 import { routingFor } from './task-routing.js';
 
-export { TASK_DBS, type TaskDb };
+export { BACKOFF_MAX_MS, backoffWait } from './task-record.js';
 
-/** The longest wait of one back-off: an exponential one stops growing here. */
-export const BACKOFF_MAX_MS = 24 * 3600_000;
-const PAUSED = 'paused';
 const LANES = [0, 1, 2, 3];
 
-/** The wait before the `n`th retry (n ≥ 1) of a task with a back-off. */
-export function backoffWait(b: Task['backoff'], n: number): number {
-  if (!b) return 0;
-  const ms = b.type === 'fixed' ? b.delay_ms : b.delay_ms * 2 ** Math.min(n - 1, 40);
-  return Math.min(ms, BACKOFF_MAX_MS);
-}
+export { TASK_DBS, type TaskDb };
 
 /**
  * The tasks domain (§4 Task queue, §9.8–9.13, §9.27): delayed tasks, lanes,
@@ -41,7 +34,7 @@ export class TaskStore {
   readonly deps: TaskDeps;
   readonly retention: TaskRetention;
   readonly changes = new TaskChanges();
-  private paused: PauseState;
+  readonly pauses: LanePause;
 
   constructor(
     env: DomainEnv<TaskDb>,
@@ -54,7 +47,7 @@ export class TaskStore {
     this.deps = new TaskDeps(this.ix);
     this.retention = new TaskRetention(this.ix, caps);
     env.root.transactionSync(() => reindexTasks(this.ix, this.deps, (t, r, d, now) => this.dead(t, r, now, d)));
-    this.paused = (db.counts.get(PAUSED) as PauseState | undefined) ?? { all: false, lanes: [] };
+    this.pauses = new LanePause(db.counts);
   }
 
   counts(): Record<string, number> {
@@ -73,7 +66,7 @@ export class TaskStore {
       },
       dependency_failed: n(DEPENDENCY_FAILED),
       removed: this.retention.removed(),
-      paused: this.paused,
+      paused: this.pauses.state,
     };
   }
 
@@ -117,13 +110,13 @@ export class TaskStore {
    * capabilities (or its `assign_to` agent).
    */
   schedule(candidates: Candidate[], now: number): Task[] {
-    if (this.paused.all) return [];
+    if (this.pauses.state.all) return [];
     const free = new Map(candidates.map((c) => [c.agent_id, new Set(c.capabilities)]));
     const picks: Array<[Task, string]> = [];
     // read lazily and stop once every candidate has a task; write after the cursor is done
     for (const lane of LANES) {
       if (free.size === 0) break;
-      if (this.paused.lanes.includes(lane)) continue;
+      if (this.pauses.state.lanes.includes(lane)) continue;
       for (const { key, value } of this.ix.db.queue.getRange({ start: [lane], end: [lane + 1] })) {
         if (free.size === 0) break;
         const e = value as QueueEntry;
@@ -368,37 +361,8 @@ export class TaskStore {
     return t;
   }
 
-  /** Pauses or resumes a lane (0 urgent … 3 low) or, with `lane` null, the whole queue: persisted, applied at the next pass. */
+  /** Pauses or resumes a lane (0 urgent … 3 low) or, with `lane` null, the whole queue: stored, applied at the next pass. */
   pause(lane: number | null, paused: boolean): PauseState {
-    const p = this.paused;
-    const lanes = lane === null ? p.lanes : p.lanes.filter((l) => l !== lane);
-    if (lane !== null && paused) lanes.push(lane);
-    this.paused = { all: lane === null ? paused : p.all, lanes: lanes.sort() };
-    this.ix.db.counts.putSync(PAUSED, this.paused);
-    return this.paused;
-  }
-
-  /**
-   * The tasks the sweep must look at, from the indexes (never a scan of the
-   * task table): waiting ones past their deadline or, with a queue TTL,
-   * queued ones older than it; and every assigned one.
-   */
-  sweepable(now: number): Task[] {
-    const out: Task[] = [];
-    const ttl = this.caps.taskTtlMs;
-    for (const { key, value } of this.ix.db.queue.getRange({})) {
-      const [, createdAt, id] = key as [number, number, string];
-      const e = value as QueueEntry;
-      const late = e.by != null && e.by < now;
-      if (late || (ttl > 0 && e.ttl !== false && now - createdAt > ttl)) out.push(this.get(id));
-    }
-    for (const { key, value } of this.ix.db.due.getRange({})) {
-      if (value != null && (value as number) < now) out.push(this.get((key as [number, string])[1]));
-    }
-    for (const key of this.ix.db.byAgent.getKeys({})) {
-      const t = this.find((key as [string, string])[1]);
-      if (t?.status === 'assigned') out.push(t);
-    }
-    return out;
+    return this.pauses.set(lane, paused);
   }
 }

@@ -177,58 +177,6 @@ describe('task lanes and the scheduler', () => {
     );
   });
 
-  test('a dependant of a dead-lettered dependency fails as dependency_failed, and its own dependants with it', () => {
-    const { store, tx, submit, schedule } = tasks();
-    const dep = submit({ description: 'dep', max_retries: 1 }, 1);
-    const child = submit({ description: 'child', depends_on: [dep.id] }, 2);
-    const grandchild = submit({ description: 'grandchild', depends_on: [child.id], delay_ms: 50 }, 3);
-    schedule([agent('w')], 4);
-    tx(() => store.fail({ task_id: dep.id, generation: 1, error: 'no' }, 5));
-    assert.equal(store.get(dep.id).status, 'dead_letter');
-    const c = store.get(child.id);
-    assert.deepEqual([c.status, c.last_error], ['dead_letter', `dependency_failed: ${dep.id} dead_letter (no)`]);
-    assert.deepEqual(c.history[0].details, { reason: c.last_error, dependency: dep.id, cause: 'dead_letter (no)' });
-    const g = store.get(grandchild.id);
-    assert.equal(g.status, 'dead_letter', 'a scheduled dependant fails too');
-    assert.equal(g.last_error, `dependency_failed: ${child.id} dead_letter (dependency_failed)`);
-    assert.equal(store.stats().dependency_failed, 2);
-    assert.deepEqual(schedule([agent('w')], 6), []);
-  });
-
-  test('a dependant of a cancelled dependency fails; a submit on a dead letter is refused; a retry waits for a live one', () => {
-    const { store, tx, submit, schedule, code } = tasks();
-    const dep = submit({ description: 'dep', max_retries: 1 }, 1);
-    const child = submit({ description: 'child', depends_on: [dep.id] }, 2);
-    tx(() => store.cancel(dep.id, null, 3));
-    assert.equal(store.get(child.id).last_error, `dependency_failed: ${dep.id} cancelled`);
-    // the dependency dies; a new dependant is refused, a retried one waits for it again
-    const dep2 = submit({ description: 'dep2', max_retries: 1 }, 4);
-    const child2 = submit({ description: 'child2', depends_on: [dep2.id] }, 5);
-    schedule([agent('w')], 6);
-    tx(() => store.fail({ task_id: dep2.id, generation: 1, error: 'no' }, 7));
-    assert.equal(
-      code(() => store.submit({ description: 'x', depends_on: [dep2.id] }, 's', 8)),
-      'validation_failed',
-    );
-    assert.equal(
-      code(() => store.retry(child2.id, null, 8)),
-      'dependency_failed',
-    );
-    tx(() => store.retry(dep2.id, null, 9));
-    assert.equal(tx(() => store.retry(child2.id, null, 10)).status, 'queued');
-    assert.deepEqual(
-      schedule([agent('w')], 11).map((t) => t.id),
-      [dep2.id],
-      'the dependant still waits',
-    );
-    tx(() => store.complete({ task_id: dep2.id, generation: 3 }, 12));
-    assert.deepEqual(
-      schedule([agent('w')], 13).map((t) => t.id),
-      [child2.id],
-    );
-    assert.equal(store.stats().dependency_failed, 1, 'the retried one left the count');
-  });
-
   test('unknown depends_on ids are a validation_failed HubError naming each one', () => {
     const { store, submit, code } = tasks();
     const known = submit({ description: 'known' }, 1);
