@@ -4,6 +4,7 @@ import { after, describe, test } from 'node:test';
 import { killChildHubs, spawnChildHub } from './helpers/child-hub.js';
 import { connectAgent, sleep, type TestClient } from './helpers/client.js';
 import { api, startTestHub, tempDir, tokenFor, whitelist } from './helpers/hub.js';
+import { until } from './helpers/tasks.js';
 
 const WAIT = 10_000;
 
@@ -12,16 +13,6 @@ after(async () => {
   await killChildHubs();
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
-
-async function until<T>(probe: () => Promise<T | undefined | false>, what: string, ms = 20_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await probe();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out: ${what}`);
-    await sleep(50);
-  }
-}
 
 /** What the fleet saw, across both lives of the hub. */
 interface Ledger {
@@ -131,10 +122,14 @@ describe('task durability across restarts', () => {
 
     hub = await spawnChildHub(dir, { flags });
     await Promise.all(fleet.map((a) => a.connect(hub.wsUrl)));
-    const stats = await until(async () => {
-      const r = await api(hub.url, 'GET', '/api/tasks/stats', { token: tSub });
-      return r.body.by_status.queued + r.body.by_status.assigned === 0 && r.body;
-    }, 'the pipeline drained');
+    const stats = await until(
+      async () => {
+        const r = await api(hub.url, 'GET', '/api/tasks/stats', { token: tSub });
+        return r.body.by_status.queued + r.body.by_status.assigned === 0 && r.body;
+      },
+      'the pipeline drained',
+      20_000,
+    );
     assert.ok(stats.by_status.completed + stats.dead_letter >= acked.length);
 
     for (const id of acked) {

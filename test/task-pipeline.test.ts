@@ -1,11 +1,9 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
-import { connectAgent, sleep, type TestClient } from './helpers/client.js';
-import { ADMIN_TOKEN, api, startTestHub, type TestHub, tokenFor, whitelist } from './helpers/hub.js';
+import { describe, test } from 'node:test';
+import { connectAgent, type TestClient } from './helpers/client.js';
+import { ADMIN_TOKEN, api } from './helpers/hub.js';
 import { ASSIGN_KEYS, ROUTING_KEYS } from './helpers/task-frames.js';
-
-/** WS and HTTP waits are generous (other suites share the cores); hub timers are small. */
-const WAIT = 10_000;
+import { type Ctx, harness, until, WAIT } from './helpers/tasks.js';
 
 /** Sends a frame and waits (generously) for the reply of `type`. */
 function ask(c: TestClient, frame: object, type: string, pred?: (f: any) => boolean): Promise<any> {
@@ -14,35 +12,9 @@ function ask(c: TestClient, frame: object, type: string, pred?: (f: any) => bool
   return p;
 }
 
-async function until<T>(probe: () => Promise<T | undefined | false>, what: string, ms = WAIT): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await probe();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out: ${what}`);
-    await sleep(25);
-  }
-}
-
 /** Round trip on the socket: every reply to frames sent before it has arrived. */
 async function settle(c: TestClient): Promise<void> {
   await ask(c, { type: 'ping' }, 'pong');
-}
-
-interface Ctx {
-  hub: TestHub;
-  tok: Record<string, string>;
-}
-
-function harness(overrides: Parameters<typeof startTestHub>[0], agents: string[]): Ctx {
-  const ctx = { tok: {} } as Ctx;
-  before(async () => {
-    ctx.hub = await startTestHub(overrides);
-    for (const a of agents) ctx.tok[a] = await tokenFor(ctx.hub, a);
-    await whitelist(ctx.hub, ...agents);
-  });
-  after(() => ctx.hub.stop());
-  return ctx;
 }
 
 const submit = (ctx: Ctx, by: string, body: object, headers?: Record<string, string>) =>

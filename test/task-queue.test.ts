@@ -1,36 +1,8 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
-import { connectAgent, sleep, type TestClient } from './helpers/client.js';
-import { ADMIN_TOKEN, api, startTestHub, type TestHub, tokenFor, whitelist } from './helpers/hub.js';
-
-/** Waits are generous (other suites share the cores); no assert measures time. */
-const WAIT = 10_000;
-
-async function until<T>(probe: () => Promise<T | undefined | false>, what: string, ms = WAIT): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await probe();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out: ${what}`);
-    await sleep(25);
-  }
-}
-
-interface Ctx {
-  hub: TestHub;
-  tok: Record<string, string>;
-}
-
-function harness(overrides: Parameters<typeof startTestHub>[0], agents: string[]): Ctx {
-  const ctx = { tok: {} } as Ctx;
-  before(async () => {
-    ctx.hub = await startTestHub(overrides);
-    for (const a of agents) ctx.tok[a] = await tokenFor(ctx.hub, a);
-    await whitelist(ctx.hub, ...agents);
-  });
-  after(() => ctx.hub.stop());
-  return ctx;
-}
+import { describe, test } from 'node:test';
+import { connectAgent, type TestClient } from './helpers/client.js';
+import { ADMIN_TOKEN, api } from './helpers/hub.js';
+import { type Ctx, harness, until } from './helpers/tasks.js';
 
 const submit = (ctx: Ctx, body: object) => api(ctx.hub.url, 'POST', '/api/tasks', { token: ctx.tok.sub, body });
 const task = async (ctx: Ctx, id: string) =>

@@ -1,61 +1,15 @@
 import assert from 'node:assert/strict';
-import { rmSync } from 'node:fs';
-import { after, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import type { BatchResult } from '../shared/batch.js';
-import type { TaskCaps, TaskReport } from '../shared/domains/tasks.js';
-import { HubError } from '../shared/errors.js';
-import type { Task, TaskSubmit } from '../shared/schemas/tasks.js';
-import { type DomainEnv, openDomainEnv } from '../storage/env.js';
+import type { TaskReport } from '../shared/domains/tasks.js';
 import { cleanDead, drain, retryDead } from '../storage/task-bulk.js';
-import { BACKOFF_MAX_MS, backoffWait, TASK_DBS, type TaskDb, TaskStore } from '../storage/tasks.js';
+import { BACKOFF_MAX_MS, backoffWait, TASK_DBS, type TaskStore } from '../storage/tasks.js';
 import { batchHandler } from '../workers/batch-handler.js';
-import { tempDir } from './helpers/hub.js';
-
-const dirs: string[] = [];
-const envs: DomainEnv<TaskDb>[] = [];
-after(async () => {
-  for (const e of envs) await e.close();
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-});
-
-const CAPS: TaskCaps = {
-  maxReclaims: 5,
-  taskTtlMs: 0,
-  staleMs: 1_000,
-  staleWorkingMs: 2_000,
-  idempotencyTtlMs: 1_000,
-  keepCompleted: 1_000,
-  keepCompletedMs: 0,
-  keepDead: 1_000,
-  keepDeadMs: 0,
-};
-
-function tasks(caps: Partial<TaskCaps> = {}, dir = tempDir('agentcom-taskq-')) {
-  dirs.push(dir);
-  const env = openDomainEnv(dir, 'tasks', TASK_DBS);
-  envs.push(env);
-  const store = new TaskStore(env, { ...CAPS, ...caps });
-  const tx = <T>(fn: () => T): T => env.root.transactionSync(fn);
-  const submit = (input: TaskSubmit, at: number): Task => tx(() => store.submit(input, 'sub', at).task);
-  const agent = (agent_id: string) => ({ agent_id, capabilities: [] as string[] });
-  /** the HubError code a call throws, or 'ok' */
-  const code = (fn: () => unknown): string => {
-    try {
-      tx(fn);
-    } catch (e) {
-      assert.ok(e instanceof HubError, `expected a HubError, got ${String(e)}`);
-      return e.code;
-    }
-    return 'ok';
-  };
-  return { env, store, tx, submit, agent, code, dir };
-}
+import { tasks } from './helpers/task-store.js';
 
 describe('dependencies that fail', () => {
   test('a dependant of a dead-lettered dependency fails as dependency_failed, and its own dependants with it', () => {
-    const { store, tx, submit, agent } = tasks();
-    const schedule = (c: Array<{ agent_id: string; capabilities: string[] }>, at: number) =>
-      tx(() => store.schedule(c, at));
+    const { store, tx, submit, schedule, agent } = tasks();
     const dep = submit({ description: 'dep', max_retries: 1 }, 1);
     const child = submit({ description: 'child', depends_on: [dep.id] }, 2);
     const grandchild = submit({ description: 'grandchild', depends_on: [child.id], delay_ms: 50 }, 3);
@@ -73,9 +27,7 @@ describe('dependencies that fail', () => {
   });
 
   test('a dependant of a cancelled dependency fails; a submit on a dead letter is refused; a retry waits for a live one', () => {
-    const { store, tx, submit, agent, code } = tasks();
-    const schedule = (c: Array<{ agent_id: string; capabilities: string[] }>, at: number) =>
-      tx(() => store.schedule(c, at));
+    const { store, tx, submit, schedule, agent, code } = tasks();
     const dep = submit({ description: 'dep', max_retries: 1 }, 1);
     const child = submit({ description: 'child', depends_on: [dep.id] }, 2);
     tx(() => store.cancel(dep.id, null, 3));
@@ -199,15 +151,14 @@ describe('retention, bulk actions and the change log', () => {
   });
 
   test('pausing a lane keeps its tasks queued; the pause is kept across a reopen', async () => {
-    const { env, store, tx, submit, agent, dir } = tasks();
+    const { store, tx, submit, agent, dir, close } = tasks();
     const low = submit({ description: 'l', priority: 'low' }, 1);
     tx(() => store.pause(3, true));
     assert.deepEqual(
       tx(() => store.schedule([agent('a')], 2)),
       [],
     );
-    await env.close();
-    envs.splice(envs.indexOf(env), 1);
+    await close();
     const again = tasks({}, dir);
     assert.deepEqual(again.store.stats().paused, { all: false, lanes: [3] });
     again.tx(() => again.store.pause(null, true));
@@ -222,7 +173,7 @@ describe('retention, bulk actions and the change log', () => {
   });
 
   test('a store written before the new indexes is reindexed once: states, counts, failed dependencies', async () => {
-    const { env, store, tx, submit, agent, dir } = tasks();
+    const { env, store, tx, submit, agent, dir, close } = tasks();
     const done = submit({ description: 'done' }, 1);
     tx(() => store.schedule([agent('a')], 2));
     tx(() => store.complete({ task_id: done.id, generation: 1 }, 3));
@@ -235,8 +186,7 @@ describe('retention, bulk actions and the change log', () => {
       }
       env.dbs.tasks.removeSync(dep.id);
     });
-    await env.close();
-    envs.splice(envs.indexOf(env), 1);
+    await close();
     const again = tasks({}, dir);
     const s = again.store.stats();
     assert.deepEqual(s.by_status, { scheduled: 0, queued: 0, assigned: 0, completed: 1 });

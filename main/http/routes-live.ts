@@ -9,6 +9,7 @@ import type { Limiter } from '../limiter.js';
 import type { LiveFeed } from '../live-feed.js';
 import type { Logger } from '../log.js';
 import type { Route } from './router.js';
+import { acknowledgeAlert } from './routes-public.js';
 
 export interface LiveRouteDeps {
   feed: LiveFeed;
@@ -73,17 +74,7 @@ export const liveRoutes = (d: LiveRouteDeps): Route[] => [
       return { body: { status: 'disconnected', agent_id: params.agent_id } };
     },
   },
-  {
-    method: 'POST',
-    path: '/api/alerts/:rule_id/acknowledge',
-    auth: 'admin',
-    handler: ({ params }) => {
-      if (!d.alerts.acknowledge(params.rule_id))
-        throw new HubError(ErrorCode.alertNotFound, { rule_id: params.rule_id });
-      d.log.info({ rule_id: params.rule_id }, 'alert acknowledged');
-      return { body: { status: 'acknowledged', rule_id: params.rule_id } };
-    },
-  },
+  acknowledgeAlert(d.alerts, 'admin'),
   { method: 'GET', path: '/api/alerts', auth: 'admin', handler: () => ({ body: { alerts: d.alerts.list() } }) },
   {
     method: 'GET',

@@ -8,7 +8,7 @@ import type { Fleet } from '../fleet.js';
 import type { SendInput } from '../messaging.js';
 import type { Scheduler } from '../scheduler.js';
 import type { Settings } from '../settings.js';
-import { idempotencyKey, type Route } from './router.js';
+import { type AuthMode, idempotencyKey, type Route } from './router.js';
 
 export interface PublicDeps {
   fleet: Fleet;
@@ -57,6 +57,17 @@ export const configReads = (d: { settings: Settings }): Route[] => [
     handler: () => ({ body: d.settings.alert_thresholds }),
   },
 ];
+
+/** `POST /api/alerts/:rule_id/acknowledge`: an agent token on the public port, the admin token on the admin port. */
+export const acknowledgeAlert = (alerts: Alerts, auth: AuthMode): Route => ({
+  method: 'POST',
+  path: '/api/alerts/:rule_id/acknowledge',
+  auth,
+  handler: ({ params }) => {
+    if (!alerts.acknowledge(params.rule_id)) throw new HubError(ErrorCode.alertNotFound, { rule_id: params.rule_id });
+    return { body: { status: 'acknowledged', rule_id: params.rule_id } };
+  },
+});
 
 function agentState(d: PublicDeps, id: string) {
   const a = d.fleet.agent(id);
@@ -209,16 +220,7 @@ export const publicRoutes = (d: PublicDeps): Route[] => [
     auth: 'none',
     handler: () => ({ body: { alerts: d.alerts.list(), timestamp: Date.now() } }),
   },
-  {
-    method: 'POST',
-    path: '/api/alerts/:rule_id/acknowledge',
-    auth: 'auth',
-    handler: ({ params }) => {
-      if (!d.alerts.acknowledge(params.rule_id))
-        throw new HubError(ErrorCode.alertNotFound, { rule_id: params.rule_id });
-      return { body: { status: 'acknowledged', rule_id: params.rule_id } };
-    },
-  },
+  acknowledgeAlert(d.alerts, 'auth'),
   { method: 'GET', path: '/api/metrics', auth: 'none', handler: () => ({ body: d.metricsApi() }) },
   {
     method: 'GET',

@@ -72,30 +72,23 @@ export const queueRoutes = (d: QueueRouteDeps): Route[] => {
         return { body: { status: 'drained', lane: b.lane ?? null, removed: r.done } };
       },
     },
-    {
-      method: 'POST',
-      path: '/admin/dead-letter/retry',
-      auth: 'admin',
-      body: 'deadLetterBulk',
-      handler: async ({ body }) => {
-        const sel = selection(body as HttpBody<'deadLetterBulk'>);
-        const r = await steps((skip) => d.tasks.call('retryDead', sel(skip)));
-        d.log.info({ requeued: r.done, failed: r.failed_count }, 'dead letters requeued');
-        if (r.done) d.kick();
-        return { body: { status: 'requeued', requeued: r.done, failed: r.failed, failed_count: r.failed_count } };
-      },
-    },
-    {
-      method: 'POST',
-      path: '/admin/dead-letter/clean',
-      auth: 'admin',
-      body: 'deadLetterBulk',
-      handler: async ({ body }) => {
-        const sel = selection(body as HttpBody<'deadLetterBulk'>);
-        const r = await steps((skip) => d.tasks.call('cleanDead', sel(skip)));
-        d.log.info({ removed: r.done, failed: r.failed_count }, 'dead letters cleaned');
-        return { body: { status: 'cleaned', removed: r.done, failed: r.failed, failed_count: r.failed_count } };
-      },
-    },
+    ...(['retry', 'clean'] as const).map(
+      (what): Route => ({
+        method: 'POST',
+        path: `/admin/dead-letter/${what}`,
+        auth: 'admin',
+        body: 'deadLetterBulk',
+        handler: async ({ body }) => {
+          const sel = selection(body as HttpBody<'deadLetterBulk'>);
+          const op = what === 'retry' ? 'retryDead' : 'cleanDead';
+          const r = await steps((skip) => d.tasks.call(op, sel(skip)));
+          d.log.info({ done: r.done, failed: r.failed_count }, `dead letters: ${what}`);
+          if (what === 'retry' && r.done) d.kick();
+          const done =
+            what === 'retry' ? { status: 'requeued', requeued: r.done } : { status: 'cleaned', removed: r.done };
+          return { body: { ...done, failed: r.failed, failed_count: r.failed_count } };
+        },
+      }),
+    ),
   ];
 };
