@@ -80,6 +80,7 @@ export class Scheduler {
    */
   resync(): void {
     this.graceUntil = Date.now() + this.d.timers.restartGraceMs;
+    this.dueTimer.due(Date.now());
     this.timers.push(setTimeout(() => this.sweep(), this.d.timers.restartGraceMs + 10).unref());
     for (const agent of this.d.fleet.agentIds()) {
       const c = this.d.fleet.local(agent);

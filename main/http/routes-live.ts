@@ -36,7 +36,7 @@ export const liveRoutes = (d: LiveRouteDeps): Route[] => [
     method: 'GET',
     path: '/admin/live',
     auth: 'admin',
-    handler: ({ req }) => ({
+    handler: () => ({
       body: null,
       stream: (res) => {
         res.writeHead(200, {
@@ -57,7 +57,7 @@ export const liveRoutes = (d: LiveRouteDeps): Route[] => [
         d.feed.add(viewer, d.snapshot).then((w) => {
           const gone = () => d.feed.remove(w);
           if (res.destroyed) gone();
-          else req.socket.once('close', gone);
+          else res.once('close', gone);
         });
       },
     }),
