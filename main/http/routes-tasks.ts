@@ -28,7 +28,13 @@ async function cancel(d: TaskRouteDeps, id: string, by: string | null) {
     d.scheduler.release(t.assigned_to, id);
   }
   d.log.info({ task_id: id, previous_status: t.status, by: by ?? 'admin', dependents_failed }, 'task cancelled');
-  return { status: 'cancelled', task_id: id, previous_status: t.status, dependents_failed };
+  // the §3.3 shape, plus how many dependents failed with it when any did
+  return {
+    status: 'cancelled',
+    task_id: id,
+    previous_status: t.status,
+    ...(dependents_failed ? { dependents_failed } : {}),
+  };
 }
 
 async function retry(d: TaskRouteDeps, id: string, by: string | null) {
