@@ -1,4 +1,5 @@
 import { PERCENTILE_KEYS } from './hist.js';
+import { RAMP_PREFIX } from './knee.js';
 import type { BenchReport, PhaseReport } from './report.js';
 import { HIST_LABELS, summaryText } from './summary.js';
 import type { HistName } from './types.js';
@@ -59,6 +60,40 @@ function chart(title: string, series: Series[]): string {
   });
   parts.push('</svg>');
   return `<h2>${esc(title)}</h2>\n${parts.join('\n')}`;
+}
+
+/** `--find-max`: throughput against concurrency (senders × window, log scale) for the hub's and the baseline's ramps. */
+function rampChart(r: BenchReport): string {
+  const ramps = (['hub', 'baseline'] as const)
+    .map((target) => ({
+      target,
+      points: r.phases
+        .filter((p) => p.target === target && p.label.startsWith(RAMP_PREFIX))
+        .map((p) => [p.senders * (p.window ?? 1), p.throughput.ops_per_s] as [number, number]),
+    }))
+    .filter((s) => s.points.length);
+  if (!ramps.length) return '';
+  const xs = ramps.flatMap((s) => s.points.map(([c]) => Math.log2(c)));
+  const [minX, maxX] = [Math.min(...xs), Math.max(...xs, Math.min(...xs) + 1)];
+  const maxY = Math.max(1, ...ramps.flatMap((s) => s.points.map(([, v]) => v))) * 1.05;
+  const sx = (c: number) => PAD.l + ((Math.log2(c) - minX) / (maxX - minX)) * (W - PAD.l - PAD.r);
+  const sy = (y: number) => H - PAD.b - (y / maxY) * (H - PAD.t - PAD.b);
+  const parts = [
+    `<svg xmlns="http://www.w3.org/2000/svg" role="img" aria-label="throughput against concurrency" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="11">`,
+    `<rect width="${W}" height="${H}" fill="#fff"/>`,
+    `<text x="${W / 2}" y="${H - 12}" text-anchor="middle">ops in flight (senders × window)</text>`,
+    `<text x="14" y="${H / 2}" transform="rotate(-90 14 ${H / 2})" text-anchor="middle">ops/s</text>`,
+  ];
+  for (const [c] of ramps[0].points)
+    parts.push(`<text x="${sx(c)}" y="${H - PAD.b + 15}" text-anchor="middle">${c}</text>`);
+  ramps.forEach((s, i) => {
+    const dash = s.target === 'baseline' ? ' stroke-dasharray="6 4"' : '';
+    const pts = s.points.map(([c, v]) => `${sx(c).toFixed(1)},${sy(v).toFixed(1)}`).join(' ');
+    parts.push(`<polyline fill="none" stroke="${COLORS[i]}" stroke-width="2"${dash} points="${pts}"/>`);
+    parts.push(`<text x="${PAD.l + 10}" y="${PAD.t + 14 * i + 8}" fill="${COLORS[i]}">${s.target}</text>`);
+  });
+  parts.push('</svg>');
+  return `<h2>Throughput against concurrency (--find-max)</h2>\n${parts.join('\n')}`;
 }
 
 function phaseTable(r: BenchReport): string {
@@ -128,14 +163,15 @@ export function htmlReport(r: BenchReport): string {
   const hub = r.phases.filter((p) => p.target === 'hub');
   const base = r.phases.filter((p) => p.target === 'baseline');
   const charts: string[] = [];
-  hub.forEach((h, i) => {
+  for (const h of hub) {
+    const b = base.find((p) => p.label === h.label);
     for (const [name, label] of HIST_LABELS as Array<[HistName, string]>) {
-      const series = [h, base[i]]
-        .filter((p) => p?.latency[name]?.curve.length)
+      const series = [h, b]
+        .filter((p): p is PhaseReport => Boolean(p?.latency[name]?.curve.length))
         .map((p) => ({ name: p.target, dashed: p.target === 'baseline', points: p.latency[name]?.curve ?? [] }));
       if (series.length) charts.push(chart(`${label} — ${h.label}`, series));
     }
-  });
+  }
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <title>AgentCom bench: ${esc(r.options.scenario)} ${esc(r.started_at)}</title>
@@ -151,6 +187,7 @@ pre { background: #f6f6f6; padding: 1em; overflow-x: auto; font-size: 12px; }
 <p>Tokens from <code>POST /admin/tokens</code>; bench agents whitelisted with <code>PUT /admin/rate-limits/whitelist</code>; no onboarding.
 Baseline = <code>bench/baseline.ts</code>, a raw ws router with the same frames and no persistence: read the hub ÷ baseline ratios, not the absolute numbers.</p>
 ${phaseTable(r)}
+${rampChart(r)}
 ${hub
   .filter((p) => p.windows)
   .map(windowsSection)

@@ -15,6 +15,10 @@ export interface BenchOptions {
   window: number;
   /** first find the closed-loop max, then run open loop at this fraction of it */
   rateOfMax?: number;
+  /** ramp the closed-loop concurrency to the knee (throughput stops rising or ack p99 passes kneeP99Ms) */
+  findMax: boolean;
+  kneeP99Ms: number;
+  maxWindow: number;
   size: number;
   workers: number;
   url?: string;
@@ -71,6 +75,11 @@ Load:
   --rate R            open loop: R ops/s in total on a fixed schedule; latency from the scheduled time
   --window W          closed loop: W ops in flight per sender (tasks: per task agent) (default 8)
   --rate-of-max F     closed loop first to find the max, then open loop at F × max (e.g. 0.5)
+  --find-max          ramp the closed loop's window (1, 2, 4, … per sender) until throughput stops
+                      rising (< 5 % a step) or the ack p99 passes --knee-p99; the knee is the max that
+                      --rate-of-max scales, and the hub's knee is compared with the baseline's
+  --knee-p99 MS       the ack p99 a ramp step may reach (default 100)
+  --max-window N      the largest window the ramp tries (default 1024)
   --size BYTES        message payload size (default 1024)
   --delivery MODE     live (default) or acked: receivers identify with delivery "acked" and ack
                       their mailbox every 20 ms (at-least-once; every message is also a mailbox write)
@@ -117,7 +126,7 @@ const num = (name: string, text: string, min: number, integer = true): number =>
 export function parseArgs(argv: string[], env: NodeJS.ProcessEnv = process.env): BenchOptions | null {
   const flags = new Map<string, string>();
   const hubArgs: string[] = [];
-  const booleans = new Set(['help', 'no-baseline']);
+  const booleans = new Set(['help', 'no-baseline', 'find-max']);
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     if (!arg.startsWith('--')) throw new UsageError(`unexpected argument "${arg}" (see --help)`);
@@ -148,6 +157,8 @@ export function parseArgs(argv: string[], env: NodeJS.ProcessEnv = process.env):
   const rofText = take('rate-of-max');
   if (rateText && windowText) throw new UsageError('--rate (open loop) and --window (closed loop) exclude each other');
   if (rateText && rofText) throw new UsageError('--rate-of-max finds the rate itself; drop --rate');
+  if (flags.has('find-max') && (rateText || windowText))
+    throw new UsageError('--find-max ramps the window itself; drop --rate and --window');
   const hubCommand = take('hub-cmd') ?? 'dist';
   if (hubCommand !== 'dist' && hubCommand !== 'tsx') throw new UsageError('--hub-cmd is dist or tsx');
   const pidText = take('hub-pid');
@@ -170,6 +181,9 @@ export function parseArgs(argv: string[], env: NodeJS.ProcessEnv = process.env):
     rate: rateText === undefined ? (maintenance ? MAINTENANCE_RATE : undefined) : num('rate', rateText, 0.001, false),
     window: windowText === undefined ? 8 : num('window', windowText, 1),
     rateOfMax: rofText === undefined ? undefined : num('rate-of-max', rofText, 0.001, false),
+    findMax: take('find-max') !== undefined,
+    kneeP99Ms: opt('knee-p99', 100, 0.001, false),
+    maxWindow: opt('max-window', 1024, 1),
     size: opt('size', 1024, 0),
     workers: opt('workers', defaultWorkers(), 1),
     url: take('url'),

@@ -3,6 +3,7 @@ import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { type DiskProbe, probeDisk } from './disk.js';
 import { fillMessaging } from './fill.js';
 import type { AdminClient } from './http.js';
+import { kneeOf, nextRampStep, primaryRate } from './knee.js';
 import { callLabel, maintenanceScript } from './maintenance.js';
 import type { BenchOptions } from './options.js';
 import { type BenchReport, compare, type PhaseReport } from './report.js';
@@ -10,43 +11,63 @@ import { type Plan, planScenario } from './scenarios.js';
 import { externalHub, type ServerHandle, startServer } from './server-process.js';
 import { type PhaseDef, runTarget, type Ui } from './target.js';
 
-/** The primary throughput of a phase: what `--rate-of-max` scales and the ratio compares first. */
-export function primaryRate(plan: Plan, r: PhaseReport): number {
-  return plan.primary === 'cycles' ? r.throughput.cycles_per_s : r.throughput.ops_per_s;
-}
-
 /**
- * The phases for each target. With --rate-of-max F: closed loop to find the
- * hub's max, then open loop at F × max; the baseline runs the same closed
- * loop and then the open loop at the hub's rate, so the latencies compare at
- * equal load.
+ * The phases for each target, one at a time (a phase may depend on those
+ * before it). With --find-max: the ramp to the knee, then with --rate-of-max
+ * F an open loop at F × the knee. Without it, --rate-of-max F runs the
+ * closed loop at --window to find the max, then the open loop at F × max.
+ * The baseline runs its own closed loops, then the open loop at the hub's
+ * rate, so latencies compare at equal load.
  */
-function phaseDefs(o: BenchOptions, plan: Plan, hubPhases: PhaseReport[] | null): PhaseDef[] {
-  if (o.scenario === 'connections') return [{ label: 'hold', mode: 'hold' }];
+function phaseSource(
+  o: BenchOptions,
+  plan: Plan,
+  hubPhases: PhaseReport[] | null,
+): (done: PhaseReport[]) => PhaseDef | null {
+  if (o.scenario === 'connections') return once([{ label: 'hold', mode: 'hold' }]);
   if (o.scenario === 'maintenance')
-    return [
+    return once([
       {
         label: `open ${o.rate}/s: quiet, ${o.maintenance.map(callLabel).join(', ')}`,
         mode: 'open',
         rate: o.rate,
         script: maintenanceScript(o),
       },
-    ];
-  const closed: PhaseDef = { label: `closed w=${o.window}`, mode: 'closed', window: o.window };
-  if (o.rateOfMax !== undefined) {
+    ]);
+  const hubOpen = hubPhases?.find((p) => p.mode === 'open');
+  const open = (maxOf: (done: PhaseReport[]) => PhaseReport | null): PhaseDef | null => {
+    if (o.rateOfMax === undefined) return null;
+    if (hubOpen) return { label: hubOpen.label, mode: 'open', rate: hubOpen.rate };
     const f = o.rateOfMax;
     const label = `open ${Math.round(f * 100)}% of hub max`;
-    const hubOpen = hubPhases?.find((p) => p.mode === 'open');
-    if (hubOpen) return [closed, { label: hubOpen.label, mode: 'open', rate: hubOpen.rate }];
     const rate = (done: PhaseReport[]) => {
-      const max = primaryRate(plan, done[done.length - 1]);
-      if (!(max > 0)) throw new Error('the closed-loop phase completed nothing: no max rate to scale');
-      return f * max;
+      const max = maxOf(done);
+      const r = max ? primaryRate(plan, max) : 0;
+      if (!(r > 0)) throw new Error('the closed-loop phases completed nothing: no max rate to scale');
+      return f * r;
     };
-    return [closed, { label, mode: 'open', rate }];
+    return { label, mode: 'open', rate };
+  };
+  if (o.findMax) {
+    let openDone = false;
+    return (done) => {
+      const step = nextRampStep(o, plan, done);
+      if (step) return step;
+      if (openDone) return null;
+      openDone = true;
+      return open((d) => kneeOf(plan, d, o.kneeP99Ms));
+    };
   }
-  if (o.rate !== undefined) return [{ label: `open ${o.rate}/s`, mode: 'open', rate: o.rate }];
-  return [closed];
+  const closed: PhaseDef = { label: `closed w=${o.window}`, mode: 'closed', window: o.window };
+  if (o.rateOfMax !== undefined) return once([closed, open((d) => d[d.length - 1]) as PhaseDef]);
+  if (o.rate !== undefined) return once([{ label: `open ${o.rate}/s`, mode: 'open', rate: o.rate }]);
+  return once([closed]);
+}
+
+/** A fixed list of phases as a source. */
+function once(defs: PhaseDef[]): (done: PhaseReport[]) => PhaseDef | null {
+  let i = 0;
+  return () => defs[i++] ?? null;
 }
 
 async function startHub(o: BenchOptions): Promise<ServerHandle> {
@@ -106,7 +127,7 @@ export async function runBench(o: BenchOptions, ui: Ui, argv: string[] = []): Pr
             if (report.fill.stopped) report.notes.push(`fill: ${report.fill.stopped}`);
           }
         : undefined;
-    const run = await runTarget(hub, plan, phaseDefs(o, plan, null), o, ui, cpus, fill);
+    const run = await runTarget(hub, plan, phaseSource(o, plan, null), o, ui, cpus, fill);
     hubPhases = run.phases;
     report.auth.agents = run.agents;
   } finally {
@@ -126,11 +147,19 @@ export async function runBench(o: BenchOptions, ui: Ui, argv: string[] = []): Pr
     const base = await startServer('baseline');
     try {
       const plan = planScenario(o.scenario, o.agents, o.workers, randomBytes(3).toString('hex'));
-      const run = await runTarget(base, plan, phaseDefs(o, plan, hubPhases), o, ui, cpus);
+      const run = await runTarget(base, plan, phaseSource(o, plan, hubPhases), o, ui, cpus);
       report.phases.push(...run.phases);
-      run.phases.forEach((b, i) => {
-        if (hubPhases[i]) report.comparisons.push(compare(hubPhases[i], b, report.disk as DiskProbe));
-      });
+      // phases pair by label: ramps may stop at different steps on either side
+      for (const b of run.phases) {
+        const h = hubPhases.find((p) => p.label === b.label);
+        if (h) report.comparisons.push(compare(h, b, report.disk as DiskProbe));
+      }
+      if (o.findMax) {
+        const hk = kneeOf(plan, hubPhases, o.kneeP99Ms);
+        const bk = kneeOf(plan, run.phases, o.kneeP99Ms);
+        if (hk && bk)
+          report.comparisons.push({ ...compare(hk, bk, null), label: `knee: hub ${hk.label} ÷ baseline ${bk.label}` });
+      }
     } finally {
       await base.stop();
     }

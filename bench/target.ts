@@ -57,7 +57,8 @@ function fatalToFeature(err: unknown): never {
 export async function runTarget(
   server: ServerHandle,
   plan: Plan,
-  defs: PhaseDef[],
+  /** the next phase given those done; null when there are no more */
+  next: (done: PhaseReport[]) => PhaseDef | null,
   o: BenchOptions,
   ui: Ui,
   cpus: number,
@@ -97,7 +98,7 @@ export async function runTarget(
     const pool = await GeneratorPool.start(inits, 60_000 + 20 * ids.length).catch(fatalToFeature);
     try {
       await sleep(500);
-      for (const def of defs) {
+      for (let def = next(phases); def; def = next(phases)) {
         const r = await runPhase(pool, server, plan, def, o, ui, cpus, phases);
         // idle connections: RSS after holding them, against RSS before the first socket opened
         const after = server.pid ? readProc(server.pid) : null;

@@ -15,6 +15,8 @@ const ext = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
 export interface BatcherOptions {
   batchMax: number;
   queueMax: number;
+  /** batches sent before the first is answered: batch k+1 is applied while k's commit is flushed */
+  inFlightMax: number;
   log: Logger;
   /** called per batch with its round trip in µs */
   observe?: (domain: string, micros: number) => void;
@@ -23,9 +25,11 @@ export interface BatcherOptions {
 /**
  * The LMDB implementation of a domain: main's handle on one piscina worker
  * that owns the domain's environment. Calls made in one event-loop turn
- * travel as ONE piscina task (one LMDB transaction, one fsync); at most one
- * batch is in flight, and what arrives meanwhile joins the next batch, so
- * batches grow under load instead of queueing behind fsyncs.
+ * travel as ONE piscina task (one LMDB transaction, one fsync). Up to
+ * `inFlightMax` batches are out at once (the worker applies batch k+1 while
+ * k's commit is flushed); what arrives meanwhile joins the next batch, so
+ * batches grow under load instead of queueing behind fsyncs. Results come
+ * back in commit order, each after its own flush.
  */
 export class Batcher<A extends OpApi<A>> implements Domain<A> {
   readonly name: string;
@@ -62,6 +66,7 @@ export class Batcher<A extends OpApi<A>> implements Domain<A> {
       minThreads: 1,
       maxThreads: 1,
       idleTimeout: Number.POSITIVE_INFINITY,
+      concurrentTasksPerWorker: opts.inFlightMax,
       workerData,
     });
     this.pool.on('error', (err: Error) => {
@@ -79,7 +84,7 @@ export class Batcher<A extends OpApi<A>> implements Domain<A> {
     return new Promise((resolve, reject) => {
       this.queue.push({ item: { op, args }, resolve: resolve as (v: unknown) => void, reject });
       this.stats.queued = this.queue.length;
-      if (this.inFlight > 0 || this.paused) return;
+      if (this.inFlight >= this.opts.inFlightMax || this.paused) return;
       if (this.queue.length >= this.opts.batchMax) this.flush();
       else if (!this.scheduled) {
         this.scheduled = true;
@@ -90,11 +95,11 @@ export class Batcher<A extends OpApi<A>> implements Domain<A> {
 
   private flush(): void {
     this.scheduled = false;
-    if (this.inFlight > 0 || this.paused || this.queue.length === 0) return;
+    if (this.inFlight >= this.opts.inFlightMax || this.paused || this.queue.length === 0) return;
     const taken = this.queue.splice(0, this.opts.batchMax);
     this.stats.queued = this.queue.length;
-    this.inFlight = 1;
-    this.stats.in_flight = 1;
+    this.inFlight++;
+    this.stats.in_flight = this.inFlight;
     const batch: Batch = { items: taken.map((p) => p.item), now: Date.now(), live: this.live };
     const started = performance.now();
     this.pool.run(batch).then(
@@ -139,9 +144,9 @@ export class Batcher<A extends OpApi<A>> implements Domain<A> {
   }
 
   private next(): void {
-    this.inFlight = 0;
-    this.stats.in_flight = 0;
-    if (this.idle) this.idle();
+    this.inFlight--;
+    this.stats.in_flight = this.inFlight;
+    if (this.idle && this.inFlight === 0) this.idle();
     else if (this.queue.length > 0) this.flush();
   }
 

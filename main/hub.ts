@@ -93,6 +93,7 @@ async function startLocked(config: Config, log: Logger, dataDir: string, lock: D
   const domains = lmdbDomains(dataDir, config, {
     batchMax: config.batchMax,
     queueMax: config.queueMax,
+    inFlightMax: config.batchesInFlight,
     log,
     observe: (d: string, us: number) => metrics.batch(d, us),
   });

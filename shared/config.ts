@@ -75,6 +75,8 @@ export const ConfigSchema = v.object({
 
   // batching and overload (§9.23)
   batchMax: int(2048, 1),
+  // batches out per domain at once: the worker applies the next while the last one's commit is flushed
+  batchesInFlight: int(1, 1),
   queueMax: int(50_000, 1),
 
   // connections (§9.20, §9.26)

@@ -20,6 +20,7 @@ const BACKENDS: Array<{ name: string; start: (dataDir: string) => Domains }> = [
       lmdbDomains(dataDir, parseConfig({ data: dataDir, mailboxMax: 3, channelHistoryPerChannel: 2 }), {
         batchMax: 256,
         queueMax: 10_000,
+        inFlightMax: 2,
         log: createLogger('silent'),
       }),
   },
