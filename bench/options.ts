@@ -1,4 +1,5 @@
 import { availableParallelism } from 'node:os';
+import { type CliOption, HELP_OPTION, helpText, parseCli, UsageError, wantsHelp } from '../shared/cli.js';
 import { DEFAULT_AGENTS, DESCRIPTIONS } from './scenarios.js';
 import type { HubCommand } from './server-process.js';
 import { SCENARIOS, type ScenarioName } from './types.js';
@@ -54,11 +55,113 @@ export type MaintenanceCall = (typeof MAINTENANCE_CALLS)[number];
 /** maintenance: total ops/s when --rate is not given; light enough that maintenance, not load, sets the tail */
 const MAINTENANCE_RATE = 1000;
 
-export class UsageError extends Error {}
+export { UsageError };
 
-export const HELP = `Usage: npm run bench -- --scenario <name> [options]
+/** Every bench flag is also an environment variable: AGENTCOM_BENCH_ and the flag in upper snake case. */
+const opt = (
+  group: string,
+  name: string,
+  value: string | null,
+  def: string | undefined,
+  help: string,
+  more: Partial<CliOption> = {},
+): CliOption => ({
+  name,
+  type: value === null ? 'boolean' : 'string',
+  ...(value === null ? {} : { value }),
+  env: `AGENTCOM_BENCH_${name.replace(/-/g, '_').toUpperCase()}`,
+  ...(def === undefined ? {} : { default: def }),
+  help,
+  group,
+  ...more,
+});
 
-Drives an AgentCom hub over WebSocket/HTTP like any fleet would, then runs the
+const LOAD = 'Load';
+const MAINT = `Maintenance (--scenario maintenance; open loop only, --rate default ${MAINTENANCE_RATE}; --duration = warm-up + quiet window)`;
+const TARGET = 'Target';
+const OUTPUT = 'Output';
+
+/** The bench's option table: parsing and --help come from it. */
+export const BENCH_OPTIONS: CliOption[] = [
+  opt(LOAD, 'scenario', 'NAME', undefined, `one of ${SCENARIOS.join(', ')}`, { required: true }),
+  opt(
+    LOAD,
+    'agents',
+    'N',
+    `per scenario: ${SCENARIOS.map((s) => `${s} ${DEFAULT_AGENTS[s]}`).join(', ')}`,
+    'simulated agents',
+  ),
+  opt(LOAD, 'duration', 'S', '10', 'send window per phase, seconds'),
+  opt(LOAD, 'warmup', 'S', '1', 'first seconds of each phase left out of the numbers'),
+  opt(LOAD, 'rate', 'R', undefined, 'open loop: R ops/s in total on a fixed schedule; latency from the scheduled time'),
+  opt(LOAD, 'window', 'W', '8', 'closed loop: W ops in flight per sender (tasks: per task agent)'),
+  opt(LOAD, 'rate-of-max', 'F', undefined, 'closed loop first to find the max, then open loop at F × max (e.g. 0.5)'),
+  opt(
+    LOAD,
+    'find-max',
+    null,
+    undefined,
+    "ramp the closed loop's window (1, 2, 4, … per sender) until throughput stops rising (< 5 % a step) or the ack p99 passes --knee-p99; the knee is the max that --rate-of-max scales, and the hub's knee is compared with the baseline's",
+  ),
+  opt(LOAD, 'knee-p99', 'MS', '100', 'the ack p99 a ramp step may reach'),
+  opt(LOAD, 'max-window', 'N', '1024', 'the largest window the ramp tries'),
+  opt(LOAD, 'size', 'BYTES', '1024', 'message payload size'),
+  opt(
+    LOAD,
+    'delivery',
+    'live|acked',
+    'live',
+    'acked: receivers identify with delivery "acked" and ack their mailbox every 20 ms',
+  ),
+  opt(LOAD, 'task-client', 'raw|sdk', 'raw', 'sdk: the agents that only work tasks run on the client SDK'),
+  opt(LOAD, 'workers', 'N', String(defaultWorkers()), 'load-generator threads'),
+  opt(LOAD, 'drain', 'S', '10', 'wait for outstanding replies after a phase'),
+  opt(MAINT, 'fill-mb', 'N', '1024', 'grow the messaging environment to N MiB first, through the public API'),
+  opt(
+    MAINT,
+    'fill-payload',
+    'B',
+    '65536',
+    "payload bytes of each filling message, at most the hub's --max-payload-bytes",
+  ),
+  opt(MAINT, 'settle', 'S', '2', 'seconds between the quiet, backup and compaction windows'),
+  opt(
+    MAINT,
+    'maintenance',
+    'LIST',
+    MAINTENANCE_CALLS.join(','),
+    'the calls under load, in order: backup, compact (of messaging)',
+  ),
+  opt(TARGET, 'url', 'ws://H:P/ws', undefined, 'a running hub instead of the bench’s own'),
+  opt(TARGET, 'admin-url', 'URL', undefined, "the running hub's admin URL (with --url)", {
+    env: 'AGENTCOM_ADMIN_URL',
+  }),
+  opt(TARGET, 'admin-token', 'T', undefined, "the running hub's admin token (with --url)", {
+    env: 'AGENTCOM_ADMIN_TOKEN',
+  }),
+  opt(TARGET, 'hub-pid', 'PID', undefined, "sample this pid's CPU and RSS in --url mode"),
+  opt(
+    TARGET,
+    'data-dir',
+    'DIR',
+    'the OS temp dir',
+    'own hub: where its temp data dir goes; --url: the dir whose fdatasync to probe',
+  ),
+  opt(TARGET, 'no-baseline', null, undefined, 'skip the baseline run'),
+  opt(TARGET, 'hub-cmd', 'dist|tsx', 'dist', 'dist = npm run build + node dist/main/index.js; tsx = sources via tsx'),
+  opt(TARGET, 'hub-arg', 'ARG', undefined, 'extra hub flag, repeatable (e.g. --hub-arg=--batch-max=512)', {
+    multiple: true,
+  }),
+  opt(TARGET, 'hub-log-level', 'L', 'info', "the hub's --log-level"),
+  opt(TARGET, 'disk-samples', 'N', '500', 'fdatasync probe size'),
+  opt(OUTPUT, 'json', 'FILE', undefined, 'full report as JSON (histograms included, compressed base64)'),
+  opt(OUTPUT, 'html', 'FILE', undefined, 'self-contained HTML report with the latency percentile curves'),
+  { ...HELP_OPTION, group: OUTPUT },
+];
+
+export const HELP = helpText(
+  'npm run bench -- --scenario <name> [options]',
+  `Drives an AgentCom hub over WebSocket/HTTP like any fleet would, then runs the
 same load against a minimal raw-ws baseline and prints hub/baseline ratios.
 By default it builds and starts its own hub (npm start's way) on free loopback
 ports and a temp data dir; --url aims at a running hub instead. Agent tokens
@@ -66,50 +169,9 @@ come from POST /admin/tokens and the agents are whitelisted from rate limits
 (PUT /admin/rate-limits/whitelist); the bench never onboards.
 
 Scenarios:
-${SCENARIOS.map((s) => `  ${s.padEnd(12)} ${DESCRIPTIONS[s]}`).join('\n')}
-
-Load:
-  --agents N          simulated agents (default per scenario: ${SCENARIOS.map((s) => `${s} ${DEFAULT_AGENTS[s]}`).join(', ')})
-  --duration S        send window per phase, seconds (default 10)
-  --warmup S          first seconds of each phase left out of the numbers (default 1)
-  --rate R            open loop: R ops/s in total on a fixed schedule; latency from the scheduled time
-  --window W          closed loop: W ops in flight per sender (tasks: per task agent) (default 8)
-  --rate-of-max F     closed loop first to find the max, then open loop at F × max (e.g. 0.5)
-  --find-max          ramp the closed loop's window (1, 2, 4, … per sender) until throughput stops
-                      rising (< 5 % a step) or the ack p99 passes --knee-p99; the knee is the max that
-                      --rate-of-max scales, and the hub's knee is compared with the baseline's
-  --knee-p99 MS       the ack p99 a ramp step may reach (default 100)
-  --max-window N      the largest window the ramp tries (default 1024)
-  --size BYTES        message payload size (default 1024)
-  --delivery MODE     live (default) or acked: receivers identify with delivery "acked" and ack
-                      their mailbox every 20 ms (at-least-once; every message is also a mailbox write)
-  --task-client C     raw (default) or sdk: the agents that only work tasks run on the client SDK
-  --workers N         load-generator threads (default ${defaultWorkers()})
-  --drain S           wait for outstanding replies after a phase (default 10)
-
-Maintenance (--scenario maintenance; open loop only, --rate default ${MAINTENANCE_RATE}; --duration = warm-up + quiet window):
-  --fill-mb N         grow the messaging environment to N MiB first, through the public API (default 1024)
-  --fill-payload B    payload bytes of each filling message, at most the hub's --max-payload-bytes (default 65536)
-  --settle S          seconds between the quiet, backup and compaction windows (default 2)
-  --maintenance LIST  the calls under load, in order: backup, compact (of messaging) (default backup,compact)
-
-Target:
-  --url ws://H:P/ws   a running hub (admin URL and token from the flags or
-  --admin-url URL       AGENTCOM_ADMIN_URL / AGENTCOM_ADMIN_TOKEN)
-  --admin-token T
-  --hub-pid PID       sample this pid's CPU and RSS in --url mode
-  --data-dir DIR      own hub: where its temp data dir goes; --url: the dir whose fdatasync to probe
-  --no-baseline       skip the baseline run
-  --hub-cmd dist|tsx  dist (default) = npm run build + node dist/main/index.js; tsx = sources via tsx
-  --hub-arg ARG       extra hub flag, repeatable (e.g. --hub-arg=--batch-max=512)
-  --hub-log-level L   the hub's --log-level (default info)
-  --disk-samples N    fdatasync probe size (default 500)
-
-Output:
-  --json FILE         full report as JSON (histograms included, compressed base64)
-  --html FILE         self-contained HTML report with the latency percentile curves
-  --help              this text
-`;
+${SCENARIOS.map((s) => `  ${s.padEnd(12)} ${DESCRIPTIONS[s]}`).join('\n')}`,
+  BENCH_OPTIONS,
+);
 
 function defaultWorkers(): number {
   return Math.max(1, Math.min(4, Math.floor(availableParallelism() / 2)));
@@ -122,29 +184,16 @@ const num = (name: string, text: string, min: number, integer = true): number =>
   return n;
 };
 
-/** Parses argv (after `npm run bench --`); returns null when --help was asked. */
+/** Parses argv (after `npm run bench --`) and the AGENTCOM_BENCH_* variables; returns null when --help was asked. */
 export function parseArgs(argv: string[], env: NodeJS.ProcessEnv = process.env): BenchOptions | null {
-  const flags = new Map<string, string>();
-  const hubArgs: string[] = [];
-  const booleans = new Set(['help', 'no-baseline', 'find-max']);
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
-    if (!arg.startsWith('--')) throw new UsageError(`unexpected argument "${arg}" (see --help)`);
-    const eq = arg.indexOf('=');
-    const name = eq > 0 ? arg.slice(2, eq) : arg.slice(2);
-    const value = booleans.has(name) ? 'true' : eq > 0 ? arg.slice(eq + 1) : argv[++i];
-    if (value === undefined) throw new UsageError(`--${name} needs a value`);
-    if (name === 'hub-arg') hubArgs.push(value);
-    else flags.set(name, value);
-  }
-  if (flags.has('help')) return null;
+  if (wantsHelp(argv)) return null;
+  const values = parseCli(BENCH_OPTIONS, argv, env);
+  const hubArgs = (values['hub-arg'] as string[] | undefined) ?? [];
   const take = (name: string) => {
-    const v = flags.get(name);
-    flags.delete(name);
-    return v;
+    const v = values[name];
+    return typeof v === 'boolean' ? (v ? 'true' : undefined) : (v as string | undefined);
   };
-  const scenario = take('scenario');
-  if (!scenario) throw new UsageError('--scenario is required (see --help)');
+  const scenario = take('scenario') as string;
   if (!(SCENARIOS as readonly string[]).includes(scenario))
     throw new UsageError(`unknown scenario "${scenario}"; one of ${SCENARIOS.join(', ')}`);
   const s = scenario as ScenarioName;
@@ -157,7 +206,8 @@ export function parseArgs(argv: string[], env: NodeJS.ProcessEnv = process.env):
   const rofText = take('rate-of-max');
   if (rateText && windowText) throw new UsageError('--rate (open loop) and --window (closed loop) exclude each other');
   if (rateText && rofText) throw new UsageError('--rate-of-max finds the rate itself; drop --rate');
-  if (flags.has('find-max') && (rateText || windowText))
+  const findMax = take('find-max') !== undefined;
+  if (findMax && (rateText || windowText))
     throw new UsageError('--find-max ramps the window itself; drop --rate and --window');
   const hubCommand = take('hub-cmd') ?? 'dist';
   if (hubCommand !== 'dist' && hubCommand !== 'tsx') throw new UsageError('--hub-cmd is dist or tsx');
@@ -181,14 +231,14 @@ export function parseArgs(argv: string[], env: NodeJS.ProcessEnv = process.env):
     rate: rateText === undefined ? (maintenance ? MAINTENANCE_RATE : undefined) : num('rate', rateText, 0.001, false),
     window: windowText === undefined ? 8 : num('window', windowText, 1),
     rateOfMax: rofText === undefined ? undefined : num('rate-of-max', rofText, 0.001, false),
-    findMax: take('find-max') !== undefined,
+    findMax,
     kneeP99Ms: opt('knee-p99', 100, 0.001, false),
     maxWindow: opt('max-window', 1024, 1),
     size: opt('size', 1024, 0),
     workers: opt('workers', defaultWorkers(), 1),
     url: take('url'),
-    adminUrl: take('admin-url') ?? env.AGENTCOM_ADMIN_URL,
-    adminToken: take('admin-token') ?? env.AGENTCOM_ADMIN_TOKEN,
+    adminUrl: take('admin-url'),
+    adminToken: take('admin-token'),
     hubPid: pidText === undefined ? undefined : num('hub-pid', pidText, 1),
     dataDir: take('data-dir'),
     baseline: take('no-baseline') === undefined,
@@ -205,8 +255,6 @@ export function parseArgs(argv: string[], env: NodeJS.ProcessEnv = process.env):
     settleS: opt('settle', 2, 0, false),
     maintenance: calls as MaintenanceCall[],
   };
-  const unknown = [...flags.keys()];
-  if (unknown.length) throw new UsageError(`unknown option --${unknown[0]} (see --help)`);
   if (o.warmupS >= o.durationS) throw new UsageError('--warmup must be shorter than --duration');
   if (o.url && (!o.adminUrl || !o.adminToken))
     throw new UsageError('--url needs --admin-url and --admin-token (or AGENTCOM_ADMIN_URL / AGENTCOM_ADMIN_TOKEN)');

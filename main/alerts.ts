@@ -1,5 +1,6 @@
 import type { Domain } from '../shared/domains/domain.js';
 import type { TaskApi } from '../shared/domains/tasks.js';
+import type { AlertThresholds } from '../shared/schemas/alerts.js';
 import type { Fleet } from './fleet.js';
 import type { Logger } from './log.js';
 
@@ -11,7 +12,8 @@ export interface AlertDeps {
   };
   tasks: Domain<TaskApi>;
   fleet: Fleet;
-  thresholds: () => Record<string, unknown>;
+  /** the thresholds in effect (defaults merged) */
+  thresholds: () => AlertThresholds;
   violations: { total: number };
   log: Logger;
 }
@@ -25,17 +27,18 @@ export interface Alert {
   acknowledged: boolean;
 }
 
-/** Thresholds; `PUT /api/config/alert-thresholds` overrides any of them from the next check. */
-const DEFAULTS = {
-  queue_growing_min: 10,
-  failure_rate_pct: 50,
-  failure_min_tasks: 10,
-  stuck_ms: 600_000,
-  violations_per_min: 100,
-};
+export type AlertEvent = 'fired' | 'resolved';
+
+export interface AlertsOptions {
+  /** stores the firing alerts (with their acknowledgements) in the registry domain */
+  persist: (active: Record<string, Alert>) => Promise<void>;
+  /** told when an alert fires or resolves (the webhook) */
+  notify?: (event: AlertEvent, alert: Alert, now: number) => void;
+  log: Logger;
+}
 
 interface Ctx {
-  t: typeof DEFAULTS;
+  t: AlertThresholds;
   now: number;
   violationsPerMin: number;
 }
@@ -104,45 +107,92 @@ const RULES: Record<string, Rule> = {
       : null,
 };
 
-/** Evaluates the rules every check; an alert stays until its condition clears, acknowledged or not. */
+export const ALERT_RULES = Object.keys(RULES);
+
+/**
+ * Evaluates the rules every check; an alert stays until its condition clears,
+ * acknowledged or not. The firing alerts are persisted on every change, so a
+ * restart neither forgets an acknowledgement nor announces an alert twice.
+ */
 export class Alerts {
   private readonly active = new Map<string, Alert>();
   /** told when an alert fires, changes, clears (null) or is acknowledged (the live dashboard) */
   onChange: ((rule_id: string, alert: Alert | null) => void) | null = null;
   private last = { total: 0, at: Date.now() };
 
+  constructor(private readonly o: AlertsOptions) {}
+
+  /** Takes the alerts that were firing when the hub stopped (or a restore's); the next check confirms or resolves them. */
+  load(stored: unknown): void {
+    this.active.clear();
+    if (!stored || typeof stored !== 'object') return;
+    for (const [id, a] of Object.entries(stored as Record<string, Alert>)) if (RULES[id]) this.active.set(id, a);
+  }
+
   async check(d: AlertDeps, now = Date.now()): Promise<void> {
-    const t = { ...DEFAULTS, ...(d.thresholds() as Partial<typeof DEFAULTS>) };
+    const t = d.thresholds();
     const total = d.violations.total;
     const violationsPerMin = ((total - this.last.total) * 60_000) / Math.max(1, now - this.last.at);
     this.last = { total, at: now };
+    let changed = false;
     for (const [id, rule] of Object.entries(RULES)) {
       const hit = await rule(d, { t, now, violationsPerMin }).catch(() => null);
       const was = this.active.get(id);
       if (hit && !was) {
-        this.active.set(id, { ...hit, fired_at: now, acknowledged: false });
+        const alert = { ...hit, fired_at: now, acknowledged: false };
+        this.active.set(id, alert);
+        changed = true;
         d.log.warn({ rule_id: id, severity: hit.severity, details: hit.details }, `alert fired: ${hit.message}`);
+        this.o.notify?.('fired', alert, now);
       } else if (hit && was) {
         was.details = hit.details;
         was.message = hit.message;
       } else if (!hit && was) {
         this.active.delete(id);
+        changed = true;
         d.log.info({ rule_id: id }, 'alert cleared');
+        this.o.notify?.('resolved', was, now);
       }
       if (hit || was) this.onChange?.(id, this.active.get(id) ?? null);
     }
+    if (changed) await this.save();
   }
 
   list(): Alert[] {
     return [...this.active.values()];
   }
 
-  acknowledge(id: string): boolean {
+  /** Every rule, firing or not (the Prometheus gauges). */
+  states(): Array<{ rule_id: string; firing: boolean; acknowledged: boolean }> {
+    return ALERT_RULES.map((rule_id) => {
+      const a = this.active.get(rule_id);
+      return { rule_id, firing: a !== undefined, acknowledged: a?.acknowledged ?? false };
+    });
+  }
+
+  /** Marks a firing alert acknowledged, persisted before the answer; false when it is not firing. */
+  async acknowledge(id: string): Promise<boolean> {
     const a = this.active.get(id);
-    if (a) {
-      a.acknowledged = true;
-      this.onChange?.(id, a);
+    if (!a) return false;
+    if (a.acknowledged) return true;
+    a.acknowledged = true;
+    try {
+      await this.o.persist(Object.fromEntries(this.active));
+    } catch (err) {
+      a.acknowledged = false;
+      throw err;
     }
-    return a !== undefined;
+    this.o.log.info({ rule_id: id }, 'alert acknowledged');
+    this.onChange?.(id, a);
+    return true;
+  }
+
+  /** Stores the firing alerts; a failure is logged (the next change tries again). */
+  async save(): Promise<void> {
+    try {
+      await this.o.persist(Object.fromEntries(this.active));
+    } catch (err) {
+      this.o.log.error({ err }, 'alerts could not be stored');
+    }
   }
 }

@@ -9,6 +9,8 @@ export interface BackupDeps {
   /** complete backups kept */
   keep: number;
   log: Logger;
+  /** told of every backup's result and duration (the Prometheus counters) */
+  observe?: (status: 'complete' | 'partial' | 'failed', seconds: number) => void;
 }
 
 /**
@@ -21,10 +23,17 @@ export function runBackup(d: BackupDeps) {
   return d.maintenance.exclusive(async () => {
     const started = Date.now();
     const dir = join(backupsDir(d.dataDir), new Date(started).toISOString().replace(/[:.]/g, '-'));
-    const manifest = await d.maintenance.api.backup(dir);
+    let manifest: Awaited<ReturnType<typeof d.maintenance.api.backup>>;
+    try {
+      manifest = await d.maintenance.api.backup(dir);
+    } catch (err) {
+      d.observe?.('failed', (Date.now() - started) / 1000);
+      throw err;
+    }
     const pruned = await d.maintenance.api.prune(d.keep);
     const level = manifest.failed.length ? 'error' : 'info';
     d.log[level]({ path: dir, ms: Date.now() - started, failed: manifest.failed, pruned }, 'backup written');
+    d.observe?.(manifest.failed.length ? 'partial' : 'complete', (Date.now() - started) / 1000);
     return {
       status: manifest.failed.length ? 'partial' : 'complete',
       path: dir,

@@ -13,17 +13,20 @@ export interface CacheDeps {
   settings: Settings;
   limiter: Limiter;
   directory: ChannelDirectory;
+  /** the alerts that were firing, with their acknowledgements (at start; a restore keeps the current ones) */
+  alerts?: { load(stored: unknown): void };
 }
 
 /**
  * The main thread's caches of what the domains hold (tokens, settings,
- * limits, channel subscribers), read from the registry and channels domains
+ * limits, channel subscribers, firing alerts), read from the registry and channels domains
  * at start and again after an online restore replaced them.
  */
 export async function loadCaches(d: CacheDeps, adminHash: string): Promise<void> {
   const snap = await d.registry.call('snapshot', {});
   d.tokens.load(snap.tokens, adminHash);
   d.settings.load(snap.config);
+  d.alerts?.load(snap.config.alerts);
   d.limiter.load(snap.overrides, snap.whitelist);
   d.directory.load(await d.channelsDomain.call('snapshot', {}));
 }

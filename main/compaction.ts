@@ -23,11 +23,15 @@ export interface CompactResult {
  * atomic rename and reopens, and the copy's counts are checked against the
  * live ones; then the queue drains. Other domains never pause.
  */
+/** Told of every compaction's outcome (the Prometheus counters). */
+export type CompactionObserver = (r: CompactResult & { paused_ms: number }) => void;
+
 export function compactDomain(
   d: Batcher<any>,
   dataDir: string,
   maintenance: MaintenanceClient,
   log: Logger,
+  observe?: CompactionObserver,
 ): Promise<CompactResult & { paused_ms: number }> {
   return maintenance.exclusive(async () => {
     const m = maintenance.api;
@@ -72,6 +76,7 @@ export function compactDomain(
       { domain: d.name, ...result, counts: undefined, live_counts: undefined, paused_ms },
       'domain compacted',
     );
+    observe?.({ ...result, paused_ms });
     return { ...result, paused_ms };
   });
 }
@@ -88,6 +93,7 @@ export async function compactFragmented(
   maintenance: MaintenanceClient,
   limits: { minFragmentation: number; minBytes: number },
   log: Logger,
+  observe?: CompactionObserver,
 ): Promise<void> {
   for (const d of domains) {
     const space = await maintenance.api.space(d.name);
@@ -96,6 +102,6 @@ export async function compactFragmented(
       { domain: d.name, fragmentation_ratio: space.fragmentation_ratio, reclaimable_bytes: space.reclaimable_bytes },
       'scheduled compaction',
     );
-    await compactDomain(d, dataDir, maintenance, log);
+    await compactDomain(d, dataDir, maintenance, log, observe);
   }
 }

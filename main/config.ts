@@ -1,57 +1,131 @@
 import { readFileSync } from 'node:fs';
 import * as v from 'valibot';
-import { type Config, ConfigSchema } from '../shared/config.js';
+import { type CliOption, HELP_OPTION, helpText, parseCli, UsageError } from '../shared/cli.js';
+import { CONFIG_SECTIONS, type Config, type ConfigKey, ConfigSchema } from '../shared/config.js';
+
+/** A configuration the hub cannot start with: one line on stderr, exit 2. */
+export { UsageError as ConfigError };
 
 const kebab = (k: string) => k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
-const envName = (k: string) => `AGENTCOM_${k.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()}`;
+export const envName = (k: string) => `AGENTCOM_${k.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()}`;
+
+type Entry = v.OptionalSchema<v.GenericSchema, unknown>;
+const entry = (k: ConfigKey) => ConfigSchema.entries[k] as unknown as Entry;
+export const defaultOf = (k: ConfigKey): unknown => v.getDefault(entry(k));
+const describe = (k: ConfigKey) => v.getDescription(entry(k).wrapped as never) ?? '';
+
+const placeholder = (k: ConfigKey): string => {
+  const def = defaultOf(k);
+  if (typeof def === 'number') return 'N';
+  if (typeof def === 'object') return 'JSON';
+  const w = entry(k).wrapped as { pipe?: Array<{ type: string; options?: string[] }> };
+  const list = w.pipe?.find((a) => a.type === 'picklist')?.options;
+  return list ? list.join('|') : 'TEXT';
+};
+
+/** The hub's option table, generated from the config schema: a flag and an AGENTCOM_* variable per key. */
+export const HUB_OPTIONS: CliOption[] = [
+  {
+    name: 'config',
+    type: 'string',
+    env: 'AGENTCOM_CONFIG',
+    value: 'FILE',
+    help: 'a JSON file of settings (camelCase keys); flags win over env, env over the file',
+    group: 'Server',
+  },
+  ...Object.entries(CONFIG_SECTIONS).flatMap(([group, keys]) =>
+    Object.keys(keys).map(
+      (k): CliOption => ({
+        name: kebab(k),
+        type: 'string',
+        env: envName(k),
+        default: JSON.stringify(defaultOf(k as ConfigKey)),
+        value: placeholder(k as ConfigKey),
+        help: describe(k as ConfigKey),
+        group,
+      }),
+    ),
+  ),
+  HELP_OPTION,
+];
+
+export const HUB_HELP = helpText(
+  'npm start -- [options]   (or: node dist/main/index.js [options])',
+  `The AgentCom hub: agents on the public port (WS /ws, HTTP /api/*), operators on the
+admin port (/admin/*, /metrics, /dashboard). Every option is also an environment
+variable and a key of the --config file.`,
+  HUB_OPTIONS,
+);
 
 /** Turns flag or env text into the type the key's default has. */
-function coerce(key: keyof Config, text: string): unknown {
-  const def = v.getDefault(ConfigSchema.entries[key] as v.OptionalSchema<v.GenericSchema, unknown>);
-  if (typeof def === 'number') return text.trim() === '' ? Number.NaN : Number(text);
-  if (typeof def === 'boolean') return text === 'true' || text === '1';
-  if (typeof def === 'object') return JSON.parse(text);
-  return text;
+function coerce(key: ConfigKey, text: string, source: string): unknown {
+  const def = defaultOf(key);
+  if (typeof def === 'number') {
+    const n = text.trim() === '' ? Number.NaN : Number(text);
+    if (Number.isNaN(n)) throw new UsageError(`${source}: "${text}" is not a number`);
+    return n;
+  }
+  if (typeof def !== 'object') return text;
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw new UsageError(`${source}: not valid JSON (${(err as Error).message})`);
+  }
 }
 
-export class ConfigError extends Error {}
+function readConfigFile(file: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new UsageError(`config file ${file}: ${code === 'ENOENT' ? 'not found' : (err as Error).message}`);
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (err) {
+    throw new UsageError(`config file ${file}: not valid JSON (${(err as Error).message})`);
+  }
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw))
+    throw new UsageError(`config file ${file}: must hold a JSON object`);
+  const unknown = Object.keys(raw).filter((k) => !Object.hasOwn(ConfigSchema.entries, k));
+  if (unknown.length) {
+    throw new UsageError(
+      `config file ${file}: unknown key${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => `"${k}"`).join(', ')} (keys are camelCase, e.g. "adminPort"; see --help)`,
+    );
+  }
+  return raw as Record<string, unknown>;
+}
 
 /**
  * Defaults ← config file (`--config`/AGENTCOM_CONFIG) ← env ← flags. Validated
  * once here; the rest of the hub trusts the result. `PORT` is honoured as the
- * original hub did.
+ * original hub did. Anything wrong is a `UsageError` naming the flag, variable
+ * or file.
  */
 export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Config {
-  const keys = Object.keys(ConfigSchema.entries) as Array<keyof Config>;
-  const byFlag = new Map(keys.map((k) => [kebab(k), k]));
-  const raw: Record<string, unknown> = {};
-  const flags: Record<string, string> = {};
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
-    if (!arg.startsWith('--')) throw new ConfigError(`unexpected argument: ${arg}`);
-    const eq = arg.indexOf('=');
-    const name = eq > 0 ? arg.slice(2, eq) : arg.slice(2);
-    const value = eq > 0 ? arg.slice(eq + 1) : argv[++i];
-    if (value === undefined) throw new ConfigError(`--${name} needs a value`);
-    flags[name] = value;
-  }
-  const file = flags.config ?? env.AGENTCOM_CONFIG;
-  if (file) Object.assign(raw, JSON.parse(readFileSync(file, 'utf8')));
-  if (env.PORT) raw.port = coerce('port', env.PORT);
+  const flags = parseCli(HUB_OPTIONS, argv);
+  const keys = Object.keys(ConfigSchema.entries) as ConfigKey[];
+  const file = (flags.config as string | undefined) ?? env.AGENTCOM_CONFIG;
+  const raw: Record<string, unknown> = file ? readConfigFile(file) : {};
+  if (env.PORT) raw.port = coerce('port', env.PORT, 'PORT');
   for (const k of keys) {
     const e = env[envName(k)];
-    if (e !== undefined) raw[k] = coerce(k, e);
+    if (e !== undefined) raw[k] = coerce(k, e, envName(k));
   }
-  for (const [name, value] of Object.entries(flags)) {
-    if (name === 'config') continue;
-    const k = byFlag.get(name);
-    if (!k) throw new ConfigError(`unknown flag --${name}`);
-    raw[k] = coerce(k, value);
+  for (const k of keys) {
+    const f = flags[kebab(k)];
+    if (typeof f === 'string') raw[k] = coerce(k, f, `--${kebab(k)}`);
   }
   const r = v.safeParse(ConfigSchema, raw);
   if (!r.success) {
-    const msg = r.issues.map((i) => `${i.path?.map((p) => (p as { key: string }).key).join('.')}: ${i.message}`);
-    throw new ConfigError(`invalid configuration: ${msg.join('; ')}`);
+    const msg = r.issues.map((i) => {
+      const key = i.path?.map((p) => (p as { key: string }).key).join('.') ?? '';
+      const top = key.split('.')[0] as ConfigKey;
+      return `--${kebab(top)}${key.includes('.') ? ` (${key})` : ''} (${envName(top)}): ${i.message}`;
+    });
+    throw new UsageError(`invalid configuration: ${msg.join('; ')}`);
   }
   return r.output;
 }

@@ -34,3 +34,26 @@ export function health(d: HealthDeps) {
     tasks: d.tasks(),
   };
 }
+
+export interface ReadyDeps {
+  domains: ReadonlyArray<{ name: string; stats: DomainStats }>;
+  /** requests a domain may queue before it answers `overloaded` */
+  queueMax: number;
+  /** true once SIGTERM/SIGINT started the shutdown */
+  closing: () => boolean;
+}
+
+/**
+ * `GET /ready`: whether the hub takes writes now. Not while shutting down,
+ * while a domain's storage is not ready (its writes fail), or while a
+ * domain's queue is full (its writes are refused as `overloaded`).
+ */
+export function readiness(d: ReadyDeps): { ready: boolean; reasons: string[] } {
+  const reasons: string[] = [];
+  if (d.closing()) reasons.push('shutting down');
+  for (const x of d.domains) {
+    if (x.stats.state !== 'ready') reasons.push(`${x.name} storage ${x.stats.state}`);
+    else if (x.stats.queued >= d.queueMax) reasons.push(`${x.name} overloaded: ${x.stats.queued} requests waiting`);
+  }
+  return { ready: reasons.length === 0, reasons };
+}

@@ -4,6 +4,7 @@ import { resolve } from 'node:path';
 import type { Config } from '../shared/config.js';
 import { DOMAINS, type Domain } from '../shared/data-layout.js';
 import { type DataLock, lockDataDir } from '../shared/data-lock.js';
+import { alertWebhook } from './alert-webhook.js';
 import { Alerts } from './alerts.js';
 import { Analytics } from './analytics.js';
 import { issueToken, TokenCache } from './auth.js';
@@ -11,7 +12,7 @@ import { runBackup } from './backup.js';
 import { BackupRuns } from './backup-runs.js';
 import { loadCaches } from './caches.js';
 import { ChannelDirectory, Channels } from './channels.js';
-import { compactDomain, compactFragmented } from './compaction.js';
+import { type CompactResult, compactDomain, compactFragmented } from './compaction.js';
 import { type Domains, lmdbDomains } from './domains.js';
 import { type DeliveryCounters, Fanout } from './fanout.js';
 import type { Fleet } from './fleet.js';
@@ -20,6 +21,7 @@ import { dashboardRoutes } from './http/dashboard.js';
 import { compile, handler } from './http/router.js';
 import { adminRewrite, adminRoutes, closeRevoked } from './http/routes-admin.js';
 import { channelRoutes } from './http/routes-channels.js';
+import { readyRoute } from './http/routes-health.js';
 import { liveRoutes } from './http/routes-live.js';
 import { configReads, publicRoutes } from './http/routes-public.js';
 import { queueRoutes } from './http/routes-queue.js';
@@ -31,7 +33,7 @@ import { LocalFleet } from './local-fleet.js';
 import { createLogger, type Logger } from './log.js';
 import { type MaintenanceClient, startMaintenance } from './maintenance.js';
 import { type SendInput, sendMessage } from './messaging.js';
-import { type MetricSources, Metrics } from './metrics.js';
+import { agentsByState, type MetricSources, Metrics } from './metrics.js';
 import { restoreOnline } from './restore.js';
 import { Scheduler } from './scheduler.js';
 import { Settings } from './settings.js';
@@ -70,7 +72,13 @@ function listen(server: Server, port: number, host: string): Promise<number> {
   });
 }
 
-export async function startHub(config: Config, log: Logger = createLogger(config.logLevel)): Promise<RunningHub> {
+/** The address a server is bound to, as `host:port` (`[::]:4000` for IPv6). */
+function bindOf(server: Server): string {
+  const a = server.address() as AddressInfo;
+  return a.family === 'IPv6' ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`;
+}
+
+export async function startHub(config: Config, log: Logger = createLogger(config)): Promise<RunningHub> {
   const dataDir = resolve(config.data);
   const lock = await lockDataDir(dataDir, 'hub');
   try {
@@ -113,9 +121,15 @@ async function startLocked(config: Config, log: Logger, dataDir: string, lock: D
   const violations = new Violations(config);
   const tokens = new TokenCache();
   const analytics = new Analytics();
-  const settings = new Settings(config.mailboxTtlMs);
+  const settings = new Settings(config.mailboxTtlMs, log);
   const directory = new ChannelDirectory();
-  const alerts = new Alerts();
+  const alerts = new Alerts({
+    persist: (active) => registry.call('setConfig', { key: 'alerts', value: active }),
+    notify: config.alertWebhookUrl
+      ? alertWebhook({ url: config.alertWebhookUrl, timeoutMs: config.alertWebhookTimeoutMs, log })
+      : undefined,
+    log,
+  });
   const counters: DeliveryCounters = { mailboxDropped: 0, liveDropped: 0 };
   const fleet = new LocalFleet(config.sendBufferMax, (c) => fanout.catchUp(c));
   const fanout = new Fanout({
@@ -139,7 +153,7 @@ async function startLocked(config: Config, log: Logger, dataDir: string, lock: D
   try {
     const admin = await registry.call('ensureAdminToken', { provided: config.adminToken });
     generatedAdminToken = admin.generated;
-    await loadCaches({ registry, channelsDomain, tokens, settings, limiter, directory }, admin.hash);
+    await loadCaches({ registry, channelsDomain, tokens, settings, limiter, directory, alerts }, admin.hash);
     await healthOf.messaging();
     await healthOf.tasks();
     for (const d of all) log.info({ domain: d.name, path: resolve(dataDir, d.name) }, 'domain worker ready');
@@ -191,23 +205,27 @@ async function startLocked(config: Config, log: Logger, dataDir: string, lock: D
     sampled: () => live.sampled(),
   });
   await storage.sample();
-  const sources: MetricSources = {
-    fleet,
-    agents: scheduler,
-    tokenHolders: () => tokens.agentCount(),
-    storageHealth: () => storage.report(),
+  const sources: MetricSources = { fleet, agents: scheduler, tokens, storageHealth: () => storage.report() };
+  const agentStates = { counts: () => agentsByState(sources) };
+  metrics.prom.expose({
+    connections: () => [...fleet.sockets()].length,
+    agentsConnected: () => fleet.count(),
+    agentsByState: agentStates.counts,
     domains: all,
     counters,
     violations,
     validator,
+    storage: () => storage.spaces(),
+    lastBackup: () => storage.lastBackup(),
+    alerts: () => alerts.states(),
     tasks: live.figures,
-  };
+  });
   const metricsApi = () => metrics.api(sources);
   const hubHealth = () =>
     health({
       domains: all,
       fleet,
-      agents: scheduler,
+      agents: agentStates,
       counters,
       violations,
       validator,
@@ -223,8 +241,20 @@ async function startLocked(config: Config, log: Logger, dataDir: string, lock: D
     );
   };
   const byName = new Map(all.map((d) => [d.name, d]));
-  const compact = (name: string) => compactDomain(byName.get(name) as (typeof all)[number], dataDir, m, log);
-  const backup = () => backupRuns.record(() => runBackup({ maintenance: m, dataDir, keep: config.backupKeep, log }));
+  const observeCompaction = (r: CompactResult & { paused_ms: number }) =>
+    metrics.prom.compaction(r.table, r.status, r.paused_ms / 1000, r.bytes_before - r.bytes_after);
+  const compact = (name: string) =>
+    compactDomain(byName.get(name) as (typeof all)[number], dataDir, m, log, observeCompaction);
+  const backup = () =>
+    backupRuns.record(() =>
+      runBackup({
+        maintenance: m,
+        dataDir,
+        keep: config.backupKeep,
+        log,
+        observe: (s, sec) => metrics.prom.backup(s, sec),
+      }),
+    );
   const restore = (name: string) =>
     restoreOnline(
       {
@@ -236,6 +266,8 @@ async function startLocked(config: Config, log: Logger, dataDir: string, lock: D
           // the admin token in use stays: a restore must not lock the admin out with the backup's
           await registry.call('setAdminHash', { hash: tokens.adminTokenHash });
           await loadCaches({ registry, channelsDomain, tokens, settings, limiter, directory }, tokens.adminTokenHash);
+          // the alerts firing now stay, acknowledgements included, over the backup's
+          await alerts.save();
           // a socket whose token the restored registry does not hold is treated as revoked (§9.25)
           const gone = [...fleet.sockets()].map((c) => c.tokenHash).filter((h) => h && !tokens.has(h));
           closeRevoked({ tokens, fleet }, gone);
@@ -260,6 +292,9 @@ async function startLocked(config: Config, log: Logger, dataDir: string, lock: D
     maxDepth: config.maxDepth,
   };
   const taskDeps = { tasks, scheduler, fleet, log, submitSchema: validator.http.taskSubmit };
+  let open = false;
+  let closing: Promise<void> | null = null;
+  const ready = readyRoute({ domains: all, queueMax: config.queueMax, closing: () => closing !== null });
   const pub = [
     ...publicRoutes({
       fleet,
@@ -276,6 +311,7 @@ async function startLocked(config: Config, log: Logger, dataDir: string, lock: D
     ...channelRoutes({ channels, channelsDomain, messaging, validator, historyMax: config.channelHistoryPerChannel }),
     ...taskRoutes(taskDeps),
     ...configReads({ settings }),
+    ready,
   ];
   const adm = [
     ...adminRoutes({
@@ -286,7 +322,7 @@ async function startLocked(config: Config, log: Logger, dataDir: string, lock: D
       settings,
       log,
       health: hubHealth,
-      metricsText: () => metrics.prometheus(sources),
+      metricsText: () => metrics.prom.text(),
       storage,
       backup,
       restore,
@@ -300,6 +336,7 @@ async function startLocked(config: Config, log: Logger, dataDir: string, lock: D
     ...dashboardRoutes({ tasks, fleet, scheduler, alerts, health: hubHealth, metricsApi }),
     ...liveRoutes({ ...live, fleet, alerts, directory, limiter, backups: backupRuns, dataDir, log }),
     ...configReads({ settings }).map((r) => ({ ...r, auth: 'admin' as const })),
+    ready,
   ];
   const publicServer = createServer(handler(router, compile([...pub, schemaRoute(validator, pub)])));
   const adminServer = createServer(handler(router, compile(adm), adminRewrite));
@@ -316,7 +353,6 @@ async function startLocked(config: Config, log: Logger, dataDir: string, lock: D
     agents: scheduler,
     log,
   };
-  let open = false;
   const wss = attachWebSocket(
     {
       fleet,
@@ -342,6 +378,7 @@ async function startLocked(config: Config, log: Logger, dataDir: string, lock: D
       maxDepth: config.maxDepth,
       maxFrameBytes: config.maxFrameBytes,
       closed: (conn, code) => socketClosed(core, conn, code),
+      answered: (type, seconds) => metrics.prom.ack(type, seconds),
     },
     publicServer,
     () => open,
@@ -373,7 +410,7 @@ async function startLocked(config: Config, log: Logger, dataDir: string, lock: D
     },
     sweepMailboxes,
     checkAlerts: () =>
-      alerts.check({ metricsApi, tasks, fleet, thresholds: () => settings.alert_thresholds, violations, log }),
+      alerts.check({ metricsApi, tasks, fleet, thresholds: () => settings.alertThresholds(), violations, log }),
     backup,
     compactFragmented: () =>
       compactFragmented(
@@ -382,6 +419,7 @@ async function startLocked(config: Config, log: Logger, dataDir: string, lock: D
         m,
         { minFragmentation: config.compactMinFragmentation, minBytes: config.compactMinBytes },
         log,
+        observeCompaction,
       ),
   });
   log.info(
@@ -389,13 +427,19 @@ async function startLocked(config: Config, log: Logger, dataDir: string, lock: D
       public: publicUrl().api,
       ws: publicUrl().ws,
       admin: `http://${config.adminHost}:${ports.admin}`,
+      public_bind: bindOf(publicServer),
+      admin_bind: bindOf(adminServer),
       data: dataDir,
+      admin_token_from: generatedAdminToken
+        ? 'generated now: printed once on stderr'
+        : config.adminToken
+          ? 'AGENTCOM_ADMIN_TOKEN / --admin-token'
+          : 'stored hash of an earlier start (a lost token: restart with AGENTCOM_ADMIN_TOKEN=<new>)',
       validation: config.validationMode,
     },
     'hub listening',
   );
 
-  let closing: Promise<void> | null = null;
   const close = () => {
     closing ??= (async () => {
       open = false;

@@ -1,11 +1,9 @@
 import { build, type Histogram } from 'hdr-histogram-js';
-import type { DomainStats } from '../shared/domains/domain.js';
-import type { TaskFigures } from '../shared/domains/tasks.js';
-import type { DeliveryCounters } from './fanout.js';
 import type { Fleet } from './fleet.js';
+import { HubPrometheus } from './prometheus.js';
 import type { FsmState } from './scheduler.js';
 
-/** What the metrics read from the rest of the hub when asked. */
+/** What `/api/metrics` reads from the rest of the hub when asked. */
 export interface MetricSources {
   fleet: Fleet;
   agents: {
@@ -13,14 +11,23 @@ export interface MetricSources {
     stateOf(agent: string): FsmState;
     taskOf(agent: string): string | null;
   };
-  tokenHolders: () => number;
+  /** the agents holding at least one token */
+  tokens: { agentCount(): number; agents(): Iterable<string> };
   storageHealth: () => Record<string, unknown>;
-  domains: ReadonlyArray<{ name: string; stats: DomainStats }>;
-  counters: DeliveryCounters;
-  violations: { total: number };
-  validator: { lenientAccepted: number };
-  /** the tasks domain's figures after its last batch */
-  tasks: () => TaskFigures | null;
+}
+
+/**
+ * Agents by state: the FSM state of each connected agent, and `offline` for
+ * every agent that holds a token but has no identified socket (the FSM forgets
+ * an agent when it leaves, so its own `offline` count is always 0).
+ */
+export function agentsByState(src: Pick<MetricSources, 'fleet' | 'agents' | 'tokens'>): Record<FsmState, number> {
+  const out = { ...src.agents.counts() };
+  const online = src.fleet.agentIds();
+  let offline = 0;
+  for (const agent of src.tokens.agents()) if (!online.has(agent)) offline++;
+  out.offline = offline;
+  return out;
 }
 
 const HOUR = 3600_000;
@@ -49,13 +56,13 @@ function percentiles(h: Histogram, scale = 1) {
 }
 
 /**
- * In-memory metrics: HDR histograms of batch round trips per domain and of
- * task latency (submit → finished), 10-minute buckets for the 1 h window,
- * and queue-depth samples every 10 s. Served as `/api/metrics` (the
- * original's JSON shape) and as Prometheus text on the admin port (§9.17).
+ * In-memory metrics for `/api/metrics` (the original's JSON shape): an HDR
+ * histogram of task latency (submit → finished) with 10-minute buckets for
+ * the 1 h window, and queue-depth samples every 10 s. What it is told also
+ * feeds the admin port's Prometheus registry (`prom`, §9.17).
  */
 export class Metrics {
-  private readonly batches = new Map<string, Histogram>();
+  readonly prom = new HubPrometheus();
   private readonly latency = newHistogram();
   private readonly totals = { total: 0, failed: 0, dead: 0 };
   private buckets: Bucket[] = [];
@@ -63,9 +70,7 @@ export class Metrics {
 
   /** A batch round trip (enqueue of its first item → results back), in µs. */
   batch(domain: string, micros: number): void {
-    const h = this.batches.get(domain) ?? newHistogram();
-    this.batches.set(domain, h);
-    h.recordValue(Math.max(1, Math.round(micros)));
+    this.prom.batch(domain, micros / 1e6);
   }
 
   private bucket(now: number): Bucket {
@@ -81,6 +86,7 @@ export class Metrics {
 
   /** A task attempt ended: completed, retried (a failure) or dead-lettered. */
   taskOutcome(outcome: 'complete' | 'retried' | 'dead_letter', createdAt: number, now: number): void {
+    this.prom.taskOutcome(outcome, Math.max(0, now - createdAt) / 1000);
     const b = this.bucket(now);
     b.total++;
     this.totals.total++;
@@ -143,7 +149,7 @@ export class Metrics {
       task_latency: { window: percentiles(window), cumulative: percentiles(this.latency) },
       agent_utilization: {
         system: {
-          total_agents: src.tokenHolders(),
+          total_agents: src.tokens.agentCount(),
           agents_online: online,
           agents_idle: fsm.idle,
           agents_working: fsm.working + fsm.assigned,
@@ -158,121 +164,5 @@ export class Metrics {
       error_rates: { window: this.rates(sum), cumulative: this.rates(this.totals) },
       dets_health: src.storageHealth(),
     };
-  }
-
-  /** Prometheus text exposition for the admin port's /metrics. */
-  prometheus(src: MetricSources): string {
-    const lines: string[] = [];
-    const gauge = (name: string, help: string, samples: Array<[string, number]>, type = 'gauge') => {
-      lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
-      for (const [labels, v] of samples) lines.push(`${name}${labels} ${v}`);
-    };
-    gauge('agentcom_connections', 'Open WebSocket connections.', [['', [...src.fleet.sockets()].length]]);
-    gauge('agentcom_agents_connected', 'Identified agents.', [['', src.fleet.count()]]);
-    const fsm = src.agents.counts();
-    gauge(
-      'agentcom_agents',
-      'Agents by FSM state.',
-      Object.entries(fsm).map(([s, n]) => [`{state="${s}"}`, n]),
-    );
-    const domains = src.domains;
-    gauge(
-      'agentcom_batches_total',
-      'Batches committed per domain.',
-      domains.map((d) => [`{domain="${d.name}"}`, d.stats.batches]),
-      'counter',
-    );
-    gauge(
-      'agentcom_batch_items_total',
-      'Requests applied per domain.',
-      domains.map((d) => [`{domain="${d.name}"}`, d.stats.items]),
-      'counter',
-    );
-    gauge(
-      'agentcom_domain_queue',
-      'Requests waiting per domain.',
-      domains.map((d) => [`{domain="${d.name}"}`, d.stats.queued]),
-    );
-    gauge(
-      'agentcom_domain_healthy',
-      '1 when the domain storage is healthy.',
-      domains.map((d) => [`{domain="${d.name}"}`, d.stats.state === 'ready' ? 1 : 0]),
-    );
-    const q: Array<[string, number]> = [];
-    for (const [domain, h] of this.batches) {
-      const p = percentiles(h, 1e6);
-      for (const [k, v] of [
-        ['0.5', p.p50],
-        ['0.99', p.p99],
-        ['0.999', p.p999],
-        ['1', p.max],
-      ] as const) {
-        q.push([`{domain="${domain}",quantile="${k}"}`, v]);
-      }
-    }
-    gauge('agentcom_batch_seconds', 'Batch round trip (queue, transaction, fsync), HDR percentiles.', q, 'summary');
-    const lat = percentiles(this.latency, 1000);
-    gauge(
-      'agentcom_task_latency_seconds',
-      'Task submit to completion, HDR percentiles.',
-      [
-        ['{quantile="0.5"}', lat.p50],
-        ['{quantile="0.99"}', lat.p99],
-        ['{quantile="0.999"}', lat.p999],
-        ['{quantile="1"}', lat.max],
-      ],
-      'summary',
-    );
-    gauge(
-      'agentcom_task_outcomes_total',
-      'Task attempts by outcome.',
-      [
-        ['{outcome="complete"}', this.totals.total - this.totals.failed],
-        ['{outcome="failed"}', this.totals.failed - this.totals.dead],
-        ['{outcome="dead_letter"}', this.totals.dead],
-      ],
-      'counter',
-    );
-    gauge(
-      'agentcom_mailbox_dropped_total',
-      'Mailbox entries dropped for the per-agent cap.',
-      [['', src.counters.mailboxDropped]],
-      'counter',
-    );
-    gauge(
-      'agentcom_live_dropped_total',
-      'Live frames dropped for slow consumers (kept in mailboxes).',
-      [['', src.counters.liveDropped]],
-      'counter',
-    );
-    gauge(
-      'agentcom_violations_total',
-      'Validation failures and rate-limit refusals.',
-      [['', src.violations.total]],
-      'counter',
-    );
-    gauge(
-      'agentcom_lenient_accepted_total',
-      'Limit violations accepted in log-only mode.',
-      [['', src.validator.lenientAccepted]],
-      'counter',
-    );
-    const tasks = src.tasks();
-    if (tasks) {
-      gauge(
-        'agentcom_tasks',
-        'Tasks by state.',
-        Object.entries(tasks.by_status).map(([s, n]) => [`{state="${s}"}`, n]),
-      );
-      gauge(
-        'agentcom_tasks_removed_total',
-        'Finished tasks removed by retention.',
-        Object.entries(tasks.removed).map(([s, n]) => [`{state="${s}"}`, n]),
-        'counter',
-      );
-    }
-    const mem = process.memoryUsage();
-    gauge('agentcom_rss_bytes', 'Resident set size of the hub process.', [['', mem.rss]]);
-    return `${lines.join('\n')}\n`;
   }
 }

@@ -16,6 +16,14 @@ export interface SamplerDeps {
   sampled?: () => void;
 }
 
+/** One domain's file as last sampled. */
+export interface DomainSpace {
+  domain: string;
+  file_size_bytes: number;
+  fragmentation_ratio: number;
+  reclaimable_bytes: number;
+}
+
 interface TableHealth {
   table: string;
   record_count: number;
@@ -35,6 +43,7 @@ const HIGH_FRAGMENTATION = 0.5;
  */
 export class StorageSampler {
   private tables: TableHealth[] = [];
+  private domainSpaces: DomainSpace[] = [];
   /** some domain is over HIGH_FRAGMENTATION with at least `compactMinBytes` to give back (a tiny file's free pages are no news) */
   private fragmented = false;
   private pending: Promise<number> | null = null;
@@ -64,6 +73,7 @@ export class StorageSampler {
 
   private async collect(): Promise<number> {
     const tables: TableHealth[] = [];
+    const spaces: DomainSpace[] = [];
     let queued = 0;
     let fragmented = false;
     for (const d of this.d.domains) {
@@ -75,6 +85,12 @@ export class StorageSampler {
       } catch {}
       if (d.name === 'tasks') queued = counts.queued ?? 0;
       const ratio = space.fragmentation_ratio ?? 0;
+      spaces.push({
+        domain: d.name,
+        file_size_bytes: space.file_size_bytes ?? 0,
+        fragmentation_ratio: ratio,
+        reclaimable_bytes: space.reclaimable_bytes ?? 0,
+      });
       if (ratio > HIGH_FRAGMENTATION && (space.reclaimable_bytes ?? 0) >= this.d.compactMinBytes) fragmented = true;
       for (const [table, n] of Object.entries(counts)) {
         tables.push({
@@ -87,8 +103,20 @@ export class StorageSampler {
       }
     }
     this.tables = tables;
+    this.domainSpaces = spaces;
     this.fragmented = fragmented;
     return queued;
+  }
+
+  /** Each domain's file as last sampled (every 10 s and on each storage-health request). */
+  spaces(): DomainSpace[] {
+    return this.domainSpaces;
+  }
+
+  /** The newest complete backup on disk: when it was taken and its bytes. */
+  lastBackup(): { at: number; bytes: number } | null {
+    const b = newestBackup(this.d.dataDir);
+    return b && { at: b.manifest.created_at, bytes: b.manifest.domains.reduce((n, x) => n + x.bytes, 0) };
   }
 
   /** The §3.5 storage-health shape; a backup older than 48 h (or none) is stale, a domain over 0.5 fragmented (and worth compacting) is high. */

@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import { lockDataDir } from '../shared/data-lock.js';
-import { OperatorError } from '../shared/errors.js';
 import { restoreDataDir } from '../storage/restore.js';
+import { fromAndData, isMainModule, runTool } from './cli-main.js';
 
 /**
  * Rebuilds a data directory from a backup made by `POST /admin/backup`:
@@ -19,30 +19,29 @@ export async function restore(from: string, dataDir: string): Promise<{ ok: bool
   }
 }
 
-const isMain =
-  process.argv[1] &&
-  resolve(process.argv[1]).replace(/\.ts$/, '.js') ===
-    resolve(new URL(import.meta.url).pathname).replace(/\.ts$/, '.js');
-if (isMain) {
-  const arg = (name: string) => {
-    const i = process.argv.indexOf(`--${name}`);
-    return i > 0 ? process.argv[i + 1] : undefined;
-  };
-  const from = arg('from');
-  const data = arg('data') ?? './data';
-  if (!from) {
-    process.stderr.write('usage: npm run restore -- --from data/backups/<timestamp> [--data ./data]\n');
-    process.exit(2);
-  }
-  restore(resolve(from), resolve(data)).then(
-    ({ ok, report }) => {
-      process.stdout.write(`${report.join('\n')}\n${ok ? 'restore complete' : 'restore FAILED'}\n`);
-      process.exit(ok ? 0 : 1);
+export const RESTORE_OPTIONS = fromAndData({
+  env: 'AGENTCOM_RESTORE_FROM',
+  help: 'the backup: a data/backups/<timestamp> folder',
+});
+
+if (isMainModule(import.meta.url)) {
+  runTool(
+    {
+      usage: 'npm run restore -- --from data/backups/<timestamp> [--data ./data]',
+      about: `Restores a backup into a stopped hub's data directory: verifies every domain first
+(checksums, then record counts), then swaps all of them in or none. The replaced
+files move to <data>/replaced/<time>/. Exit 0 restored, 1 refused or failed
+(nothing changed), 2 bad command line.`,
+      options: RESTORE_OPTIONS,
+      async run(o) {
+        const { ok, report } = await restore(
+          resolve(o.from as string),
+          resolve((o.data as string | undefined) ?? './data'),
+        );
+        process.stdout.write(`${report.join('\n')}\n${ok ? 'restore complete' : 'restore FAILED'}\n`);
+        return ok ? 0 : 1;
+      },
     },
-    (err) => {
-      const text = err instanceof OperatorError || !(err instanceof Error) ? String(err.message ?? err) : err.stack;
-      process.stderr.write(`restore failed: ${text}\n`);
-      process.exit(1);
-    },
+    'restore',
   );
 }

@@ -64,6 +64,20 @@ export class RegistryStore {
     return { agent_id: agentId, token, hash };
   }
 
+  /**
+   * Takes a token issued elsewhere (the original hub's `tokens.json`), stored
+   * hashed like every token. A token already held is left as it is: returns
+   * the agent it belongs to, or null when it was imported now.
+   */
+  importToken(token: string, agentId: string, now: number): string | null {
+    const hash = hashToken(token);
+    const held = this.db.tokens.get(hash) as TokenRec | undefined;
+    if (held) return held.agent_id;
+    this.db.tokens.putSync(hash, { agent_id: agentId, prefix: token.slice(0, 8), created_at: now } satisfies TokenRec);
+    this.db.tokensByAgent.putSync([agentId, hash], 1);
+    return null;
+  }
+
   hasTokens(agentId: string): boolean {
     return all(this.db.tokensByAgent.getKeys({ start: [agentId], end: [agentId, '\uffff'], limit: 1 })).length > 0;
   }

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { ACTIONS } from '../shared/ratelimit.js';
+import { ALERT_THRESHOLD_DEFAULTS } from '../shared/schemas/alerts.js';
 import { connectAgent, sleep, type TestClient } from './helpers/client.js';
 import { ADMIN_TOKEN, api, startTestHub, type TestHub, tokenFor, whitelist } from './helpers/hub.js';
 import { startLoggedHub } from './helpers/logged-hub.js';
@@ -56,7 +57,8 @@ const PUBLIC_FORBIDDEN: Row[] = [
   ['PUT', '/api/config/heartbeat-interval', { heartbeat_interval_ms: 1 }],
   ['PUT', '/api/config/mailbox-retention', { mailbox_ttl_ms: 1 }],
   ['PUT', '/api/config/default-repo', { url: 'https://example.com/sneaky.git' }],
-  ['PUT', '/api/config/alert-thresholds', { sneaky: true }],
+  ['PUT', '/api/config/alert-thresholds', { stuck_ms: 60_000 }],
+  ['POST', '/api/alerts/no_agents_online/acknowledge'],
   ['POST', '/api/mailbox/evict'],
 ];
 
@@ -91,6 +93,9 @@ const ADMIN_ONLY: Row[] = [
   ['GET', '/metrics'],
   ['PUT', '/api/config/heartbeat-interval', { heartbeat_interval_ms: 1 }],
   ['GET', '/api/config/heartbeat-interval'],
+  ['PUT', '/api/config/alert-thresholds', { stuck_ms: 60_000 }],
+  ['GET', '/api/alerts'],
+  ['POST', '/api/alerts/no_agents_online/acknowledge'],
   ['POST', '/api/mailbox/evict'],
 ];
 
@@ -501,7 +506,7 @@ describe('config routes: written on the admin port, read on the public port', ()
       default_repo: null,
       configured: false,
     });
-    assert.deepEqual((await read('/api/config/alert-thresholds')).body, {});
+    assert.deepEqual((await read('/api/config/alert-thresholds')).body, ALERT_THRESHOLD_DEFAULTS);
   });
 
   test('heartbeat-interval: PUT echoes with status updated; the public GET (tok) returns it', async () => {
@@ -530,11 +535,11 @@ describe('config routes: written on the admin port, read on the public port', ()
     });
   });
 
-  test('alert-thresholds: any object is stored as is; GET (auth) returns it', async () => {
-    const thresholds = { queue_growing: { checks: 3 }, high_failure_rate: { pct: 50 }, note: 'x' };
-    const r = await admin(hub, 'PUT', '/api/config/alert-thresholds', thresholds);
-    assert.deepEqual(r.body, { status: 'updated', effective: 'next_check_cycle' });
-    assert.deepEqual((await read('/api/config/alert-thresholds')).body, thresholds);
+  test('alert-thresholds: PUT sets thresholds over the defaults; GET (auth) shows those in effect', async () => {
+    const r = await admin(hub, 'PUT', '/api/config/alert-thresholds', { queue_growing_min: 3, stuck_ms: 60_000 });
+    const effective = { ...ALERT_THRESHOLD_DEFAULTS, queue_growing_min: 3, stuck_ms: 60_000 };
+    assert.deepEqual(r.body, { status: 'updated', effective: 'next_check_cycle', thresholds: effective });
+    assert.deepEqual((await read('/api/config/alert-thresholds')).body, effective);
   });
 
   const BAD: Array<[path: string, raw: string]> = [
@@ -554,6 +559,14 @@ describe('config routes: written on the admin port, read on the public port', ()
     ['/api/config/alert-thresholds', '[]'],
     ['/api/config/alert-thresholds', '"high"'],
     ['/api/config/alert-thresholds', '5'],
+    // values no rule could meet, or that a rule would not read: never stored
+    ['/api/config/alert-thresholds', '{"queue_growing_min":"10"}'],
+    ['/api/config/alert-thresholds', '{"queue_growing_min":0}'],
+    ['/api/config/alert-thresholds', '{"failure_rate_pct":150}'],
+    ['/api/config/alert-thresholds', '{"failure_min_tasks":2.5}'],
+    ['/api/config/alert-thresholds', '{"stuck_ms":-1}'],
+    ['/api/config/alert-thresholds', '{"violations_per_min":null}'],
+    ['/api/config/alert-thresholds', '{"queue_growing":{"checks":3}}'],
   ];
 
   test('bad values are 422 validation_failed and change nothing', async () => {
@@ -567,6 +580,8 @@ describe('config routes: written on the admin port, read on the public port', ()
     assert.deepEqual((await read('/api/config/heartbeat-interval')).body, { heartbeat_interval_ms: 5000 });
     assert.deepEqual((await read('/api/config/mailbox-retention')).body, { mailbox_ttl_ms: 3_600_000 });
     assert.equal((await api(hub.url, 'GET', '/api/config/default-repo')).body.configured, true);
+    const thresholds = (await read('/api/config/alert-thresholds')).body;
+    assert.deepEqual([thresholds.queue_growing_min, thresholds.failure_rate_pct], [3, 50]);
   });
 
   test('config survives a restart on the same data dir', async () => {

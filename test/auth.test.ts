@@ -27,7 +27,6 @@ const AUTH_ROUTES: RouteRow[] = [
   ['POST', '/api/channels/general/unsubscribe'],
   ['POST', '/api/channels/general/publish', {}],
   ['GET', '/api/config/alert-thresholds'],
-  ['POST', '/api/alerts/no_agents_online/acknowledge'],
 ];
 
 /** `tok` routes: Bearer header or `?token=`. */

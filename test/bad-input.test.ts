@@ -725,9 +725,6 @@ describe('malformed HTTP bodies and queries: each refused with its status, the h
         ['GET', '/api/nothing'],
         ['GET', '/'],
         ['GET', '/ws'],
-        ['POST', '/api/agents'],
-        ['DELETE', '/api/message'],
-        ['PATCH', '/api/message'],
         ['GET', '/api/goals'],
         ['POST', '/api/goals'],
         ['GET', '/api/hub/state'],
@@ -741,6 +738,22 @@ describe('malformed HTTP bodies and queries: each refused with its status, the h
         path,
         status: 404,
         want: { error: 'not_found' },
+      }),
+    ),
+    // a known path with another method: 405 naming the methods it takes
+    ...(
+      [
+        ['POST', '/api/agents', ['GET', 'HEAD']],
+        ['DELETE', '/api/message', ['POST']],
+        ['PATCH', '/api/message', ['POST']],
+      ] as const
+    ).map(
+      ([method, path, allow]): HttpCase => ({
+        name: `${method} ${path}`,
+        method,
+        path,
+        status: 405,
+        want: { error: 'method_not_allowed', allow: [...allow] },
       }),
     ),
   ];

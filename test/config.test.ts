@@ -36,9 +36,9 @@ describe('configuration', () => {
   test('bad values and unknown flags are refused with a clear message', () => {
     assert.throws(() => loadConfig(['--port', 'abc'], {}), ConfigError);
     assert.throws(() => loadConfig(['--nope', '1'], {}), /unknown flag --nope/);
-    assert.throws(() => loadConfig(['--validation-mode', 'lax'], {}), /validationMode/);
+    assert.throws(() => loadConfig(['--validation-mode', 'lax'], {}), /--validation-mode/);
     assert.throws(() => loadConfig(['--port'], {}), /needs a value/);
-    assert.throws(() => loadConfig(['--compact-min-fragmentation', '1.5'], {}), /compactMinFragmentation/);
+    assert.throws(() => loadConfig(['--compact-min-fragmentation', '1.5'], {}), /--compact-min-fragmentation/);
   });
 });
 

@@ -21,7 +21,7 @@ const BACKENDS: Array<{ name: string; start: (dataDir: string) => Domains }> = [
         batchMax: 256,
         queueMax: 10_000,
         inFlightMax: 2,
-        log: createLogger('silent'),
+        log: createLogger({ logLevel: 'silent' }),
       }),
   },
 ];

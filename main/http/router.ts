@@ -95,6 +95,7 @@ export function sendError(res: ServerResponse, err: unknown, log: Logger): void 
     const retry = err.fields.retry_after_ms;
     if (typeof retry === 'number') headers['retry-after'] = String(Math.max(1, Math.ceil(retry / 1000)));
     if (err.code === ErrorCode.payloadTooLarge) headers.connection = 'close';
+    if (err.code === ErrorCode.methodNotAllowed) headers.allow = (err.fields.allow as string[]).join(', ');
     send(res, status, { error: err.code, ...err.fields }, headers);
     return;
   }
@@ -165,23 +166,33 @@ function limit(d: RouterDeps, route: Compiled, agent: string, ip: string): void 
   throw new HubError(ErrorCode.rateLimited, { retry_after_ms: Math.ceil(r.retryAfterMs / 1000) * 1000, action });
 }
 
+/** A path no route serves is 404; a path served for other methods is 405 naming them (`Allow`). */
+function notRouted(routes: Compiled[], path: string): HubError {
+  const methods = new Set(routes.filter((r) => r.re.test(path)).map((r) => r.method));
+  if (methods.size === 0) return new HubError(ErrorCode.notFound);
+  if (methods.has('GET')) methods.add('HEAD');
+  return new HubError(ErrorCode.methodNotAllowed, { allow: [...methods].sort() });
+}
+
 /** One request: route → auth → rate limit → body (size, JSON, depth, schema) → handler → reply. */
 export function handler(d: RouterDeps, routes: Compiled[], rewrite: (path: string) => string = (p) => p) {
   return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     try {
       const url = new URL(req.url ?? '/', 'http://hub');
       const path = rewrite(url.pathname);
+      // HEAD is GET without the body (node leaves the body out of a HEAD answer)
+      const method = req.method === 'HEAD' ? 'GET' : req.method;
       let route: Compiled | undefined;
       let m: RegExpExecArray | null = null;
       for (const r of routes) {
-        if (r.method !== req.method) continue;
+        if (r.method !== method) continue;
         m = r.re.exec(path);
         if (m) {
           route = r;
           break;
         }
       }
-      if (!route || !m) throw new HubError(ErrorCode.notFound);
+      if (!route || !m) throw notRouted(routes, path);
       const params: Record<string, string> = {};
       route.keys.forEach((k, i) => {
         try {

@@ -19,7 +19,7 @@ export interface AdminDeps {
   log: Logger;
   /** the admin `/health` body; `status` is `ok` or `degraded` */
   health: () => { status: string };
-  metricsText: () => string;
+  metricsText: () => Promise<string>;
   storage: { measure(): Promise<unknown>; report(): Record<string, unknown> };
   backup: () => Promise<unknown>;
   restore: (backup: string) => Promise<unknown>;
@@ -116,7 +116,7 @@ export const adminRoutes = (d: AdminDeps): Route[] => [
     body: 'restore',
     handler: async ({ body }) => ({ body: await d.restore((body as HttpBody<'restore'>).backup) }),
   },
-  { method: 'GET', path: '/metrics', auth: 'admin', handler: () => ({ body: d.metricsText() }) },
+  { method: 'GET', path: '/metrics', auth: 'admin', handler: async () => ({ body: await d.metricsText() }) },
   { method: 'GET', path: '/admin/storage-health', auth: 'admin', handler: storageHealth(d) },
   { method: 'GET', path: '/admin/dets-health', auth: 'admin', handler: storageHealth(d) },
   {
@@ -285,10 +285,12 @@ export const adminRoutes = (d: AdminDeps): Route[] => [
     d.settings.default_repo = b.url;
     return { status: 'ok', default_repo: b.url };
   }),
+  // validated by its schema: a value no rule can meet is 422, never stored; the reply shows the thresholds in effect
   configWrite('/api/config/alert-thresholds', 'alertThresholds', async (b) => {
     await d.registry.call('setConfig', { key: 'alert_thresholds', value: b });
     d.settings.alert_thresholds = b;
-    return { status: 'updated', effective: 'next_check_cycle' };
+    d.log.info({ thresholds: d.settings.alertThresholds() }, 'alert thresholds changed');
+    return { status: 'updated', effective: 'next_check_cycle', thresholds: d.settings.alertThresholds() };
   }),
 ];
 

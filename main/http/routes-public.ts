@@ -54,17 +54,18 @@ export const configReads = (d: { settings: Settings }): Route[] => [
     method: 'GET',
     path: '/api/config/alert-thresholds',
     auth: 'auth',
-    handler: () => ({ body: d.settings.alert_thresholds }),
+    handler: () => ({ body: d.settings.alertThresholds() }),
   },
 ];
 
-/** `POST /api/alerts/:rule_id/acknowledge`: an agent token on the public port, the admin token on the admin port. */
+/** `POST /api/alerts/:rule_id/acknowledge`: the admin's (admin port); persisted before the answer. */
 export const acknowledgeAlert = (alerts: Alerts, auth: AuthMode): Route => ({
   method: 'POST',
   path: '/api/alerts/:rule_id/acknowledge',
   auth,
-  handler: ({ params }) => {
-    if (!alerts.acknowledge(params.rule_id)) throw new HubError(ErrorCode.alertNotFound, { rule_id: params.rule_id });
+  handler: async ({ params }) => {
+    if (!(await alerts.acknowledge(params.rule_id)))
+      throw new HubError(ErrorCode.alertNotFound, { rule_id: params.rule_id });
     return { body: { status: 'acknowledged', rule_id: params.rule_id } };
   },
 });
@@ -220,7 +221,8 @@ export const publicRoutes = (d: PublicDeps): Route[] => [
     auth: 'none',
     handler: () => ({ body: { alerts: d.alerts.list(), timestamp: Date.now() } }),
   },
-  acknowledgeAlert(d.alerts, 'auth'),
+  // acknowledging is the admin's (admin port), and persisted
+  { method: 'POST', path: '/api/alerts/:rule_id/acknowledge', auth: 'none', action: null, handler: adminOnly },
   { method: 'GET', path: '/api/metrics', auth: 'none', handler: () => ({ body: d.metricsApi() }) },
   {
     method: 'GET',

@@ -27,6 +27,8 @@ export interface GatewayDeps {
   maxFrameBytes: number;
   /** a socket ended */
   closed: (conn: Connection, code: number) => void;
+  /** a frame whose handler waits (a write, a read from storage) was answered, after this many seconds */
+  answered?: (type: string, seconds: number) => void;
 }
 
 /** Frames that spend an action bucket besides `ws_message` (§9.4). */
@@ -79,6 +81,7 @@ function tooDeep(g: GatewayDeps, conn: Connection): void {
 }
 
 function onFrame(g: GatewayDeps, conn: Connection, data: RawData): void {
+  const started = performance.now();
   conn.lastSeen = Date.now();
   if (rateLimited(g, conn, 'ws_message')) return;
   const text = data.toString();
@@ -142,7 +145,11 @@ function onFrame(g: GatewayDeps, conn: Connection, data: RawData): void {
   const handler = g.handlers[t] as (conn: Connection, frame: unknown) => void | Promise<void>;
   try {
     const out = handler(conn, parsed.value);
-    if (out) out.catch((err) => conn.sendJson(errorFrame(err, g, t)));
+    if (out)
+      out.then(
+        () => g.answered?.(t, (performance.now() - started) / 1000),
+        (err) => conn.sendJson(errorFrame(err, g, t)),
+      );
   } catch (err) {
     conn.sendJson(errorFrame(err, g, t));
   }

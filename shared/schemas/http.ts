@@ -1,6 +1,7 @@
 import * as v from 'valibot';
 import { BucketSchema } from '../config.js';
 import { ACTIONS } from '../ratelimit.js';
+import { AlertThresholdsSchema } from './alerts.js';
 import {
   agentId,
   channelName,
@@ -38,7 +39,7 @@ export function makeHttpSchemas(l: Limits) {
     heartbeat: v.object({ heartbeat_interval_ms: v.pipe(v.number(), v.integer(), v.minValue(1)) }),
     mailboxRetention: v.object({ mailbox_ttl_ms: v.pipe(v.number(), v.integer(), v.minValue(1)) }),
     defaultRepo: v.object({ url: str(512) }),
-    alertThresholds: jsonObject(),
+    alertThresholds: AlertThresholdsSchema,
     createToken: v.object({ agent_id: agentId(l) }),
     restart: v.object({ reason: opt(str(2000)) }),
     restore: v.object({ backup: v.pipe(v.string(), v.minLength(1, 'must not be empty'), v.maxLength(1024)) }),

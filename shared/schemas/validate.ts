@@ -31,6 +31,8 @@ function kindOf(issue: v.BaseIssue<unknown>): FieldError['error'] {
 
 export function toFieldErrors(issues: readonly v.BaseIssue<unknown>[]): FieldError[] {
   return issues.map((issue) => {
+    // a strict object's key that is not in the schema
+    if (issue.expected === 'never') return { field: fieldOf(issue), error: 'wrong_type', detail: 'unknown field' };
     const error = kindOf(issue);
     const detail = error === 'required' ? 'is required' : issue.message;
     const out: FieldError = { field: fieldOf(issue), error, detail };
