@@ -78,6 +78,8 @@ describe('a production install (npm ci --omit=dev + the built dist/)', () => {
       '--outDir',
       join(app, 'dist'),
     ]);
+    // what `npm run build` adds to tsc's output: the dashboard's page files
+    cpSync(join(ROOT, 'main/http/dashboard'), join(app, 'dist/main/http/dashboard'), { recursive: true });
     for (const f of ['package.json', 'package-lock.json', 'ops/admin.sh', 'ops/build-if-dev.mjs']) {
       mkdirSync(dirname(join(app, f)), { recursive: true });
       copyFileSync(join(ROOT, f), join(app, f));
@@ -104,6 +106,11 @@ describe('a production install (npm ci --omit=dev + the built dist/)', () => {
       }
     }
     assert.deepEqual(bad, []);
+    assert.match(
+      pkg.scripts.build,
+      /&& cp -r main\/http\/dashboard dist\/main\/http\/ &&/,
+      'this test copies what the build copies',
+    );
     for (const t of LOG_TRANSPORTS)
       assert.ok(t in pkg.dependencies, `the log transport ${t} is loaded by name at run time`);
     for (const s of ['start', 'restore', 'import', 'prestart', 'prerestore', 'preimport'])
@@ -152,6 +159,8 @@ describe('a production install (npm ci --omit=dev + the built dist/)', () => {
     });
     const c = await connectAgent(listening.ws, 'veteran', token);
     c.close();
+    const page = await fetch(`${listening.admin}/dashboard`);
+    assert.equal(page.status, 200, 'the dashboard page files are in dist');
 
     const backup = spawnSync('bash', [join(app, 'ops/admin.sh'), 'backup'], {
       env: cleanEnv({ AGENTCOM_ADMIN_URL: listening.admin, AGENTCOM_ADMIN_TOKEN: ADMIN }),
