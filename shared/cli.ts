@@ -91,16 +91,29 @@ export function wantsHelp(argv: string[]): boolean {
 }
 
 const FLAG_WIDTH = 34;
+const LINE_WIDTH = 110;
+
+/** Words into lines of at most `width` characters. */
+function wrap(text: string, width: number): string[] {
+  const lines: string[] = [];
+  let line = '';
+  for (const word of text.split(' ')) {
+    if (line && line.length + 1 + word.length > width) {
+      lines.push(line);
+      line = word;
+    } else line = line ? `${line} ${word}` : word;
+  }
+  return [...lines, line];
+}
 
 function optionLines(o: CliOption): string[] {
   const flag = `${o.short ? `-${o.short}, ` : ''}--${o.name}${o.type === 'string' ? ` ${o.value ?? 'VALUE'}` : ''}`;
-  const help = `${o.help}${o.required ? ' (required)' : ''}`;
-  const first = `  ${flag.padEnd(FLAG_WIDTH - 3)} ${help}`;
-  const where = [o.env && `env ${o.env}`, o.default !== undefined && `default ${o.default}`].filter(Boolean);
   const pad = ' '.repeat(FLAG_WIDTH);
-  return flag.length > FLAG_WIDTH - 3
-    ? [`  ${flag}`, `${pad}${help}`, ...(where.length ? [`${pad}${where.join(' · ')}`] : [])]
-    : [first, ...(where.length ? [`${pad}${where.join(' · ')}`] : [])];
+  const help = wrap(`${o.help}${o.required ? ' (required)' : ''}`, LINE_WIDTH - FLAG_WIDTH).map((l) => pad + l);
+  const where = [o.env && `env ${o.env}`, o.default !== undefined && `default ${o.default}`].filter(Boolean);
+  if (where.length) help.push(`${pad}${where.join(' · ')}`);
+  if (flag.length > FLAG_WIDTH - 3) return [`  ${flag}`, ...help];
+  return [`  ${flag.padEnd(FLAG_WIDTH - 3)} ${help[0].slice(FLAG_WIDTH)}`, ...help.slice(1)];
 }
 
 /** `--help` text: the usage line, what the tool does, then every option with its env name and default, by group. */
