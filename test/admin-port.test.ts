@@ -237,6 +237,19 @@ describe('admin routes live only on the admin port, behind the admin token', () 
     assert.deepEqual([healthy.status, healthy.body.status, healthy.body.reasons], [200, 'ok', []]);
   });
 
+  test('/dashboard is a page; the overview it reads needs the admin token', async () => {
+    const page = await fetch(`${hub.adminUrl}/dashboard`);
+    assert.match(page.headers.get('content-type') ?? '', /text\/html/);
+    assert.match(await page.text(), /AgentCom hub/);
+    const overview = await admin(hub, 'GET', '/admin/overview');
+    for (const k of ['health', 'metrics', 'alerts', 'tasks', 'dead_letter', 'agents']) assert.ok(k in overview.body, k);
+  });
+
+  test('POST /api/mailbox/evict on the admin port triggers a mailbox sweep', async () => {
+    const r = await admin(hub, 'POST', '/api/mailbox/evict');
+    assert.deepEqual([r.status, r.body.status], [200, 'eviction_triggered']);
+  });
+
   test('unknown routes on either port are 404 not_found', async () => {
     assert.deepEqual((await admin(hub, 'GET', '/admin/nope')).body, { error: 'not_found' });
     assert.deepEqual((await api(hub.adminUrl, 'GET', '/nothing/here')).body, { error: 'not_found' });

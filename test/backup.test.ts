@@ -17,7 +17,7 @@ after(() => {
 });
 
 describe('backup and restore', () => {
-  test('an online backup is consistent, kept N deep, and restores into a working hub', async () => {
+  test('storage health warns until the first backup; an online backup is consistent, kept N deep, and restores into a working hub', async () => {
     const hub = await startTestHub({ backupKeep: 2 });
     const a = await tokenFor(hub, 'a');
     const b = await tokenFor(hub, 'b');
@@ -25,6 +25,9 @@ describe('backup and restore', () => {
     const sender = await connectAgent(hub.wsUrl, 'a', a);
     for (let i = 0; i < 50; i++) sender.send({ type: 'message', to: 'b', payload: { i } });
     const task = await api(hub.url, 'POST', '/api/tasks', { token: a, body: { description: 'keep me' } });
+    const none = await api(hub.adminUrl, 'GET', '/admin/storage-health', { token: ADMIN_TOKEN });
+    assert.deepEqual([none.body.health_status, none.body.stale_backup], ['warning', true], 'no backup yet');
+    assert.ok(none.body.tables.some((t: { table: string }) => t.table === 'messaging.history'));
     const backups = [];
     for (let i = 0; i < 3; i++) {
       const r = await api(hub.adminUrl, 'POST', '/admin/backup', { token: ADMIN_TOKEN });

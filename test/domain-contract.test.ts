@@ -1,207 +1,193 @@
 import assert from 'node:assert/strict';
-import { rmSync } from 'node:fs';
-import { after, before, describe, test } from 'node:test';
-import { type Domains, lmdbDomains } from '../main/domains.js';
-import { createLogger } from '../main/log.js';
-import { parseConfig } from '../shared/config.js';
-import type { HubError } from '../shared/errors.js';
-import type { NewMsg } from '../shared/schemas/records.js';
-import { tempDir } from './helpers/hub.js';
+import { describe, test } from 'node:test';
+import { ErrorCode } from '../shared/errors.js';
+import { hashToken } from '../shared/tokens.js';
+import { BACKENDS, type ContractDomains, code, contractDomains } from './helpers/domain-backends.js';
+
+const HEX64 = /^[0-9a-f]{64}$/;
 
 /**
- * The domain contracts (shared/domains/) as main sees them: ops through
- * `call`, with real worker threads behind. Every backend that implements the
- * contracts runs this same suite; LMDB is the one today.
+ * The registry and channels contracts (shared/domains/) through `call`; the
+ * messaging and tasks contracts have files of their own. Each backend runs
+ * them all. Agent ids are each test's own.
  */
-const BACKENDS: Array<{ name: string; start: (dataDir: string) => Domains }> = [
-  {
-    name: 'lmdb',
-    start: (dataDir) =>
-      lmdbDomains(dataDir, parseConfig({ data: dataDir, mailboxMax: 3, channelHistoryPerChannel: 2 }), {
-        batchMax: 256,
-        queueMax: 10_000,
-        inFlightMax: 2,
-        log: createLogger({ logLevel: 'silent' }),
-      }),
-  },
-];
-
-const msg = (over: Partial<NewMsg> = {}): NewMsg => ({
-  from: 'alice',
-  to: 'bob',
-  type: 'chat',
-  payload: { n: 1 },
-  reply_to: null,
-  timestamp: Date.now(),
-  ...over,
-});
-
-const code = (err: unknown) => (err as HubError).code;
-
 for (const backend of BACKENDS) {
-  describe(`domain contracts (${backend.name})`, () => {
-    let d: Domains;
-    let dataDir: string;
-    before(() => {
-      dataDir = tempDir();
-      d = backend.start(dataDir);
-    });
-    after(async () => {
-      await Promise.all(Object.values(d).map((x) => x.close()));
-      rmSync(dataDir, { recursive: true, force: true });
-    });
+  describe(`registry contract (${backend.name})`, () => {
+    const ctx = contractDomains(backend);
+    const call: ContractDomains['registry']['call'] = (op, args) => ctx.d.registry.call(op, args);
+    const tokensOf = async (...agents: string[]) =>
+      (await call('snapshot', {})).tokens.filter(([, agent]) => agents.includes(agent));
 
-    test('messaging: a send is stored once with a growing seq; mailboxed agents poll it, ack removes it', async () => {
-      const a = await d.messaging.call('send', { msg: msg(), mailboxFor: ['bob'], idem: null });
-      const b = await d.messaging.call('send', { msg: msg({ payload: { n: 2 } }), mailboxFor: ['bob'], idem: null });
-      assert.ok(!('replay' in a) && !('replay' in b));
-      assert.ok(b.seq > a.seq);
-      assert.deepEqual(b.mailboxed, ['bob']);
-      const box = await d.messaging.call('poll', { agent: 'bob', since: 0 });
-      assert.deepEqual(
-        box.messages.map((m) => m.id),
-        [a.id, b.id],
-      );
-      assert.equal(await d.messaging.call('mailboxHead', { agent: 'bob' }), a.seq);
-      assert.equal(await d.messaging.call('ack', { agent: 'bob', seq: a.seq }), 1);
-      assert.equal(await d.messaging.call('mailboxHead', { agent: 'bob' }), b.seq);
-      assert.equal(await d.messaging.call('mailboxHead', { agent: 'nobody' }), null);
-    });
-
-    test('messaging: the mailbox cap drops the oldest entries and says whose', async () => {
-      let dropped: Record<string, number> = {};
-      for (let i = 0; i < 5; i++) {
-        const r = await d.messaging.call('send', { msg: msg({ to: 'full' }), mailboxFor: ['full'], idem: null });
-        if (!('replay' in r)) dropped = { ...dropped, ...r.dropped };
+    test('tokens are 64 lower-hex, known by their SHA-256 hash; several per agent, listed as "<8 hex>..." prefixes', async () => {
+      const [a1, a2, b1] = [
+        await call('createToken', { agent_id: 'alice' }),
+        await call('createToken', { agent_id: 'alice' }),
+        await call('createToken', { agent_id: 'bob' }),
+      ];
+      for (const t of [a1, a2, b1]) {
+        assert.match(t.token, HEX64);
+        assert.equal(t.hash, hashToken(t.token));
       }
-      assert.deepEqual(dropped, { full: 1 });
-      assert.equal((await d.messaging.call('poll', { agent: 'full', since: 0 })).messages.length, 3);
-    });
-
-    test('messaging: an idempotency key replays the first reply; another request under it is refused', async () => {
-      const idem = { agent: 'alice', key: 'k1' };
-      const first = await d.messaging.call('send', { msg: msg(), mailboxFor: [], idem });
-      const again = await d.messaging.call('send', { msg: msg(), mailboxFor: [], idem });
-      assert.ok(!('replay' in first) && 'replay' in again);
-      assert.deepEqual(again.replay, { id: first.id, seq: first.seq });
-      await assert.rejects(
-        d.messaging.call('send', { msg: msg({ payload: { other: true } }), mailboxFor: [], idem }),
-        (e) => code(e) === 'idempotency_key_reused',
+      assert.deepEqual([a1.agent_id, b1.agent_id], ['alice', 'bob']);
+      assert.notEqual(a1.token, a2.token);
+      const rows = (await call('listTokens', {})).items.filter((r) => ['alice', 'bob'].includes(r.agent_id));
+      assert.equal(rows.length, 3);
+      for (const row of rows) assert.match(row.token_prefix, /^[0-9a-f]{8}\.\.\.$/);
+      assert.deepEqual(rows.map((r) => r.agent_id).sort(), ['alice', 'alice', 'bob']);
+      const prefixes = new Set(rows.map((r) => r.token_prefix));
+      for (const t of [a1, a2, b1]) assert.ok(prefixes.has(`${t.token.slice(0, 8)}...`));
+      assert.deepEqual(
+        (await tokensOf('alice', 'bob')).sort(),
+        [
+          [a1.hash, 'alice'],
+          [a2.hash, 'alice'],
+          [b1.hash, 'bob'],
+        ].sort(),
+        'the snapshot main caches: hash → agent',
       );
     });
 
-    test('messaging: a publish gets a channel seq and history; threads follow reply_to', async () => {
-      const p = await d.messaging.call('publish', {
-        channel: 'news',
-        msg: msg({ to: null }),
-        mailboxFor: [],
-        idem: null,
+    test('onboarding an agent id twice, or one holding an admin-issued token, is refused and writes nothing', async () => {
+      const first = await call('onboard', { agent_id: 'newbie' });
+      assert.deepEqual([first.agent_id, first.hash], ['newbie', hashToken(first.token)]);
+      assert.match(first.token, HEX64);
+      const taken = (agent_id: string) => call('onboard', { agent_id });
+      await assert.rejects(taken('newbie'), (e) => code(e) === ErrorCode.agentIdTaken);
+      assert.equal(ErrorCode.agentIdTaken, 'agent_id already registered');
+      await call('createToken', { agent_id: 'issued' });
+      await assert.rejects(taken('issued'), (e) => code(e) === ErrorCode.agentIdTaken);
+      assert.equal((await tokensOf('newbie')).length, 1);
+    });
+
+    test('revoking removes every token of that agent and no other, even with a shared id prefix', async () => {
+      const made = [];
+      for (const agent_id of ['ann', 'ann', 'anna', 'an']) made.push(await call('createToken', { agent_id }));
+      const revoked = await call('revokeAgent', { agent_id: 'ann' });
+      assert.deepEqual([...revoked].sort(), [made[0].hash, made[1].hash].sort());
+      assert.deepEqual((await tokensOf('ann', 'anna', 'an')).map(([, agent]) => agent).sort(), ['an', 'anna']);
+      assert.deepEqual(await call('revokeAgent', { agent_id: 'ann' }), [], 'revoking again is a no-op');
+      assert.equal((await call('onboard', { agent_id: 'ann' })).agent_id, 'ann', 'a revoked agent may onboard again');
+    });
+
+    test('reset revokes every token and issues one new one; an unknown agent is agent_not_found', async () => {
+      const old = [await call('createToken', { agent_id: 'rita' }), await call('createToken', { agent_id: 'rita' })];
+      const r = await call('resetToken', { agent_id: 'rita' });
+      assert.deepEqual([...r.revoked].sort(), old.map((t) => t.hash).sort());
+      assert.match(r.token, HEX64);
+      assert.equal(r.hash, hashToken(r.token));
+      assert.deepEqual(await tokensOf('rita'), [[r.hash, 'rita']]);
+      await assert.rejects(call('resetToken', { agent_id: 'ghost' }), (e) => code(e) === ErrorCode.agentNotFound);
+    });
+
+    test('the admin token: generated once when none is provided; a provided one replaces it, kept as its hash', async () => {
+      const gen = await call('ensureAdminToken', { provided: '' });
+      assert.ok(gen.generated, 'generated on first start');
+      assert.match(gen.generated, HEX64);
+      assert.equal(gen.hash, hashToken(gen.generated));
+      assert.deepEqual(await call('ensureAdminToken', { provided: '' }), { hash: gen.hash }, 'not generated twice');
+      const provided = await call('ensureAdminToken', { provided: 'operator-secret' });
+      assert.deepEqual(provided, { hash: hashToken('operator-secret') });
+      assert.deepEqual(await call('ensureAdminToken', { provided: '' }), { hash: hashToken('operator-secret') });
+    });
+
+    test('rate-limit overrides merge per agent and can be removed', async () => {
+      const first = await call('setOverrides', {
+        agent_id: 'bot',
+        overrides: { message: { capacity: 5, per_min: 10 } },
       });
-      assert.ok(!('replay' in p));
-      const reply = await d.messaging.call('send', { msg: msg({ reply_to: p.id }), mailboxFor: [], idem: null });
-      assert.ok(!('replay' in reply));
-      const hist = await d.messaging.call('channelHistory', { channel: 'news', limit: 10, since: 0 });
-      assert.deepEqual(
-        hist.map((h) => h.seq),
-        [p.channelSeq],
-      );
-      assert.equal(await d.messaging.call('root', { id: reply.id }), p.id);
-      assert.deepEqual(
-        (await d.messaging.call('replies', { id: p.id })).map((m) => m.id),
-        [reply.id],
-      );
-      const page = await d.messaging.call('history', { channel: 'news' });
-      assert.deepEqual(
-        page.messages.map((m) => m.id),
-        [p.id],
-      );
-    });
-
-    test('tasks: submit, schedule to a capable candidate, complete fenced by generation', async () => {
-      const s = await d.tasks.call('submit', {
-        input: { description: 'build', needed_capabilities: ['code'] },
-        by: 'alice',
-        key: null,
-        ignored: [],
+      assert.deepEqual(first, { message: { capacity: 5, per_min: 10 } });
+      const merged = await call('setOverrides', {
+        agent_id: 'bot',
+        overrides: { http: { capacity: 1, per_min: 1 }, message: { capacity: 7, per_min: 0 } },
       });
-      assert.equal(s.reply.status, 'queued');
-      assert.deepEqual(await d.tasks.call('schedule', { candidates: [{ agent_id: 'w0', capabilities: [] }] }), []);
-      const [offer] = await d.tasks.call('schedule', { candidates: [{ agent_id: 'w1', capabilities: ['code'] }] });
-      assert.deepEqual([offer.id, offer.assigned_to, offer.generation], [s.reply.task_id, 'w1', 1]);
-      await assert.rejects(
-        d.tasks.call('complete', { task_id: offer.id, generation: 0, next: null }),
-        (e) => code(e) === 'stale_generation',
-      );
-      const done = await d.tasks.call('complete', { task_id: offer.id, generation: 1, next: null, result: { ok: 1 } });
-      assert.deepEqual([done.outcome, done.agent], ['complete', 'w1']);
-      assert.equal((await d.tasks.call('get', { id: offer.id })).status, 'completed');
-      const stats = await d.tasks.call('stats', {});
-      assert.equal(stats.by_status.completed, 1);
+      assert.deepEqual(merged, { message: { capacity: 7, per_min: 0 }, http: { capacity: 1, per_min: 1 } });
+      await call('setOverrides', { agent_id: 'other', overrides: { task_submit: { capacity: 2, per_min: 2 } } });
+      const snap = (await call('snapshot', {})).overrides;
+      assert.deepEqual([snap.bot, snap.other], [merged, { task_submit: { capacity: 2, per_min: 2 } }]);
+      assert.equal(await call('removeOverrides', { agent_id: 'bot' }), true);
+      assert.equal(await call('removeOverrides', { agent_id: 'bot' }), false, 'nothing left to remove');
+      const after = (await call('snapshot', {})).overrides;
+      assert.deepEqual([after.bot, after.other], [undefined, snap.other]);
     });
 
-    test('tasks: failures retry up to max_retries, then dead letter; retry requeues; lists page', async () => {
-      const s = await d.tasks.call('submit', {
-        input: { description: 'flaky', max_retries: 2 },
-        by: 'alice',
-        key: null,
-        ignored: [],
+    test('the whitelist is replaced (sorted, no duplicates), added to and removed from', async () => {
+      assert.deepEqual(await call('setWhitelist', { ids: ['zed', 'amy', 'zed'] }), ['amy', 'zed']);
+      await call('addWhitelist', { id: 'bob' });
+      await call('addWhitelist', { id: 'bob' });
+      const whitelist = async () => (await call('snapshot', {})).whitelist;
+      assert.deepEqual(await whitelist(), ['amy', 'bob', 'zed']);
+      await call('removeWhitelist', { id: 'zed' });
+      await call('removeWhitelist', { id: 'not-there' });
+      assert.deepEqual(await whitelist(), ['amy', 'bob']);
+      await call('setWhitelist', { ids: ['solo'] });
+      assert.deepEqual(await whitelist(), ['solo'], 'a replace drops the old entries');
+      await call('setWhitelist', { ids: [] });
+      assert.deepEqual(await whitelist(), []);
+    });
+
+    test('config values are kept as given', async () => {
+      await call('setConfig', { key: 'mailbox_ttl_ms', value: 5000 });
+      await call('setConfig', { key: 'alert_thresholds', value: { queue_depth: 10, nested: { a: [1, 2] } } });
+      await call('setConfig', { key: 'default_repo', value: null });
+      assert.deepEqual((await call('snapshot', {})).config, {
+        alert_thresholds: { queue_depth: 10, nested: { a: [1, 2] } },
+        default_repo: null,
+        mailbox_ttl_ms: 5000,
       });
-      const id = s.reply.task_id;
-      for (const expected of ['retried', 'dead_letter']) {
-        const [o] = await d.tasks.call('schedule', { candidates: [{ agent_id: 'w2', capabilities: [] }] });
-        assert.equal(o.id, id);
-        const r = await d.tasks.call('fail', { task_id: id, generation: o.generation, error: 'boom', next: null });
-        assert.equal(r.outcome, expected);
-      }
-      const dead = await d.tasks.call('list', { status: 'dead_letter' });
-      assert.deepEqual(
-        dead.tasks.map((t) => t.id),
-        [id],
-      );
-      await assert.rejects(d.tasks.call('retry', { id, by: 'mallory' }), (e) => code(e) === 'admin_port_only');
-      assert.equal((await d.tasks.call('retry', { id, by: 'alice' })).status, 'queued');
-      const page = await d.tasks.call('list', { limit: 1 });
-      assert.equal(page.tasks.length, 1);
-      assert.notEqual(page.cursor, null);
     });
+  });
 
-    test('registry: tokens, overrides and the whitelist are in the snapshot main caches', async () => {
-      const t = await d.registry.call('createToken', { agent_id: 'carol' });
-      assert.match(t.token, /^[0-9a-f]{64}$/);
-      await assert.rejects(
-        d.registry.call('onboard', { agent_id: 'carol' }),
-        (e) => code(e) === 'agent_id already registered',
-      );
-      await d.registry.call('setOverrides', { agent_id: 'carol', overrides: { message: { capacity: 2, per_min: 0 } } });
-      await d.registry.call('addWhitelist', { id: 'dave' });
-      const snap = await d.registry.call('snapshot', {});
-      assert.ok(snap.tokens.some(([hash, agent]) => hash === t.hash && agent === 'carol'));
-      assert.deepEqual(snap.overrides.carol, { message: { capacity: 2, per_min: 0 } });
-      assert.deepEqual(snap.whitelist, ['dave']);
-      assert.deepEqual(await d.registry.call('revokeAgent', { agent_id: 'carol' }), [t.hash]);
-      const page = await d.registry.call('listTokens', {});
-      assert.ok(!page.items.some((r) => r.agent_id === 'carol'));
-    });
+  describe(`channels contract (${backend.name})`, () => {
+    const ctx = contractDomains(backend);
+    const call: ContractDomains['channels']['call'] = (op, args) => ctx.d.channels.call(op, args);
 
-    test('channels: create once, subscribe idempotently, the snapshot carries the subscribers', async () => {
-      await d.channels.call('create', { name: 'ops', description: 'd', by: 'alice' });
+    test('create once, subscribe idempotently, the snapshot carries the subscribers', async () => {
+      await call('create', { name: 'ops', description: 'd', by: 'alice' });
       await assert.rejects(
-        d.channels.call('create', { name: 'ops', description: 'd', by: 'alice' }),
+        call('create', { name: 'ops', description: 'd', by: 'alice' }),
         (e) => code(e) === 'channel_exists',
       );
-      assert.equal(await d.channels.call('subscribe', { name: 'ops', agent: 'bob' }), true);
-      assert.equal(await d.channels.call('subscribe', { name: 'ops', agent: 'bob' }), false);
-      await assert.rejects(
-        d.channels.call('subscribe', { name: 'nope', agent: 'bob' }),
-        (e) => code(e) === 'channel_not_found',
-      );
-      assert.deepEqual(await d.channels.call('snapshot', {}), [['ops', ['bob']]]);
-      assert.deepEqual(await d.channels.call('subscriptionsOf', { agent: 'bob' }), ['ops']);
-      const list = await d.channels.call('list', {});
+      assert.equal(await call('subscribe', { name: 'ops', agent: 'bob' }), true);
+      assert.equal(await call('subscribe', { name: 'ops', agent: 'bob' }), false);
+      await assert.rejects(call('subscribe', { name: 'nope', agent: 'bob' }), (e) => code(e) === 'channel_not_found');
+      assert.deepEqual(await call('snapshot', {}), [['ops', ['bob']]]);
+      assert.deepEqual(await call('subscriptionsOf', { agent: 'bob' }), ['ops']);
+      const list = await call('list', {});
       assert.deepEqual(
         list.items.map((c) => [c.name, c.subscriber_count]),
         [['ops', 1]],
       );
+    });
+
+    test('get gives the record and its subscribers; unsubscribe is true once; list pages by name', async () => {
+      for (const name of ['pb', 'pa', 'pc']) await call('create', { name, description: `about ${name}`, by: 'carl' });
+      await call('subscribe', { name: 'pa', agent: 'dora' });
+      await call('subscribe', { name: 'pa', agent: 'eli' });
+      const pa = await call('get', { name: 'pa' });
+      assert.deepEqual(
+        [pa.name, pa.description, pa.created_by, [...pa.subscribers].sort(), pa.subscriber_count],
+        ['pa', 'about pa', 'carl', ['dora', 'eli'], 2],
+      );
+      assert.equal(typeof pa.created_at, 'number');
+      await assert.rejects(call('get', { name: 'nope' }), (e) => code(e) === 'channel_not_found');
+      assert.equal(await call('unsubscribe', { name: 'pa', agent: 'dora' }), true);
+      assert.equal(await call('unsubscribe', { name: 'pa', agent: 'dora' }), false);
+      await assert.rejects(
+        call('unsubscribe', { name: 'nope', agent: 'dora' }),
+        (e) => code(e) === 'channel_not_found',
+      );
+      assert.deepEqual((await call('get', { name: 'pa' })).subscribers, ['eli']);
+      assert.deepEqual(await call('subscriptionsOf', { agent: 'dora' }), []);
+      const names: string[] = [];
+      let cursor: string | undefined;
+      for (let pages = 0; pages < 10; pages++) {
+        const page = await call('list', { limit: 2, cursor });
+        assert.ok(page.items.length <= 2);
+        names.push(...page.items.map((c) => c.name));
+        if (page.cursor === null) break;
+        cursor = page.cursor;
+      }
+      assert.deepEqual(names, ['ops', 'pa', 'pb', 'pc'], 'every channel once, by name');
     });
   });
 }

@@ -574,3 +574,22 @@ describe('analytics reflect real sends', () => {
     }
   });
 });
+
+describe('hub information: schemas and metrics', () => {
+  let hub: TestHub;
+
+  before(async () => {
+    hub = await startTestHub();
+  });
+  after(() => hub.stop());
+
+  test('GET /api/schemas lists every frame and route with its fields; GET /api/metrics has the §3 sections', async () => {
+    const schemas = await api(hub.url, 'GET', '/api/schemas');
+    const message = schemas.body.schemas.websocket.find((w: { type: string }) => w.type === 'message');
+    assert.deepEqual(message.required_fields, [{ name: 'payload', type: 'object' }]);
+    assert.ok(schemas.body.schemas.http.some((r: { path: string }) => r.path === '/api/tasks'));
+    const metrics = await api(hub.url, 'GET', '/api/metrics');
+    for (const k of ['queue_depth', 'task_latency', 'agent_utilization', 'error_rates', 'dets_health'])
+      assert.ok(k in metrics.body, k);
+  });
+});

@@ -441,6 +441,10 @@ describe('a scripted client speaking exactly like the original sidecar', () => {
       [12.5, 2_000_000_000, 8_000_000_000],
       'resource figures are shown in presence',
     );
+    const listed = (await sc.client.request({ type: 'list_agents' }, 'agents')).agents.find(
+      (a: any) => a.agent_id === 'sc-2',
+    );
+    assert.deepEqual([listed.protocol_version, listed.resources.cpu_percent], [1, 12.5], 'list_agents shows them too');
     assert.ok(sc.pingsSent >= sc.pongs);
     assert.equal(sc.pongMisses, 0);
     assert.deepEqual(sc.errors(), []);

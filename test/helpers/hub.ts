@@ -78,6 +78,17 @@ export async function api(
   return { status: res.status, body, headers: res.headers };
 }
 
+/** Waits until presence no longer lists `agent` (its socket's close has been processed). */
+export async function waitOffline(hub: TestHub, agent: string): Promise<void> {
+  const deadline = Date.now() + 5000;
+  for (;;) {
+    const r = await api(hub.url, 'GET', '/api/agents');
+    if (!r.body.agents.some((a: { agent_id: string }) => a.agent_id === agent)) return;
+    if (Date.now() > deadline) throw new Error(`${agent} still online`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
 /** A token from the admin port (tests never onboard unless they test onboarding). */
 export async function tokenFor(hub: TestHub, agentId: string): Promise<string> {
   const r = await api(hub.adminUrl, 'POST', '/admin/tokens', { token: ADMIN_TOKEN, body: { agent_id: agentId } });

@@ -1,6 +1,6 @@
 import { after, before } from 'node:test';
-import { sleep } from './client.js';
-import { startTestHub, type TestHub, tokenFor, whitelist } from './hub.js';
+import { sleep, type TestClient } from './client.js';
+import { api, startTestHub, type TestHub, tokenFor, whitelist } from './hub.js';
 
 /** Waits for task suites are generous (other suites share the cores); no assert measures time. */
 export const WAIT = 10_000;
@@ -32,3 +32,49 @@ export function harness(overrides: Parameters<typeof startTestHub>[0], agents: s
   after(() => ctx.hub.stop());
   return ctx;
 }
+
+/** Sends a frame and waits (generously) for the reply of `type`. */
+export function ask(c: TestClient, frame: object, type: string, pred?: (f: any) => boolean): Promise<any> {
+  const p = c.next(type, pred, WAIT);
+  c.send(frame);
+  return p;
+}
+
+/** Round trip on the socket: every reply to frames sent before it has arrived. */
+export async function settle(c: TestClient): Promise<void> {
+  await ask(c, { type: 'ping' }, 'pong');
+}
+
+export const submit = (ctx: Ctx, by: string, body: object, headers?: Record<string, string>) =>
+  api(ctx.hub.url, 'POST', '/api/tasks', { token: ctx.tok[by], body, headers });
+export const getTask = (ctx: Ctx, id: string, by = 'sub') =>
+  api(ctx.hub.url, 'GET', `/api/tasks/${id}`, { token: ctx.tok[by] });
+export const stateOf = async (ctx: Ctx, agent: string) =>
+  (await api(ctx.hub.url, 'GET', `/api/agents/${agent}/state`, { token: ctx.tok.sub })).body;
+
+/** Closes the sockets and waits until the hub has let the agents go. */
+export async function leave(ctx: Ctx, ...pairs: Array<[TestClient, string]>): Promise<void> {
+  for (const [c] of pairs) c.close();
+  await until(async () => {
+    const r = await api(ctx.hub.url, 'GET', '/api/agents');
+    const online = new Set(r.body.agents.map((a: { agent_id: string }) => a.agent_id));
+    return pairs.every(([, id]) => !online.has(id));
+  }, 'agents left');
+}
+
+/** Accepts and completes every assignment at once, recording what it was given. */
+export function autoWorker(c: TestClient, got: string[]): void {
+  c.ws.on('message', (d) => {
+    const f = JSON.parse(String(d));
+    if (f.type !== 'task_assign') return;
+    got.push(f.task_id);
+    c.send({ type: 'task_accepted', task_id: f.task_id });
+    c.send({ type: 'task_complete', task_id: f.task_id, generation: f.generation, result: { status: 'success' } });
+  });
+}
+
+/** A task's place in the queue: its lane, then its age. */
+export const keyOf = (t: { priority: number; created_at: number }) => [t.priority, t.created_at] as const;
+/** `a` is ahead of (or level with) `b` in the queue. */
+export const inLaneOrder = (a: readonly [number, number], b: readonly [number, number]) =>
+  a[0] < b[0] || (a[0] === b[0] && a[1] <= b[1]);
