@@ -7,6 +7,16 @@ import { sleep } from './helpers/client.js';
 import { BACKENDS, type ContractDomains, code, contractDomains } from './helpers/domain-backends.js';
 import { ROUTING_KEYS } from './helpers/task-frames.js';
 
+/** The stats of an empty queue. */
+const EMPTY = {
+  by_status: { scheduled: 0, queued: 0, assigned: 0, completed: 0 },
+  by_priority: {},
+  dead_letter: 0,
+  queued_index_size: 0,
+  dependency_failed: 0,
+  paused: { all: false, lanes: [] },
+  removed: { completed: 0, dead_letter: 0 },
+};
 const agent = (agent_id: string, ...capabilities: string[]): Candidate => ({ agent_id, capabilities });
 const events = (t: Task) => t.history.map((h) => h.event);
 
@@ -416,15 +426,7 @@ for (const backend of BACKENDS) {
         assert.equal(await codeOf(get(t.id)), 'task_not_found');
       }
       assert.deepEqual(await call('assignedTo', { agent: 'a' }), [], 'the agent index forgot the assignment');
-      assert.deepEqual(await stats(), {
-        by_status: { scheduled: 0, queued: 0, assigned: 0, completed: 0 },
-        by_priority: {},
-        dead_letter: 0,
-        queued_index_size: 0,
-        dependency_failed: 0,
-        paused: { all: false, lanes: [] },
-        removed: { completed: 0, dead_letter: 0 },
-      });
+      assert.deepEqual(await stats(), EMPTY);
       assert.deepEqual(await schedule(agent('z')), []);
       assert.equal(await codeOf(call('cancel', { id: 'task-ffffffffffffffff', by: null })), 'task_not_found');
     });
@@ -460,15 +462,7 @@ for (const backend of BACKENDS) {
     });
 
     test('stats: counts by status, queued by priority, dead letters and the queue index', async () => {
-      assert.deepEqual(await stats(), {
-        by_status: { scheduled: 0, queued: 0, assigned: 0, completed: 0 },
-        by_priority: {},
-        dead_letter: 0,
-        queued_index_size: 0,
-        dependency_failed: 0,
-        paused: { all: false, lanes: [] },
-        removed: { completed: 0, dead_letter: 0 },
-      });
+      assert.deepEqual(await stats(), EMPTY);
       const u = await submit({ description: 'u', priority: 'urgent' });
       const h = await submit({ description: 'h', priority: 'high', max_retries: 1 });
       await submit({ description: 'n1', needed_capabilities: ['none'] });
