@@ -123,7 +123,7 @@ export const CONFIG_SECTIONS = {
   Connections: {
     batchMax: int(2048, 1, 'requests per batch (one LMDB transaction)'),
     // batches out per domain at once: the worker applies the next while the last one's commit is flushed
-    batchesInFlight: int(1, 1, 'batches out per domain at once (the next is applied while the last is flushed)'),
+    batchesInFlight: int(1, 1, 'batches sent to a domain worker before the first is answered (each is answered after its own flush)'),
     queueMax: int(50_000, 1, 'requests waiting per domain before overloaded'),
     sendBufferMax: int(8 * 1024 * 1024, 1024, 'per-socket outbound buffer cap (§9.20)'),
     slowConsumerMs: int(30_000, 10, 'time over the cap before close 4008'),

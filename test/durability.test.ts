@@ -188,9 +188,9 @@ function fireAndRecord(
   return { acked, errors, done };
 }
 
-async function killedScenario(t: TestContext, total: number, window: number, at: number): Promise<void> {
+async function killedScenario(t: TestContext, total: number, window: number, at: number, flags: string[] = []) {
   const dir = newDir();
-  let hub: ChildHub = await spawnChildHub(dir);
+  let hub: ChildHub = await spawnChildHub(dir, { flags });
   const tok: Record<string, string> = {};
   for (const id of ['sender', 'off', 'bystander']) tok[id] = await hub.token(id);
   await hub.whitelist(['sender', 'off', 'bystander']);
@@ -250,6 +250,11 @@ describe('kill -9 (child process)', () => {
   test('kill -9 right after the last ack loses nothing that was acked', async (t) => {
     // all 300 fired at once, killed the moment the 300th ack arrives
     await killedScenario(t, 300, 300, 300);
+  });
+
+  test('with four batches in flight per domain, kill -9 mid-stream loses nothing that was acked', async (t) => {
+    // each batch is answered after its own flush, whatever is queued behind it
+    await killedScenario(t, 300, 60, 150, ['--batches-in-flight', '4']);
   });
 });
 
