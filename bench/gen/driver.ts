@@ -88,7 +88,7 @@ export class LoadDriver {
         const now = nowUs();
         const until = Math.min(now, this.endUs);
         for (let due = start + i * interval; due <= until; due = start + ++i * interval) {
-          if (this.rec.measured(this.phase.id, due)) this.rec.record('lag', now - due);
+          if (this.rec.measured(this.phase.id, due)) this.rec.record('lag', due, now);
           this.send(this.senders[i % this.senders.length], due);
         }
         const next = start + i * interval;

@@ -20,7 +20,7 @@ export async function drainMailboxes(apiUrl: string, agents: BenchAgent[], rec: 
     for (let pages = 0; pages < 10_000; pages++) {
       const t0 = nowUs();
       const res = await call(`${base}?since=${since}`, 'GET', a.spec.token);
-      rec.record('poll', nowUs() - t0);
+      rec.record('poll', t0, nowUs());
       if (res.status !== 200) return rec.error(errorCode(res, 'mailbox_poll_http'));
       const poll = JSON.parse(res.text) as Poll;
       const messages = poll.messages ?? [];

@@ -8,7 +8,6 @@ import {
   type PhaseSpec,
   type WorkerPhaseResult,
 } from '../types.js';
-import { nowUs } from '../util.js';
 
 /**
  * A worker's measurements for the current phase. Sends are stamped with the
@@ -59,7 +58,9 @@ export class Recorder {
     return now >= this.measureFrom && now <= this.measureTo;
   }
 
-  record(name: HistName, us: number): void {
+  /** Records the latency from `from` (the send) to `to` (the answer), both in µs. */
+  record(name: HistName, from: number, to: number): void {
+    const us = to - from;
     let h = this.hists.get(name);
     if (!h) {
       h = newHist();
@@ -72,8 +73,8 @@ export class Recorder {
         t = [];
         this.timeline.set(name, t);
       }
-      // every latency here is now − send time, so the send time is recovered without widening the call
-      t.push(nowUs() - us, us);
+      // the send time as the sender took it: a window counts the op where `sent` counted it
+      t.push(from, us);
     }
   }
 

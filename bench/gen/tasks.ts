@@ -48,7 +48,7 @@ export class TaskFlow {
       (res) => {
         const rec = this.rec;
         if (res.status === 201 || res.status === 200) {
-          if (rec.measured(ph, t)) rec.record('submit', nowUs() - t);
+          if (rec.measured(ph, t)) rec.record('submit', t, nowUs());
           if (ph === rec.phaseId) {
             rec.counts.acked++;
             rec.counts.ackedBy.task++;
@@ -108,7 +108,7 @@ export class TaskFlow {
       if (m.ph === rec.phaseId) rec.error(`task_${f.status}`);
     } else if (m.ph === rec.phaseId) {
       rec.counts.cycles++;
-      if (rec.measured(m.ph, m.bt)) rec.record('cycle', now - m.bt);
+      if (rec.measured(m.ph, m.bt)) rec.record('cycle', m.bt, now);
       if (rec.inWindow(now)) rec.counts.cyclesInWindow++;
     }
     this.done(m.by, m.ph);

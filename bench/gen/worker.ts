@@ -70,7 +70,7 @@ function acked(agent: BenchAgent, replyType: string): void {
     c.acked++;
     c.ackedBy[p.kind]++;
     if (p.mailbox) c.mailboxExpected++;
-    if (rec.measured(p.ph, p.t)) rec.record('ack', now - p.t);
+    if (rec.measured(p.ph, p.t)) rec.record('ack', p.t, now);
     if (rec.inWindow(now)) c.ackedInWindow++;
   }
   completed(agent, p.ph);
@@ -81,7 +81,7 @@ function delivered(text: string): void {
   if (!s || s.ph !== rec.phaseId) return;
   const now = nowUs();
   rec.counts.delivered++;
-  if (rec.measured(s.ph, s.bt)) rec.record('delivery', now - s.bt);
+  if (rec.measured(s.ph, s.bt)) rec.record('delivery', s.bt, now);
   if (rec.inWindow(now)) rec.counts.deliveredInWindow++;
 }
 
