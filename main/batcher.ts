@@ -1,13 +1,20 @@
 import { Piscina } from 'piscina';
 import type { Batch, BatchItem, BatchResult, DomainWorkerData, SwapResult, SwapTask } from '../shared/batch.js';
-import type { ArgsOf, Domain, DomainStats, OpApi, ResultOf } from '../shared/domains/domain.js';
+import {
+  type ArgsOf,
+  type Domain,
+  type DomainStats,
+  type Done,
+  type OpApi,
+  promised,
+  type ResultOf,
+} from '../shared/domains/domain.js';
 import { ErrorCode, HubError } from '../shared/errors.js';
 import type { Logger } from './log.js';
 
 interface Pending {
   item: BatchItem;
-  resolve: (v: unknown) => void;
-  reject: (e: unknown) => void;
+  done: Done<unknown>;
 }
 
 const ext = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
@@ -77,20 +84,22 @@ export class Batcher<A extends OpApi<A>> implements Domain<A> {
   }
 
   call<K extends keyof A & string>(op: K, args: ArgsOf<A, K>): Promise<ResultOf<A, K>> {
-    if (this.closed) return Promise.reject(new HubError(ErrorCode.shuttingDown));
+    return promised((done) => this.submit(op, args, done));
+  }
+
+  submit<K extends keyof A & string>(op: K, args: ArgsOf<A, K>, done: Done<ResultOf<A, K>>): void {
+    if (this.closed) return done(new HubError(ErrorCode.shuttingDown));
     if (this.queue.length >= this.opts.queueMax) {
-      return Promise.reject(new HubError(ErrorCode.overloaded, { retry_after_ms: 1000 }));
+      return done(new HubError(ErrorCode.overloaded, { retry_after_ms: 1000 }));
     }
-    return new Promise((resolve, reject) => {
-      this.queue.push({ item: { op, args }, resolve: resolve as (v: unknown) => void, reject });
-      this.stats.queued = this.queue.length;
-      if (this.inFlight >= this.opts.inFlightMax || this.paused) return;
-      if (this.queue.length >= this.opts.batchMax) this.flush();
-      else if (!this.scheduled) {
-        this.scheduled = true;
-        setImmediate(() => this.flush());
-      }
-    });
+    this.queue.push({ item: { op, args }, done: done as Done<unknown> });
+    this.stats.queued = this.queue.length;
+    if (this.inFlight >= this.opts.inFlightMax || this.paused) return;
+    if (this.queue.length >= this.opts.batchMax) this.flush();
+    else if (!this.scheduled) {
+      this.scheduled = true;
+      setImmediate(() => this.flush());
+    }
   }
 
   private flush(): void {
@@ -124,16 +133,25 @@ export class Batcher<A extends OpApi<A>> implements Domain<A> {
     if (res.report !== undefined) this.onReport?.(res.report);
     for (let i = 0; i < taken.length; i++) {
       const r = res.results[i];
-      if (r.ok) taken[i].resolve(r.value);
-      else taken[i].reject(new HubError(r.error.code, r.error.fields));
+      if (r.ok) this.answer(taken[i], null, r.value);
+      else this.answer(taken[i], new HubError(r.error.code, r.error.fields));
     }
     this.next();
   }
 
   private fail(taken: Pending[], err: Error): void {
     this.markUnhealthy(err.message);
-    for (const p of taken) p.reject(new HubError(ErrorCode.storageUnavailable));
+    for (const p of taken) this.answer(p, new HubError(ErrorCode.storageUnavailable));
     this.next();
+  }
+
+  /** A caller's callback that throws is its bug: logged, and the rest of the batch is still answered. */
+  private answer(p: Pending, err: Error | null, value?: unknown): void {
+    try {
+      p.done(err, value);
+    } catch (thrown) {
+      this.opts.log.error({ domain: this.name, op: p.item.op, err: thrown }, 'op callback threw');
+    }
   }
 
   private markUnhealthy(message: string): void {

@@ -58,12 +58,12 @@ export class Fanout {
    * it); a recipient expected live that missed it gets a late copy.
    * `liveFor` is who was online when the copies were decided.
    */
-  async message(
+  message(
     msg: Msg,
     res: { seq: number; mailboxed: string[]; dropped: Record<string, number> },
     liveFor: readonly string[],
     broadcast: boolean,
-  ): Promise<void> {
+  ): Promise<void> | undefined {
     const { fleet, analytics } = this.d;
     const now = msg.timestamp;
     const mailboxed = new Set(res.mailboxed);
@@ -88,8 +88,9 @@ export class Fanout {
       else if (!boxed && (result === 'dropped' || expected.has(agent)) && !(broadcast && agent === msg.from))
         late.push(agent);
     }
-    await this.lateCopy(late, res.seq);
     this.noteDrops(res.dropped);
+    // a Promise only when late copies are written: the common delivery stays synchronous
+    return late.length ? this.lateCopy(late, res.seq) : undefined;
   }
 
   /** A channel post after its write: one encoded frame to every following socket but the sender's. */

@@ -4,6 +4,8 @@ import { resolve } from 'node:path';
 import type { Config } from '../shared/config.js';
 import { DOMAINS, type Domain } from '../shared/data-layout.js';
 import { type DataLock, lockDataDir } from '../shared/data-lock.js';
+import type { Done } from '../shared/domains/domain.js';
+import type { SendReply } from '../shared/domains/messaging.js';
 import { alertWebhook } from './alert-webhook.js';
 import { Alerts } from './alerts.js';
 import { Analytics } from './analytics.js';
@@ -144,8 +146,8 @@ async function startLocked(config: Config, log: Logger, dataDir: string, lock: D
       mailboxMax: config.mailboxMax,
     },
   });
-  const send = (from: string, input: SendInput) =>
-    sendMessage({ messaging, fleet, fanout, analytics, tokenHolders: () => tokens.agents() }, from, input);
+  const sendDeps = { messaging, fleet, fanout, analytics, tokenHolders: () => tokens.agents() };
+  const send = (from: string, input: SendInput, done: Done<SendReply>) => sendMessage(sendDeps, from, input, done);
   const channels = new Channels({ channelsDomain, messaging, directory, fleet, fanout, analytics, log });
 
   let maintenance: MaintenanceClient | undefined;

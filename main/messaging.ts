@@ -1,4 +1,4 @@
-import type { Domain } from '../shared/domains/domain.js';
+import type { Domain, Done } from '../shared/domains/domain.js';
 import type { MessagingApi, SendReply } from '../shared/domains/messaging.js';
 import type { NewMsg } from '../shared/schemas/records.js';
 import type { Analytics } from './analytics.js';
@@ -29,7 +29,7 @@ export interface SendDeps {
  * fan-out delivers, with late mailbox copies before the sender's ack
  * (§9.20–9.21, §9.32).
  */
-export async function sendMessage(d: SendDeps, from: string, input: SendInput): Promise<SendReply> {
+export function sendMessage(d: SendDeps, from: string, input: SendInput, done: Done<SendReply>): void {
   const now = Date.now();
   const broadcast = !input.to || input.to === 'broadcast';
   const draft: NewMsg = {
@@ -53,9 +53,21 @@ export async function sendMessage(d: SendDeps, from: string, input: SendInput): 
     liveFor = d.fleet.isOnline(to) ? [to] : [];
   }
   const idem = input.idempotency_key ? { agent: from, key: input.idempotency_key } : null;
-  const res = await d.messaging.call('send', { msg: draft, mailboxFor, idem });
-  if ('replay' in res) return res.replay;
-  d.analytics.sent(from, now);
-  await d.fanout.message({ id: res.id, ...draft }, res, liveFor, broadcast);
-  return { id: res.id, seq: res.seq };
+  d.messaging.submit('send', { msg: draft, mailboxFor, idem }, (err, res) => {
+    if (err || !res) return done(err);
+    if ('replay' in res) return done(null, res.replay);
+    d.analytics.sent(from, now);
+    const reply = { id: res.id, seq: res.seq };
+    let late: Promise<void> | undefined;
+    try {
+      late = d.fanout.message({ id: res.id, ...draft }, res, liveFor, broadcast);
+    } catch (e) {
+      return done(e as Error);
+    }
+    if (!late) return done(null, reply);
+    late.then(
+      () => done(null, reply),
+      (e: Error) => done(e),
+    );
+  });
 }

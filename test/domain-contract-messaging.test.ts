@@ -144,6 +144,29 @@ for (const backend of BACKENDS) {
       );
     });
 
+    test("submit, the callback form of call: one answer per op, the result or the op's error, as call gives them", async () => {
+      const answers: Array<{ err: Error | null; value?: unknown }> = [];
+      const submitted = (m: NewMsg, key: string) =>
+        new Promise<void>((resolve) =>
+          ctx.d.messaging.submit('send', { msg: m, mailboxFor: [], idem: { agent: 'cb', key } }, (err, value) => {
+            answers.push({ err, value });
+            resolve();
+          }),
+        );
+      await Promise.all([submitted(msg(), 'k1'), submitted(msg(), 'k2')]);
+      await submitted(msg({ payload: { other: true } }), 'k1');
+      assert.equal(answers.length, 3);
+      const [a, b] = answers.map((x) => x.value as SendResult);
+      assert.equal(answers[0].err, null);
+      assert.equal(b.seq, a.seq + 1, 'two submits of one turn, in order');
+      assert.equal(code(answers[2].err), 'idempotency_key_reused');
+      // a callback that throws is the caller's bug: the rest of its batch is still answered
+      ctx.d.messaging.submit('health', {}, () => {
+        throw new Error('callback bug');
+      });
+      assert.equal(await lastSeq(), b.seq);
+    });
+
     test('history: filters AND together: from, to, channel (the publish or payload.channel), inclusive time bounds', async () => {
       const start = await lastSeq();
       const T = 5_000_000;

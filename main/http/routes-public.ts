@@ -1,4 +1,4 @@
-import type { Domain } from '../../shared/domains/domain.js';
+import { type Domain, type Done, promised } from '../../shared/domains/domain.js';
 import type { MessagingApi, SendReply } from '../../shared/domains/messaging.js';
 import { ErrorCode, HubError } from '../../shared/errors.js';
 import type { HttpBody } from '../../shared/schemas/http.js';
@@ -14,7 +14,7 @@ export interface PublicDeps {
   fleet: Fleet;
   scheduler: Scheduler;
   messaging: Domain<MessagingApi>;
-  send: (from: string, input: SendInput) => Promise<SendReply>;
+  send: (from: string, input: SendInput, done: Done<SendReply>) => void;
   /** a token for a new agent (onboarding); refused when the agent already has one */
   onboard: (agentId: string) => Promise<string>;
   settings: Settings;
@@ -148,7 +148,7 @@ export const publicRoutes = (d: PublicDeps): Route[] => [
     handler: async (ctx) => {
       const b = ctx.body as HttpBody<'sendMessage'>;
       const key = idempotencyKey(ctx, b.idempotency_key);
-      const r = await d.send(ctx.agent, { ...b, idempotency_key: key });
+      const r = await promised<SendReply>((done) => d.send(ctx.agent, { ...b, idempotency_key: key }, done));
       return { body: { status: 'sent', id: r.id } };
     },
   },

@@ -1,4 +1,4 @@
-import type { Domain } from '../../shared/domains/domain.js';
+import { type Domain, type Done, promised } from '../../shared/domains/domain.js';
 import type { MessagingApi, SendReply } from '../../shared/domains/messaging.js';
 import { ErrorCode, HubError } from '../../shared/errors.js';
 import type { WsFrame, WsType } from '../../shared/schemas/ws.js';
@@ -22,7 +22,7 @@ export interface CoreDeps {
   limiter: Limiter;
   messaging: Domain<MessagingApi>;
   fanout: Fanout;
-  send: (from: string, input: SendInput) => Promise<SendReply>;
+  send: (from: string, input: SendInput, done: Done<SendReply>) => void;
   analytics: Analytics;
   /** told when an agent identifies and when its socket ends (the scheduler) */
   agents: { identified(conn: Connection): void; left(agent: string): void };
@@ -81,15 +81,22 @@ export function coreHandlers(d: CoreDeps): Handlers {
   return {
     identify,
 
-    async message(conn, f) {
-      const r = await d.send(conn.agentId as string, {
+    message(conn, f) {
+      const input = {
         to: f.to,
         payload: f.payload,
         type: f.message_type,
         reply_to: f.reply_to,
         idempotency_key: f.idempotency_key,
-      });
-      conn.sendJson({ type: 'message_sent', id: r.id, seq: r.seq });
+      };
+      // one Promise per frame (the gateway's), callbacks below it: this is the hub's hottest path
+      return promised<void>((done) =>
+        d.send(conn.agentId as string, input, (err, r) => {
+          if (err || !r) return done(err);
+          conn.sendJson({ type: 'message_sent', id: r.id, seq: r.seq });
+          done(null);
+        }),
+      );
     },
 
     status(conn, f) {

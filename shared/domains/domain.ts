@@ -26,11 +26,20 @@ export interface DomainStats {
   last_error: string | null;
 }
 
+/** A callback for one op: the op's HubError, or null and its result. */
+export type Done<T> = (err: Error | null, value?: T) => void;
+
+/** The Promise of a callback-style call. */
+export const promised = <T>(run: (done: Done<T>) => void): Promise<T> =>
+  new Promise((resolve, reject) => run((err, value) => (err ? reject(err) : resolve(value as T))));
+
 export interface Domain<A extends OpApi<A>> {
   readonly name: string;
   readonly stats: DomainStats;
   /** Runs one op; resolves once its write (if any) is durable, rejects with the op's HubError. */
   call<K extends keyof A & string>(op: K, args: ArgsOf<A, K>): Promise<ResultOf<A, K>>;
+  /** `call` with a callback instead of a Promise, for the per-message paths. */
+  submit<K extends keyof A & string>(op: K, args: ArgsOf<A, K>, done: Done<ResultOf<A, K>>): void;
   /** Stops taking requests out of the queue once what is in flight is done (a compaction or a restore swap). */
   pause(): Promise<void>;
   resume(): void;
