@@ -88,9 +88,13 @@ export class Batcher<A extends OpApi<A>> implements Domain<A> {
   }
 
   submit<K extends keyof A & string>(op: K, args: ArgsOf<A, K>, done: Done<ResultOf<A, K>>): void {
-    if (this.closed) return done(new HubError(ErrorCode.shuttingDown));
+    if (this.closed) {
+      done(new HubError(ErrorCode.shuttingDown));
+      return;
+    }
     if (this.queue.length >= this.opts.queueMax) {
-      return done(new HubError(ErrorCode.overloaded, { retry_after_ms: 1000 }));
+      done(new HubError(ErrorCode.overloaded, { retry_after_ms: 1000 }));
+      return;
     }
     this.queue.push({ item: { op, args }, done: done as Done<unknown> });
     this.stats.queued = this.queue.length;
