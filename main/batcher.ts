@@ -135,18 +135,19 @@ export class Batcher<A extends OpApi<A>> implements Domain<A> {
     }
     // before the callers continue: what they announce next is already in the figures
     if (res.report !== undefined) this.onReport?.(res.report);
+    // the next batch goes out before the callers' work on these answers, which would otherwise delay it
+    this.next();
     for (let i = 0; i < taken.length; i++) {
       const r = res.results[i];
       if (r.ok) this.answer(taken[i], null, r.value);
       else this.answer(taken[i], new HubError(r.error.code, r.error.fields));
     }
-    this.next();
   }
 
   private fail(taken: Pending[], err: Error): void {
     this.markUnhealthy(err.message);
-    for (const p of taken) this.answer(p, new HubError(ErrorCode.storageUnavailable));
     this.next();
+    for (const p of taken) this.answer(p, new HubError(ErrorCode.storageUnavailable));
   }
 
   /** A caller's callback that throws is its bug: logged, and the rest of the batch is still answered. */
