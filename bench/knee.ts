@@ -32,19 +32,19 @@ export function kneeOf(plan: Plan, phases: readonly PhaseReport[], p99BoundMs: n
 
 /**
  * `--find-max`: closed-loop steps of growing concurrency (senders × window)
- * until throughput stops rising (a step adds under 5 %) or the ack p99 passes
- * `--knee-p99`, or the windows run out. Returns the next step, or null when
- * the ramp is done.
+ * until throughput stops rising (two steps in a row add under 5 % over the
+ * best step before them: one noisy step on a shared machine does not end the
+ * ramp) or the ack p99 passes `--knee-p99`, or the windows run out. Returns
+ * the next step, or null when the ramp is done.
  */
 export function nextRampStep(o: BenchOptions, plan: Plan, done: readonly PhaseReport[]): PhaseDef | null {
   const ramp = done.filter(isRamp);
-  const last = ramp[ramp.length - 1];
-  const prev = ramp[ramp.length - 2];
-  if (last) {
-    if ((last.latency.ack?.p99_ms ?? 0) > o.kneeP99Ms) return null;
-    if (prev && primaryRate(plan, last) < primaryRate(plan, prev) * (1 + MIN_GAIN)) return null;
-  }
-  const window = RAMP[ramp.length];
+  const rates = ramp.map((p) => primaryRate(plan, p));
+  const flat = (i: number) => i > 0 && rates[i] < Math.max(...rates.slice(0, i)) * (1 + MIN_GAIN);
+  const n = ramp.length;
+  if (n && (ramp[n - 1].latency.ack?.p99_ms ?? 0) > o.kneeP99Ms) return null;
+  if (flat(n - 1) && flat(n - 2)) return null;
+  const window = RAMP[n];
   if (window === undefined || window > o.maxWindow) return null;
   return { label: `${RAMP_PREFIX} w=${window}`, mode: 'closed', window };
 }

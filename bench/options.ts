@@ -101,7 +101,7 @@ export const BENCH_OPTIONS: CliOption[] = [
     'find-max',
     null,
     undefined,
-    "ramp the closed loop's window (1, 2, 4, … per sender) until throughput stops rising (< 5 % a step) or the ack p99 passes --knee-p99; the knee is the max that --rate-of-max scales, and the hub's knee is compared with the baseline's",
+    "ramp the closed loop's window (1, 2, 4, … per sender) until throughput stops rising (two steps in a row under +5 %) or the ack p99 passes --knee-p99; the knee is the max that --rate-of-max scales, and the hub's knee is compared with the baseline's",
   ),
   opt(LOAD, 'knee-p99', 'MS', '100', 'the ack p99 a ramp step may reach'),
   opt(LOAD, 'max-window', 'N', '1024', 'the largest window the ramp tries'),
