@@ -1,6 +1,7 @@
 import WebSocket from 'ws';
 import { frameType } from './gen/frames.js';
 import type { AdminClient } from './http.js';
+import { MAINTAINED } from './maintenance.js';
 import { nowUs } from './util.js';
 
 export interface FillReport {
@@ -111,13 +112,13 @@ export async function fillMessaging(
   let stopped: string | undefined;
   try {
     await Promise.all(fillers.map((f) => f.open(wsUrl, tokens.get(f.id) as string)));
-    let size = (await admin.storage('messaging')).bytes;
+    let size = (await admin.storage(MAINTAINED)).bytes;
     while (size < target) {
       const n = Math.min(ROUND_MAX, Math.ceil((target - size) / (2 * o.payloadBytes)));
       await Promise.all(fillers.map((f, i) => f.send(Math.floor(n / SENDERS) + (i < n % SENDERS ? 1 : 0))));
       messages += n;
-      const grown = (await admin.storage('messaging')).bytes;
-      status(`fill: messaging at ${Math.round(grown / MB)} of ${o.targetMb} MiB (${messages} messages)`);
+      const grown = (await admin.storage(MAINTAINED)).bytes;
+      status(`fill: ${MAINTAINED} at ${Math.round(grown / MB)} of ${o.targetMb} MiB (${messages} messages)`);
       // caps trimming history or mailboxes recycle pages instead of growing the file
       if (grown - size < (n * o.payloadBytes) / 2) {
         stopped = 'the file stopped growing: raise the hub caps (--hub-arg=--history-max=…, --mailbox-max=…)';
@@ -130,7 +131,7 @@ export async function fillMessaging(
     for (const f of fillers) f.close();
     await admin.revokeTokens(ids).catch(() => {});
   }
-  const after = await admin.storage('messaging');
+  const after = await admin.storage(MAINTAINED);
   return {
     target_mb: o.targetMb,
     reached_mb: Math.round((after.bytes / MB) * 10) / 10,

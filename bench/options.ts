@@ -49,7 +49,7 @@ export interface BenchOptions {
   maintenance: MaintenanceCall[];
 }
 
-export const MAINTENANCE_CALLS = ['backup', 'compact'] as const;
+const MAINTENANCE_CALLS = ['backup', 'compact'] as const;
 export type MaintenanceCall = (typeof MAINTENANCE_CALLS)[number];
 
 /** maintenance: total ops/s when --rate is not given; light enough that maintenance, not load, sets the tail */

@@ -41,6 +41,8 @@ interface Ctx {
   t: AlertThresholds;
   now: number;
   violationsPerMin: number;
+  /** `metricsApi()`, built once per check */
+  metrics: ReturnType<AlertDeps['metricsApi']>;
 }
 
 type Rule = (d: AlertDeps, c: Ctx) => Promise<Omit<Alert, 'fired_at' | 'acknowledged'> | null>;
@@ -50,14 +52,14 @@ type Rule = (d: AlertDeps, c: Ctx) => Promise<Omit<Alert, 'fired_at' | 'acknowle
  * hub_invocation_rate watch features §9.15 leaves out, so they never fire).
  */
 const RULES: Record<string, Rule> = {
-  queue_growing: async (d, { t }) => {
-    const q = d.metricsApi().queue_depth;
+  queue_growing: async (_d, { t, metrics }) => {
+    const q = metrics.queue_depth;
     return q.trend === 'growing' && q.current >= t.queue_growing_min
       ? { rule_id: 'queue_growing', severity: 'warning', message: 'task queue is growing', details: q }
       : null;
   },
-  high_failure_rate: async (d, { t }) => {
-    const w = d.metricsApi().error_rates.window;
+  high_failure_rate: async (_d, { t, metrics }) => {
+    const w = metrics.error_rates.window;
     return w.total_tasks >= t.failure_min_tasks && w.failure_rate_pct >= t.failure_rate_pct
       ? { rule_id: 'high_failure_rate', severity: 'critical', message: 'tasks are failing', details: w }
       : null;
@@ -107,7 +109,7 @@ const RULES: Record<string, Rule> = {
       : null,
 };
 
-export const ALERT_RULES = Object.keys(RULES);
+const ALERT_RULES = Object.keys(RULES);
 
 /**
  * Evaluates the rules every check; an alert stays until its condition clears,
@@ -134,9 +136,10 @@ export class Alerts {
     const total = d.violations.total;
     const violationsPerMin = ((total - this.last.total) * 60_000) / Math.max(1, now - this.last.at);
     this.last = { total, at: now };
+    const ctx: Ctx = { t, now, violationsPerMin, metrics: d.metricsApi() };
     let changed = false;
     for (const [id, rule] of Object.entries(RULES)) {
-      const hit = await rule(d, { t, now, violationsPerMin }).catch(() => null);
+      const hit = await rule(d, ctx).catch(() => null);
       const was = this.active.get(id);
       if (hit && !was) {
         const alert = { ...hit, fired_at: now, acknowledged: false };

@@ -75,9 +75,11 @@ export interface ChannelDeps {
   fanout: Fanout;
   analytics: Analytics;
   log: Logger;
+  /** a history read returns at most this many entries */
+  historyMax: number;
 }
 
-/** Channels as WS and HTTP use them: create, subscribe, unsubscribe, publish. */
+/** Channels as WS and HTTP use them: create, subscribe, unsubscribe, publish, history. */
 export class Channels {
   constructor(private readonly d: ChannelDeps) {}
 
@@ -94,6 +96,13 @@ export class Channels {
 
   mustExist(channel: string): void {
     if (!this.d.directory.has(channel)) throw new HubError(ErrorCode.channelNotFound, { channel });
+  }
+
+  /** The channel's history after `since`, at most `limit` (50 by default, never over historyMax). */
+  history(channel: string, limit?: number | null, since?: number | null) {
+    this.mustExist(channel);
+    const n = Math.min(limit ?? 50, this.d.historyMax);
+    return this.d.messaging.call('channelHistory', { channel, limit: n, since: since ?? 0 });
   }
 
   /**

@@ -23,7 +23,7 @@ export interface FanoutDeps {
 }
 
 /** The `message` frame an agent receives; mailbox deliveries carry their `seq` (§9.21). */
-export function messageFrame(m: Msg | StoredMsg, seq?: number): HubFrame<'message'> {
+function messageFrame(m: Msg | StoredMsg, seq?: number): HubFrame<'message'> {
   const frame: HubFrame<'message'> = {
     type: 'message',
     id: m.id,

@@ -21,7 +21,7 @@ import type { Fleet } from './fleet.js';
 import { health } from './health.js';
 import { dashboardRoutes } from './http/dashboard.js';
 import { compile, handler } from './http/router.js';
-import { adminRewrite, adminRoutes, closeRevoked } from './http/routes-admin.js';
+import { adminRewrite, adminRoutes } from './http/routes-admin.js';
 import { channelRoutes } from './http/routes-channels.js';
 import { readyRoute } from './http/routes-health.js';
 import { liveRoutes } from './http/routes-live.js';
@@ -148,7 +148,16 @@ async function startLocked(config: Config, log: Logger, dataDir: string, lock: D
   });
   const sendDeps = { messaging, fleet, fanout, analytics, tokenHolders: () => tokens.agents() };
   const send = (from: string, input: SendInput, done: Done<SendReply>) => sendMessage(sendDeps, from, input, done);
-  const channels = new Channels({ channelsDomain, messaging, directory, fleet, fanout, analytics, log });
+  const channels = new Channels({
+    channelsDomain,
+    messaging,
+    directory,
+    fleet,
+    fanout,
+    analytics,
+    log,
+    historyMax: config.channelHistoryPerChannel,
+  });
 
   let maintenance: MaintenanceClient | undefined;
   let generatedAdminToken: string | undefined;
@@ -255,7 +264,7 @@ async function startLocked(config: Config, log: Logger, dataDir: string, lock: D
         keep: config.backupKeep,
         log,
         observe: (s, sec) => metrics.prom.backup(s, sec),
-      }),
+      }).finally(() => storage.backupsChanged()),
     );
   const restore = (name: string) =>
     restoreOnline(
@@ -271,9 +280,9 @@ async function startLocked(config: Config, log: Logger, dataDir: string, lock: D
           // the alerts firing now stay, acknowledgements included, over the backup's
           await alerts.save();
           // a socket whose token the restored registry does not hold is treated as revoked (§9.25)
-          const gone = [...fleet.sockets()].map((c) => c.tokenHash).filter((h) => h && !tokens.has(h));
-          closeRevoked({ tokens, fleet }, gone);
+          for (const c of fleet.sockets()) if (c.tokenHash && !tokens.has(c.tokenHash)) c.close(4003, 'token_revoked');
           scheduler.resync();
+          storage.backupsChanged();
         },
       },
       name,
@@ -310,7 +319,7 @@ async function startLocked(config: Config, log: Logger, dataDir: string, lock: D
       metricsApi,
       publicUrl,
     }),
-    ...channelRoutes({ channels, channelsDomain, messaging, validator, historyMax: config.channelHistoryPerChannel }),
+    ...channelRoutes({ channels, channelsDomain, validator }),
     ...taskRoutes(taskDeps),
     ...configReads({ settings }),
     ready,
@@ -360,7 +369,7 @@ async function startLocked(config: Config, log: Logger, dataDir: string, lock: D
       fleet,
       handlers: {
         ...coreHandlers(core),
-        ...channelHandlers({ channels, channelsDomain, messaging, historyMax: config.channelHistoryPerChannel }),
+        ...channelHandlers({ channels, channelsDomain }),
         ...taskHandlers({
           tasks,
           scheduler,

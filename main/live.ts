@@ -48,7 +48,7 @@ export function startLive(d: LiveDeps) {
   let figures: TaskFigures | null = null;
   const agentRow = (id: string) => {
     const a = d.fleet.agent(id);
-    return a ? { ...a, fsm_state: d.scheduler.stateOf(id), current_task_id: d.scheduler.taskOf(id) } : null;
+    return a ? d.scheduler.withState(a) : null;
   };
   const counters = (): Record<string, number> => ({
     ...d.counters,
@@ -88,21 +88,15 @@ export function startLive(d: LiveDeps) {
 
   /** What a new viewer starts from; the deltas after it are sent in order behind it. */
   const snapshot = async () => {
-    const [stats, recent, dead] = await Promise.all([
-      d.tasks.call('stats', {}),
+    const [recent, dead] = await Promise.all([
       d.tasks.call('list', { newest: true, limit: SNAPSHOT.tasks }),
       d.tasks.call('list', { status: 'dead_letter', limit: SNAPSHOT.dead }),
     ]);
-    const { scheduled, queued, assigned, completed } = stats.by_status;
     return {
       at: Date.now(),
       health: d.health(),
-      figures: {
-        by_status: { scheduled, queued, assigned, completed, dead_letter: stats.dead_letter },
-        dependency_failed: stats.dependency_failed,
-        removed: stats.removed,
-        paused: stats.paused,
-      } satisfies TaskFigures,
+      // every tasks batch reports its figures before its callers are answered, so these are as of the lists
+      figures: figures as TaskFigures,
       agents: d.fleet.list().map((a) => agentRow(a.agent_id)),
       tasks: rows(recent),
       dead: rows(dead),

@@ -1,16 +1,12 @@
 import { build, type Histogram } from 'hdr-histogram-js';
 import type { Fleet } from './fleet.js';
 import { HubPrometheus } from './prometheus.js';
-import type { FsmState } from './scheduler.js';
+import type { FsmState, Scheduler } from './scheduler.js';
 
 /** What `/api/metrics` reads from the rest of the hub when asked. */
 export interface MetricSources {
   fleet: Fleet;
-  agents: {
-    counts(): Record<FsmState, number>;
-    stateOf(agent: string): FsmState;
-    taskOf(agent: string): string | null;
-  };
+  agents: Pick<Scheduler, 'counts' | 'withState'>;
   /** the agents holding at least one token */
   tokens: { agentCount(): number; agents(): Iterable<string> };
   storageHealth: () => Record<string, unknown>;
@@ -155,11 +151,7 @@ export class Metrics {
           agents_working: fsm.working + fsm.assigned,
           utilization_pct: online ? Math.round(((fsm.working + fsm.assigned) / online) * 1000) / 10 : 0,
         },
-        per_agent: [...src.fleet.agentIds()].map((agent_id) => ({
-          agent_id,
-          fsm_state: src.agents.stateOf(agent_id),
-          current_task_id: src.agents.taskOf(agent_id),
-        })),
+        per_agent: [...src.fleet.agentIds()].map((agent_id) => src.agents.withState({ agent_id })),
       },
       error_rates: { window: this.rates(sum), cumulative: this.rates(this.totals) },
       dets_health: src.storageHealth(),

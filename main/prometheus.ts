@@ -3,13 +3,13 @@ import type { DomainStats } from '../shared/domains/domain.js';
 import type { TaskFigures } from '../shared/domains/tasks.js';
 
 /** Sub-millisecond to seconds: a loopback ack is ~0.2 ms, a batch behind a slow disk can take seconds. */
-export const LATENCY_BUCKETS = [
+const LATENCY_BUCKETS = [
   0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
 ];
 /** A task lives from a few milliseconds (a trivial shell task) to hours (a queue behind a long job). */
-export const TASK_BUCKETS = [0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 600, 1800, 3600, 7200, 21600];
+const TASK_BUCKETS = [0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 600, 1800, 3600, 7200, 21600];
 /** A compaction pauses its domain from milliseconds (a small file) to minutes (gigabytes). */
-export const PAUSE_BUCKETS = [0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300];
+const PAUSE_BUCKETS = [0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300];
 
 /** What the scrape-time figures read from the rest of the hub. */
 export interface PromSources {

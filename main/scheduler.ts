@@ -1,5 +1,5 @@
 import type { Domain } from '../shared/domains/domain.js';
-import type { TaskApi } from '../shared/domains/tasks.js';
+import type { Finished, TaskApi } from '../shared/domains/tasks.js';
 import { ErrorCode, HubError } from '../shared/errors.js';
 import type { Offered } from '../shared/task-frames.js';
 import { DueTimer } from './due-timer.js';
@@ -109,6 +109,11 @@ export class Scheduler {
     return this.fsm.get(agent)?.task ?? null;
   }
 
+  /** An agent row with its FSM state and current task, as the dashboard, the live feed and /api/metrics list it. */
+  withState<T extends { agent_id: string }>(a: T): T & { fsm_state: FsmState; current_task_id: string | null } {
+    return { ...a, fsm_state: this.stateOf(a.agent_id), current_task_id: this.taskOf(a.agent_id) };
+  }
+
   sinceOf(agent: string): number | null {
     return this.fsm.get(agent)?.since ?? null;
   }
@@ -183,8 +188,9 @@ export class Scheduler {
   }
 
   /** After a complete/fail: push the task offered in the same transaction, else the agent goes idle. */
-  finished(agent: string | null, taskId: string, next: Offered | null): void {
+  finished(taskId: string, { agent, next, due }: Finished): void {
     this.lastTouch.delete(taskId);
+    this.dueTimer.due(due);
     if (next && agent && this.fsm.get(agent)?.task === taskId && this.push(next)) return;
     if (next) {
       this.d.tasks

@@ -47,6 +47,8 @@ export class StorageSampler {
   /** some domain is over HIGH_FRAGMENTATION with at least `compactMinBytes` to give back (a tiny file's free pages are no news) */
   private fragmented = false;
   private pending: Promise<number> | null = null;
+  /** the newest complete backup on disk; undefined = read it again at the next question */
+  private newest: { at: number; bytes: number } | null | undefined;
   private readonly timer: NodeJS.Timeout;
 
   constructor(private readonly d: SamplerDeps) {
@@ -76,6 +78,7 @@ export class StorageSampler {
     const spaces: DomainSpace[] = [];
     let queued = 0;
     let fragmented = false;
+    this.newest = undefined;
     for (const d of this.d.domains) {
       let counts: Record<string, number> = {};
       let space: Partial<EnvSpace> = {};
@@ -113,16 +116,24 @@ export class StorageSampler {
     return this.domainSpaces;
   }
 
-  /** The newest complete backup on disk: when it was taken and its bytes. */
+  /** The newest complete backup on disk: when it was taken and its bytes; read once per sample or backup change. */
   lastBackup(): { at: number; bytes: number } | null {
-    const b = newestBackup(this.d.dataDir);
-    return b && { at: b.manifest.created_at, bytes: b.manifest.domains.reduce((n, x) => n + x.bytes, 0) };
+    if (this.newest === undefined) {
+      const b = newestBackup(this.d.dataDir);
+      this.newest = b && { at: b.manifest.created_at, bytes: b.manifest.domains.reduce((n, x) => n + x.bytes, 0) };
+    }
+    return this.newest;
+  }
+
+  /** A backup was taken, pruned or restored: the next question reads the backups folder again. */
+  backupsChanged(): void {
+    this.newest = undefined;
   }
 
   /** The §3.5 storage-health shape; a backup older than 48 h (or none) is stale, a domain over 0.5 fragmented (and worth compacting) is high. */
   report(): Record<string, unknown> {
     const unhealthy = this.d.domains.some((d) => d.stats.state !== 'ready');
-    const last = newestBackup(this.d.dataDir)?.manifest.created_at ?? null;
+    const last = this.lastBackup()?.at ?? null;
     const stale = last === null || Date.now() - last > 48 * 3600_000;
     return {
       health_status: unhealthy ? 'unhealthy' : stale || this.fragmented ? 'warning' : 'healthy',

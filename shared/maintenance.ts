@@ -46,7 +46,6 @@ export interface MaintenanceApi {
   stageRestore(dir: string): Promise<void>;
   unstageRestore(): Promise<void>;
   space(domain: string): Promise<EnvSpace>;
-  counts(domain: string): Promise<Record<string, number>>;
   /**
    * A compacted copy of the domain's environment at `copy`, made from a read
    * transaction; returns the live counts at that moment. Main pauses the

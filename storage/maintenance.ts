@@ -6,7 +6,7 @@ import { envFile } from '../shared/data-layout.js';
 import type { BackupManifest, EnvSpace, MaintenanceApi } from '../shared/maintenance.js';
 import { countsOf, snapshot } from './backup.js';
 import { openEnvFile } from './env.js';
-import { readBackupManifest, stageFile, unstageFile, verifyBackup } from './restore.js';
+import { backupFile, readBackupManifest, stageFile, unstageFile, verifyBackup } from './restore.js';
 import { spaceOf } from './space.js';
 
 /** a compaction copy commits every this many records or bytes, so memory stays small */
@@ -82,7 +82,7 @@ export class Maintenance implements MaintenanceApi {
     const manifest: BackupManifest = { created_at: Date.now(), domains: [], failed: [] };
     for (const [domain, names] of Object.entries(this.domains)) {
       try {
-        manifest.domains.push(await snapshot(this.env(domain), domain, join(dir, domain, `${domain}.mdb`), names));
+        manifest.domains.push(await snapshot(this.env(domain), domain, backupFile(dir, domain), names));
       } catch (err) {
         manifest.failed.push({ domain, reason: err instanceof Error ? err.message : String(err) });
       }
@@ -106,8 +106,7 @@ export class Maintenance implements MaintenanceApi {
   async stageRestore(dir: string): Promise<void> {
     const m = readBackupManifest(dir);
     try {
-      for (const d of m.domains)
-        await stageFile(join(dir, d.domain, `${d.domain}.mdb`), envFile(this.dataDir, d.domain), d.sha256);
+      for (const d of m.domains) await stageFile(backupFile(dir, d.domain), envFile(this.dataDir, d.domain), d.sha256);
     } catch (err) {
       await this.unstageRestore();
       throw err;
@@ -120,10 +119,6 @@ export class Maintenance implements MaintenanceApi {
 
   async space(domain: string): Promise<EnvSpace> {
     return spaceOf(this.env(domain), envFile(this.dataDir, domain), this.domains[domain]);
-  }
-
-  async counts(domain: string): Promise<Record<string, number>> {
-    return countsOf(this.env(domain), this.domains[domain]);
   }
 
   async compactCopy(domain: string, copy: string): Promise<Record<string, number>> {

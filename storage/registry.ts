@@ -59,9 +59,14 @@ export class RegistryStore {
   createToken(agentId: string, now: number): { agent_id: string; token: string; hash: string } {
     const token = newToken();
     const hash = hashToken(token);
+    this.putToken(token, hash, agentId, now);
+    return { agent_id: agentId, token, hash };
+  }
+
+  /** Stores a token (hashed, with its prefix) under its agent. */
+  private putToken(token: string, hash: string, agentId: string, now: number): void {
     this.db.tokens.putSync(hash, { agent_id: agentId, prefix: token.slice(0, 8), created_at: now } satisfies TokenRec);
     this.db.tokensByAgent.putSync([agentId, hash], 1);
-    return { agent_id: agentId, token, hash };
   }
 
   /**
@@ -73,8 +78,7 @@ export class RegistryStore {
     const hash = hashToken(token);
     const held = this.db.tokens.get(hash) as TokenRec | undefined;
     if (held) return held.agent_id;
-    this.db.tokens.putSync(hash, { agent_id: agentId, prefix: token.slice(0, 8), created_at: now } satisfies TokenRec);
-    this.db.tokensByAgent.putSync([agentId, hash], 1);
+    this.putToken(token, hash, agentId, now);
     return null;
   }
 

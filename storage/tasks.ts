@@ -207,9 +207,14 @@ export class TaskStore {
   }
 
   /** Into dead letter (the caller has taken the task out of its state); its waiting dependents fail with it. */
-  private dead(t: Task, reason: string, now: number, details: Record<string, unknown> = {}): number {
+  private dead(t: Task, reason: string, now: number, details: Record<string, unknown> = {}): void {
     this.toDead(t, reason, now, details);
-    return this.deps.cascade(t, `dead_letter (${reason})`, (c, r, d) => {
+    this.failDependents(t, `dead_letter (${reason})`, now);
+  }
+
+  /** `t` will never complete: its waiting dependents (and theirs) go to dead letter; returns how many. */
+  private failDependents(t: Task, cause: string, now: number): number {
+    return this.deps.cascade(t, cause, (c, r, d) => {
       this.ix.leave(c);
       this.toDead(c, r, now, d);
     });
@@ -335,13 +340,7 @@ export class TaskStore {
     const was = { ...t };
     this.ix.leave(t);
     this.ix.drop(t);
-    const failed =
-      t.status === 'completed'
-        ? 0
-        : this.deps.cascade(t, cause, (c, r, d) => {
-            this.ix.leave(c);
-            this.toDead(c, r, now, d);
-          });
+    const failed = t.status === 'completed' ? 0 : this.failDependents(t, cause, now);
     return { task: was, dependents_failed: failed };
   }
 

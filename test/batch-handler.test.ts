@@ -26,7 +26,6 @@ describe('a batch is one transaction; an item is all or nothing', () => {
       },
     };
     const run = batchHandler(() => ({ root: env.root, path: env.path, store: env.dbs.kv }), ops, {
-      domain: 'demo',
       names: ['kv'],
       aborted: () => aborted++,
     });

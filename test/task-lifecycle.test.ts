@@ -3,7 +3,7 @@ import { describe, test } from 'node:test';
 import { connectAgent } from './helpers/client.js';
 import { ADMIN_TOKEN, api } from './helpers/hub.js';
 import { ASSIGN_KEYS, ROUTING_KEYS } from './helpers/task-frames.js';
-import { ask, getTask, harness, leave, settle, stateOf, submit, until, WAIT } from './helpers/tasks.js';
+import { getTask, harness, leave, settle, stateOf, submit, until, WAIT } from './helpers/tasks.js';
 
 describe('task lifecycle: shapes, outcomes, reclaims and recovery', () => {
   const agents = ['sub', 'other', 'shape', 'late1', 'late2', 'dis1', 'dis2', 'dl', 'rj', 'rj2', 'rj3', 'sr', 'push'];
@@ -52,7 +52,7 @@ describe('task lifecycle: shapes, outcomes, reclaims and recovery', () => {
     assert.deepEqual([a.routing_decision.target_type, a.routing_decision.effective_tier], ['sidecar', 'trivial']);
     assert.ok(['free', 'local', 'api'].includes(a.routing_decision.estimated_cost_tier));
 
-    assert.deepEqual(await ask(c, { type: 'task_accepted', task_id: a.task_id }, 'task_ack'), {
+    assert.deepEqual(await c.request({ type: 'task_accepted', task_id: a.task_id }, 'task_ack', undefined, WAIT), {
       type: 'task_ack',
       task_id: a.task_id,
       status: 'accepted',
@@ -65,8 +65,7 @@ describe('task lifecycle: shapes, outcomes, reclaims and recovery', () => {
       [],
       'task_progress has no reply',
     );
-    const done = await ask(
-      c,
+    const done = await c.request(
       {
         type: 'task_complete',
         task_id: a.task_id,
@@ -77,6 +76,8 @@ describe('task lifecycle: shapes, outcomes, reclaims and recovery', () => {
         verification_history: [{ attempt: 1 }],
       },
       'task_ack',
+      undefined,
+      WAIT,
     );
     assert.deepEqual(done, { type: 'task_ack', task_id: a.task_id, status: 'complete' });
     const t = (await getTask(ctx, a.task_id)).body;
@@ -112,7 +113,12 @@ describe('task lifecycle: shapes, outcomes, reclaims and recovery', () => {
       [null, null, [], [], []],
     );
     assert.deepEqual([b.skip_verification, b.verification_timeout_ms, b.generation], [false, null, 1]);
-    await ask(c, { type: 'task_complete', task_id: b.task_id, generation: b.generation }, 'task_ack');
+    await c.request(
+      { type: 'task_complete', task_id: b.task_id, generation: b.generation },
+      'task_ack',
+      undefined,
+      WAIT,
+    );
     await leave(ctx, [c, 'shape']);
   });
 
@@ -121,27 +127,35 @@ describe('task lifecycle: shapes, outcomes, reclaims and recovery', () => {
     const { body } = await submit(ctx, 'sub', { description: 'reclaim me', needed_capabilities: ['late'] });
     const a = await first.next('task_assign', undefined, WAIT);
     assert.equal(a.task_id, body.task_id);
-    await ask(first, { type: 'task_accepted', task_id: a.task_id }, 'task_ack');
+    await first.request({ type: 'task_accepted', task_id: a.task_id }, 'task_ack', undefined, WAIT);
     await leave(ctx, [first, 'late1']);
     const second = await connectAgent(ctx.hub.wsUrl, 'late2', ctx.tok.late2, { capabilities: ['late'] });
     const again = await second.next('task_assign', (f) => f.task_id === a.task_id, WAIT);
     assert.ok(again.generation > a.generation);
     const back = await connectAgent(ctx.hub.wsUrl, 'late1', ctx.tok.late1, { capabilities: ['not-late'] });
     const stale = { task_id: a.task_id, generation: a.generation, result: { status: 'success', output: 'old' } };
-    assert.deepEqual(await ask(back, { type: 'task_complete', ...stale }, 'error'), {
+    assert.deepEqual(await back.request({ type: 'task_complete', ...stale }, 'error', undefined, WAIT), {
       type: 'error',
       error: 'task_complete_failed: stale_generation',
     });
     assert.deepEqual(
-      await ask(back, { type: 'task_failed', task_id: a.task_id, generation: a.generation, error: 'x' }, 'error'),
+      await back.request(
+        { type: 'task_failed', task_id: a.task_id, generation: a.generation, error: 'x' },
+        'error',
+        undefined,
+        WAIT,
+      ),
       { type: 'error', error: 'task_fail_failed: stale_generation' },
     );
     const mid = (await getTask(ctx, a.task_id)).body;
     assert.deepEqual([mid.status, mid.assigned_to, mid.retry_count, mid.result], ['assigned', 'late2', 0, null]);
     const ok = { type: 'task_complete', task_id: a.task_id, generation: again.generation, result: { output: 'new' } };
-    assert.equal((await ask(second, ok, 'task_ack')).status, 'complete');
-    assert.deepEqual(await ask(second, ok, 'error'), { type: 'error', error: 'task_complete_failed: invalid_state' });
-    assert.deepEqual(await ask(back, { type: 'task_complete', ...stale }, 'error'), {
+    assert.equal((await second.request(ok, 'task_ack', undefined, WAIT)).status, 'complete');
+    assert.deepEqual(await second.request(ok, 'error', undefined, WAIT), {
+      type: 'error',
+      error: 'task_complete_failed: invalid_state',
+    });
+    assert.deepEqual(await back.request({ type: 'task_complete', ...stale }, 'error', undefined, WAIT), {
       type: 'error',
       error: 'task_complete_failed: invalid_state',
     });
@@ -155,15 +169,16 @@ describe('task lifecycle: shapes, outcomes, reclaims and recovery', () => {
     const d1 = await connectAgent(ctx.hub.wsUrl, 'dis1', ctx.tok.dis1, { capabilities: ['dis'] });
     const { body } = await submit(ctx, 'sub', { description: 'flaky', needed_capabilities: ['dis'], max_retries: 3 });
     const a = await d1.next('task_assign', undefined, WAIT);
-    const ack = await ask(
-      d1,
+    const ack = await d1.request(
       { type: 'task_failed', task_id: a.task_id, generation: a.generation, reason: 'oops' },
       'task_ack',
+      undefined,
+      WAIT,
     );
     assert.deepEqual(ack, { type: 'task_ack', task_id: a.task_id, status: 'retried' });
     const b = await d1.next('task_assign', (f) => f.task_id === body.task_id, WAIT);
     assert.ok(b.generation > a.generation);
-    await ask(d1, { type: 'task_accepted', task_id: b.task_id }, 'task_ack');
+    await d1.request({ type: 'task_accepted', task_id: b.task_id }, 'task_ack', undefined, WAIT);
     await leave(ctx, [d1, 'dis1']);
     const back = await until(async () => {
       const t = (await getTask(ctx, body.task_id)).body;
@@ -177,7 +192,12 @@ describe('task lifecycle: shapes, outcomes, reclaims and recovery', () => {
     assert.ok(c.generation > b.generation);
     const t = (await getTask(ctx, body.task_id)).body;
     assert.deepEqual([t.status, t.assigned_to, t.retry_count, t.generation], ['assigned', 'dis2', 1, c.generation]);
-    await ask(d2, { type: 'task_complete', task_id: c.task_id, generation: c.generation }, 'task_ack');
+    await d2.request(
+      { type: 'task_complete', task_id: c.task_id, generation: c.generation },
+      'task_ack',
+      undefined,
+      WAIT,
+    );
     await leave(ctx, [d2, 'dis2']);
   });
 
@@ -186,17 +206,19 @@ describe('task lifecycle: shapes, outcomes, reclaims and recovery', () => {
     const { body } = await submit(ctx, 'sub', { description: 'doomed', needed_capabilities: ['dl'], max_retries: 2 });
     const id = body.task_id;
     const first = await w.next('task_assign', undefined, WAIT);
-    const r1 = await ask(
-      w,
+    const r1 = await w.request(
       { type: 'task_failed', task_id: id, generation: first.generation, error: 'boom1' },
       'task_ack',
+      undefined,
+      WAIT,
     );
     assert.deepEqual(r1, { type: 'task_ack', task_id: id, status: 'retried' });
     const second = await w.next('task_assign', (f) => f.task_id === id, WAIT);
-    const r2 = await ask(
-      w,
+    const r2 = await w.request(
       { type: 'task_failed', task_id: id, generation: second.generation, error: 'boom2' },
       'task_ack',
+      undefined,
+      WAIT,
     );
     assert.deepEqual(r2, { type: 'task_ack', task_id: id, status: 'dead_letter' });
 
@@ -223,7 +245,7 @@ describe('task lifecycle: shapes, outcomes, reclaims and recovery', () => {
     assert.ok(third.generation > second.generation);
     const t3 = (await getTask(ctx, id)).body;
     assert.deepEqual([t3.status, t3.retry_count, t3.last_error], ['assigned', 0, null]);
-    await ask(w, { type: 'task_accepted', task_id: id }, 'task_ack');
+    await w.request({ type: 'task_accepted', task_id: id }, 'task_ack', undefined, WAIT);
 
     const agentOnAdmin = await api(ctx.hub.adminUrl, 'POST', `/api/tasks/${id}/cancel`, { token: ctx.tok.sub });
     assert.equal(agentOnAdmin.status, 401, 'an agent token is no admin token');
@@ -244,13 +266,17 @@ describe('task lifecycle: shapes, outcomes, reclaims and recovery', () => {
       .body.task_id;
     const a2 = await w.next('task_assign', (f) => f.task_id === two, WAIT);
     const dead = { type: 'task_complete', task_id: two, generation: a2.generation, result: { status: 'failed' } };
-    assert.equal((await ask(w, dead, 'task_ack')).status, 'dead_letter', 'a failed result counts as a failure');
+    assert.equal(
+      (await w.request(dead, 'task_ack', undefined, WAIT)).status,
+      'dead_letter',
+      'a failed result counts as a failure',
+    );
     const adminRetry = await api(ctx.hub.adminUrl, 'POST', `/api/tasks/${two}/retry`, { token: ADMIN_TOKEN });
     assert.deepEqual([adminRetry.status, adminRetry.body], [200, { status: 'requeued', task_id: two, priority: 2 }]);
     const aliasDl = await api(ctx.hub.adminUrl, 'GET', '/api/tasks/dead-letter', { token: ADMIN_TOKEN });
     assert.equal(aliasDl.status, 200);
     const a3 = await w.next('task_assign', (f) => f.task_id === two, WAIT);
-    await ask(w, { type: 'task_complete', task_id: two, generation: a3.generation }, 'task_ack');
+    await w.request({ type: 'task_complete', task_id: two, generation: a3.generation }, 'task_ack', undefined, WAIT);
     const notDead = await api(ctx.hub.url, 'POST', `/api/tasks/${two}/retry`, { token: ctx.tok.sub });
     assert.deepEqual([notDead.status, notDead.body], [404, { error: 'task_not_found', task_id: two }]);
 
@@ -279,10 +305,20 @@ describe('task lifecycle: shapes, outcomes, reclaims and recovery', () => {
     const b = await s.next('task_assign', undefined, WAIT);
     assert.equal(b.task_id, body.task_id);
     assert.ok(b.generation > back.generation - 1);
-    await ask(s, { type: 'task_complete', task_id: b.task_id, generation: b.generation }, 'task_ack');
+    await s.request(
+      { type: 'task_complete', task_id: b.task_id, generation: b.generation },
+      'task_ack',
+      undefined,
+      WAIT,
+    );
     const c = await s.next('task_assign', undefined, WAIT);
     assert.equal(c.task_id, two);
-    await ask(s, { type: 'task_complete', task_id: c.task_id, generation: c.generation }, 'task_ack');
+    await s.request(
+      { type: 'task_complete', task_id: c.task_id, generation: c.generation },
+      'task_ack',
+      undefined,
+      WAIT,
+    );
     await settle(r);
     assert.deepEqual(
       r.frames.filter((f) => f.type === 'task_assign'),
@@ -301,9 +337,14 @@ describe('task lifecycle: shapes, outcomes, reclaims and recovery', () => {
       r.send({ type: 'task_rejected', task_id: a.task_id, reason: 'busy' });
       await until(async () => (await getTask(ctx, body.task_id)).body.status === 'queued', 'rejected');
       const report = { type: 'state_report', task_id: a.task_id, generation: a.generation };
-      assert.equal((await ask(r, report, 'state_report_ack')).action, 'abort');
+      assert.equal((await r.request(report, 'state_report_ack', undefined, WAIT)).action, 'abort');
       const b = await r.next('task_assign', (f) => f.task_id === body.task_id, 3_000);
-      await ask(r, { type: 'task_complete', task_id: b.task_id, generation: b.generation }, 'task_ack');
+      await r.request(
+        { type: 'task_complete', task_id: b.task_id, generation: b.generation },
+        'task_ack',
+        undefined,
+        WAIT,
+      );
     } finally {
       await leave(ctx, [r, 'rj3']);
     }
@@ -313,40 +354,52 @@ describe('task lifecycle: shapes, outcomes, reclaims and recovery', () => {
     const one = await connectAgent(ctx.hub.wsUrl, 'sr', ctx.tok.sr, { capabilities: ['sr'] });
     const { body } = await submit(ctx, 'sub', { description: 'long job', needed_capabilities: ['sr'] });
     const a = await one.next('task_assign', undefined, WAIT);
-    await ask(one, { type: 'task_accepted', task_id: a.task_id }, 'task_ack');
+    await one.request({ type: 'task_accepted', task_id: a.task_id }, 'task_ack', undefined, WAIT);
     // a new socket for the same agent (newest wins): no disconnect, so no reclaim
     const two = await connectAgent(ctx.hub.wsUrl, 'sr', ctx.tok.sr, { capabilities: ['sr'] });
     assert.equal((await one.waitClose(WAIT)).code, 4001);
     const report = { type: 'state_report', task_id: a.task_id, status: 'working', assigned_at: a.assigned_at };
-    const cont = await ask(two, { ...report, generation: a.generation }, 'state_report_ack');
+    const cont = await two.request({ ...report, generation: a.generation }, 'state_report_ack', undefined, WAIT);
     assert.deepEqual(cont, { type: 'state_report_ack', task_id: a.task_id, action: 'continue' });
     const st = await stateOf(ctx, 'sr');
     assert.deepEqual([st.fsm_state, st.current_task_id], ['working', a.task_id]);
     const unknown = 'task-0000000000000000';
-    assert.deepEqual(await ask(two, { ...report, task_id: unknown, generation: 1 }, 'state_report_ack'), {
-      type: 'state_report_ack',
-      task_id: unknown,
-      action: 'abort',
-    });
-    assert.deepEqual(await ask(two, { type: 'task_recovering', task_id: a.task_id }, 'task_continue'), {
-      type: 'task_continue',
-      task_id: a.task_id,
-      generation: a.generation,
-    });
-    assert.deepEqual(await ask(two, { type: 'task_recovering', task_id: unknown }, 'task_reassign'), {
-      type: 'task_reassign',
-      task_id: unknown,
-    });
+    assert.deepEqual(
+      await two.request({ ...report, task_id: unknown, generation: 1 }, 'state_report_ack', undefined, WAIT),
+      {
+        type: 'state_report_ack',
+        task_id: unknown,
+        action: 'abort',
+      },
+    );
+    assert.deepEqual(
+      await two.request({ type: 'task_recovering', task_id: a.task_id }, 'task_continue', undefined, WAIT),
+      {
+        type: 'task_continue',
+        task_id: a.task_id,
+        generation: a.generation,
+      },
+    );
+    assert.deepEqual(
+      await two.request({ type: 'task_recovering', task_id: unknown }, 'task_reassign', undefined, WAIT),
+      {
+        type: 'task_reassign',
+        task_id: unknown,
+      },
+    );
     assert.equal((await stateOf(ctx, 'sr')).fsm_state, 'working');
     const t = (await getTask(ctx, body.task_id)).body;
     assert.deepEqual([t.status, t.assigned_to, t.generation], ['assigned', 'sr', a.generation]);
     const done = { type: 'task_complete', task_id: a.task_id, generation: a.generation };
-    assert.equal((await ask(two, done, 'task_ack')).status, 'complete');
-    assert.deepEqual(await ask(two, { type: 'task_recovering', task_id: a.task_id }, 'task_reassign'), {
-      type: 'task_reassign',
-      task_id: a.task_id,
-    });
-    assert.deepEqual(await ask(two, { ...report, generation: a.generation }, 'state_report_ack'), {
+    assert.equal((await two.request(done, 'task_ack', undefined, WAIT)).status, 'complete');
+    assert.deepEqual(
+      await two.request({ type: 'task_recovering', task_id: a.task_id }, 'task_reassign', undefined, WAIT),
+      {
+        type: 'task_reassign',
+        task_id: a.task_id,
+      },
+    );
+    assert.deepEqual(await two.request({ ...report, generation: a.generation }, 'state_report_ack', undefined, WAIT), {
       type: 'state_report_ack',
       task_id: a.task_id,
       action: 'abort',
@@ -411,14 +464,24 @@ describe('task pipeline: acceptance timeout, reject cooldown, abort', () => {
     assert.equal(t.retry_count, 0, 'a reclaim is no retry');
     assert.ok((await stateOf(ctx, 'slow')).flags.includes('unresponsive'));
     assert.deepEqual(
-      await ask(slow, { type: 'task_complete', task_id: a.task_id, generation: a.generation }, 'error'),
+      await slow.request(
+        { type: 'task_complete', task_id: a.task_id, generation: a.generation },
+        'error',
+        undefined,
+        WAIT,
+      ),
       {
         type: 'error',
         error: 'task_complete_failed: stale_generation',
       },
     );
-    await ask(slow, { type: 'task_accepted', task_id: b.task_id }, 'task_ack');
-    const ok = await ask(slow, { type: 'task_complete', task_id: b.task_id, generation: b.generation }, 'task_ack');
+    await slow.request({ type: 'task_accepted', task_id: b.task_id }, 'task_ack', undefined, WAIT);
+    const ok = await slow.request(
+      { type: 'task_complete', task_id: b.task_id, generation: b.generation },
+      'task_ack',
+      undefined,
+      WAIT,
+    );
     assert.equal(ok.status, 'complete');
     const done = (await getTask(ctx, body.task_id)).body;
     assert.equal(done.history.filter((h: { event: string }) => h.event === 'completed').length, 1);
@@ -456,7 +519,12 @@ describe('task pipeline: acceptance timeout, reject cooldown, abort', () => {
     assert.ok(b.generation > a.generation);
     const t = (await getTask(ctx, body.task_id)).body;
     assert.deepEqual([t.retry_count, t.status, t.assigned_to], [0, 'assigned', 'cool']);
-    await ask(r, { type: 'task_complete', task_id: b.task_id, generation: b.generation }, 'task_ack');
+    await r.request(
+      { type: 'task_complete', task_id: b.task_id, generation: b.generation },
+      'task_ack',
+      undefined,
+      WAIT,
+    );
     await leave(ctx, [r, 'cool']);
   });
 
@@ -467,7 +535,7 @@ describe('task pipeline: acceptance timeout, reject cooldown, abort', () => {
     const a = (await submit(ctx, 'sub', { description: 'a', complete_by: soon, needed_capabilities: ['cb'] })).body;
     const f = await c.next('task_assign', undefined, WAIT);
     assert.equal(f.task_id, a.task_id);
-    await ask(c, { type: 'task_accepted', task_id: a.task_id }, 'task_ack');
+    await c.request({ type: 'task_accepted', task_id: a.task_id }, 'task_ack', undefined, WAIT);
     const note = await c.next('task_cancelled', undefined, WAIT);
     assert.equal(note.task_id, a.task_id);
     for (const id of [q.task_id, a.task_id]) {
@@ -477,10 +545,18 @@ describe('task pipeline: acceptance timeout, reject cooldown, abort', () => {
       }, `${id} expired`);
       assert.equal(t.last_error, 'complete_by_expired');
     }
-    assert.deepEqual(await ask(c, { type: 'task_complete', task_id: a.task_id, generation: f.generation }, 'error'), {
-      type: 'error',
-      error: 'task_complete_failed: invalid_state',
-    });
+    assert.deepEqual(
+      await c.request(
+        { type: 'task_complete', task_id: a.task_id, generation: f.generation },
+        'error',
+        undefined,
+        WAIT,
+      ),
+      {
+        type: 'error',
+        error: 'task_complete_failed: invalid_state',
+      },
+    );
     await until(async () => (await stateOf(ctx, 'cb')).fsm_state === 'idle', 'agent idle');
     await leave(ctx, [c, 'cb']);
   });
@@ -491,11 +567,16 @@ describe('task pipeline: acceptance timeout, reject cooldown, abort', () => {
       const { body } = await submit(ctx, 'sub', { description: 'abort me', needed_capabilities: ['ab'] });
       const a = await c.next('task_assign', undefined, WAIT);
       const report = { type: 'state_report', task_id: a.task_id, generation: a.generation + 5 };
-      assert.equal((await ask(c, report, 'state_report_ack')).action, 'abort');
+      assert.equal((await c.request(report, 'state_report_ack', undefined, WAIT)).action, 'abort');
       // the sidecar drops the task on abort: the hub must not keep it assigned to this agent (no timer, no offer)
       const again = await c.next('task_assign', (f) => f.task_id === body.task_id, 3_000);
       assert.ok(again.generation > a.generation);
-      await ask(c, { type: 'task_complete', task_id: again.task_id, generation: again.generation }, 'task_ack');
+      await c.request(
+        { type: 'task_complete', task_id: again.task_id, generation: again.generation },
+        'task_ack',
+        undefined,
+        WAIT,
+      );
     } finally {
       await leave(ctx, [c, 'ab']);
     }

@@ -2,7 +2,6 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { connectAgent, type TestClient } from './helpers/client.js';
 import {
-  ask,
   autoWorker,
   getTask,
   harness,
@@ -133,15 +132,20 @@ describe('task scheduling: lanes, capabilities, dependencies and pinning', () =>
       depends_on: [first],
     });
     assert.equal(second.status, 201);
-    await ask(dep, { type: 'task_complete', task_id: hold, generation: h.generation }, 'task_ack');
+    await dep.request({ type: 'task_complete', task_id: hold, generation: h.generation }, 'task_ack', undefined, WAIT);
     const a = await dep.next('task_assign', undefined, WAIT);
     assert.equal(a.task_id, first, 'the urgent dependant waits for its dependency');
     assert.equal((await getTask(ctx, second.body.task_id)).body.status, 'queued');
-    await ask(dep, { type: 'task_complete', task_id: first, generation: a.generation }, 'task_ack');
+    await dep.request({ type: 'task_complete', task_id: first, generation: a.generation }, 'task_ack', undefined, WAIT);
     const b = await dep.next('task_assign', undefined, WAIT);
     assert.equal(b.task_id, second.body.task_id);
     assert.deepEqual((await getTask(ctx, second.body.task_id)).body.depends_on, [first]);
-    await ask(dep, { type: 'task_complete', task_id: b.task_id, generation: b.generation }, 'task_ack');
+    await dep.request(
+      { type: 'task_complete', task_id: b.task_id, generation: b.generation },
+      'task_ack',
+      undefined,
+      WAIT,
+    );
     await leave(ctx, [dep, 'dep']);
 
     const pa = await connectAgent(ctx.hub.wsUrl, 'pinA', ctx.tok.pinA, { capabilities: ['pin'] });
@@ -154,10 +158,20 @@ describe('task scheduling: lanes, capabilities, dependencies and pinning', () =>
     });
     const x = await pb.next('task_assign', undefined, WAIT);
     assert.equal(x.task_id, p1.body.task_id);
-    await ask(pb, { type: 'task_complete', task_id: x.task_id, generation: x.generation }, 'task_ack');
+    await pb.request(
+      { type: 'task_complete', task_id: x.task_id, generation: x.generation },
+      'task_ack',
+      undefined,
+      WAIT,
+    );
     const y = await pb.next('task_assign', undefined, WAIT);
     assert.equal(y.task_id, p2.body.task_id);
-    await ask(pb, { type: 'task_complete', task_id: y.task_id, generation: y.generation }, 'task_ack');
+    await pb.request(
+      { type: 'task_complete', task_id: y.task_id, generation: y.generation },
+      'task_ack',
+      undefined,
+      WAIT,
+    );
     await settle(pa);
     assert.deepEqual(
       pa.frames.filter((f) => f.type === 'task_assign'),

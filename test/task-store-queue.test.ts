@@ -208,7 +208,6 @@ describe('retention, bulk actions and the change log', () => {
       },
     };
     const run = batchHandler(() => ({ root: env.root, path: env.path, store }), ops, {
-      domain: 'tasks',
       names: TASK_DBS,
       changes: (s) => s.changes,
       report: (s): TaskReport => ({ figures: s.figures(), changes: s.changes.take() }),

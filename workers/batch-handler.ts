@@ -17,7 +17,6 @@ export interface Opened<S> {
 }
 
 export interface DomainInfo<S> {
-  domain: string;
   /** the environment's named databases */
   names: readonly string[];
   /** per-batch work done once, inside the batch's transaction */

@@ -24,4 +24,4 @@ export const ops: OpsFor<ChannelsApi, ChannelStore> = {
   health: (s) => ({ counts: s.counts() }),
 };
 
-export default batchHandler(open, ops, { domain: 'channels', names: CHANNEL_DBS });
+export default batchHandler(open, ops, { names: CHANNEL_DBS });

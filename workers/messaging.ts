@@ -60,7 +60,6 @@ export const ops: OpsFor<MessagingApi, MessagingStore> = {
 };
 
 export default batchHandler(open, ops, {
-  domain: 'messaging',
   names: MESSAGING_DBS,
   endBatch: (s) => s.endBatch(),
   closed: (s) => seqs.close(s.lastSeq()),

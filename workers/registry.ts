@@ -31,4 +31,4 @@ export const ops: OpsFor<RegistryApi, RegistryStore> = {
   health: (s) => ({ counts: s.counts() }),
 };
 
-export default batchHandler(open, ops, { domain: 'registry', names: REGISTRY_DBS });
+export default batchHandler(open, ops, { names: REGISTRY_DBS });

@@ -85,7 +85,6 @@ export const ops: OpsFor<TaskApi, TaskStore> = {
 };
 
 export default batchHandler(open, ops, {
-  domain: 'tasks',
   names: TASK_DBS,
   // the count limits of retention, once per batch: as many go as the batch finished over them
   endBatch: (s) => s.retention.trimCounts(),

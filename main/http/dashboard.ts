@@ -58,11 +58,7 @@ export const dashboardRoutes = (d: DashboardDeps): Route[] => [
           alerts: d.alerts.list(),
           tasks,
           dead_letter: dead.tasks.map(taskView),
-          agents: d.fleet.list().map((a) => ({
-            ...a,
-            fsm_state: d.scheduler.stateOf(a.agent_id),
-            current_task_id: d.scheduler.taskOf(a.agent_id),
-          })),
+          agents: d.fleet.list().map((a) => d.scheduler.withState(a)),
         },
       };
     },

@@ -30,7 +30,6 @@ export type AuthMode = 'none' | 'auth' | 'tok' | 'own' | 'admin';
 export interface Ctx {
   req: IncomingMessage;
   params: Record<string, string>;
-  query: URLSearchParams;
   body: any;
   /** the body as sent, before its schema dropped what it does not know */
   raw: unknown;
@@ -88,7 +87,7 @@ export function send(res: ServerResponse, status: number, body: unknown, headers
   res.end(text);
 }
 
-export function sendError(res: ServerResponse, err: unknown, log: Logger): void {
+function sendError(res: ServerResponse, err: unknown, log: Logger): void {
   if (err instanceof HubError) {
     const status = httpStatus[err.code] ?? 400;
     const headers: Record<string, string> = {};
@@ -234,7 +233,7 @@ export function handler(d: RouterDeps, routes: Compiled[], rewrite: (path: strin
         if (!q.ok) throw new HubError(ErrorCode.validationFailed, { errors: q.errors });
         return q.value;
       };
-      const out = await route.handler({ req, params, query: url.searchParams, body, raw, agent, ip, parse });
+      const out = await route.handler({ req, params, body, raw, agent, ip, parse });
       if (out.stream) out.stream(res);
       else send(res, out.status ?? 200, out.body, out.headers);
     } catch (err) {

@@ -1,6 +1,5 @@
 import type { ChannelsApi } from '../../shared/domains/channels.js';
 import type { Domain } from '../../shared/domains/domain.js';
-import type { MessagingApi } from '../../shared/domains/messaging.js';
 import { ErrorCode, HubError } from '../../shared/errors.js';
 import type { HttpBody } from '../../shared/schemas/http.js';
 import type { Channels } from '../channels.js';
@@ -10,10 +9,7 @@ import { type Ctx, idempotencyKey, type Route } from './router.js';
 export interface ChannelRouteDeps {
   channels: Channels;
   channelsDomain: Domain<ChannelsApi>;
-  messaging: Domain<MessagingApi>;
   validator: Validator;
-  /** a history read returns at most this many entries */
-  historyMax: number;
 }
 
 /** A channel name normalised and validated like every channel name (§4, §9.5); 422 naming `field`. */
@@ -100,8 +96,7 @@ export const channelRoutes = (d: ChannelRouteDeps): Route[] => [
     handler: async (ctx) => {
       const channel = channelOf(d, ctx);
       const q = ctx.parse('channelHistoryQuery');
-      const limit = Math.min(q.limit ?? 50, d.historyMax);
-      const messages = await d.messaging.call('channelHistory', { channel, limit, since: q.since ?? 0 });
+      const messages = await d.channels.history(channel, q.limit, q.since);
       return { body: { channel, messages, count: messages.length } };
     },
   },

@@ -24,7 +24,7 @@ export interface LiveRouteDeps {
 }
 
 /** The close code of an admin disconnect: the agent may come back (revoke its token to keep it out). */
-export const ADMIN_DISCONNECT = 4000;
+const ADMIN_DISCONNECT = 4000;
 
 /**
  * The live dashboard's routes on the admin port, all with the admin token

@@ -1,15 +1,11 @@
 import type { ChannelsApi } from '../../shared/domains/channels.js';
 import type { Domain } from '../../shared/domains/domain.js';
-import type { MessagingApi } from '../../shared/domains/messaging.js';
 import type { Channels } from '../channels.js';
 import type { Handlers } from './handlers.js';
 
 export interface ChannelFrameDeps {
   channels: Channels;
   channelsDomain: Domain<ChannelsApi>;
-  messaging: Domain<MessagingApi>;
-  /** a history read returns at most this many entries */
-  historyMax: number;
 }
 
 /** Channel frames (§2.1 with §9.5, §9.22). */
@@ -46,12 +42,7 @@ export function channelHandlers(d: ChannelFrameDeps): Handlers {
     },
 
     async channel_history(conn, f) {
-      channels.mustExist(f.channel);
-      const messages = await d.messaging.call('channelHistory', {
-        channel: f.channel,
-        limit: Math.min(f.limit ?? 50, d.historyMax),
-        since: f.since ?? 0,
-      });
+      const messages = await channels.history(f.channel, f.limit, f.since);
       conn.sendJson({ type: 'channel_history', channel: f.channel, messages });
     },
   };

@@ -39,7 +39,7 @@ function clientIp(req: IncomingMessage): string {
 }
 
 /** Sends an error frame; violations count toward the §2.3 close and back-off. */
-export function violation(g: GatewayDeps, conn: Connection, frame: HubFrame<'error'>): void {
+function violation(g: GatewayDeps, conn: Connection, frame: HubFrame<'error'>): void {
   // frames already in flight when the socket was closed for violations are not punished again: one close, one step
   if (conn.closing) return;
   conn.sendJson(frame);
@@ -69,7 +69,7 @@ function rateLimited(g: GatewayDeps, conn: Connection, action: Action): boolean 
   return true;
 }
 
-export function errorFrame(err: unknown, g: GatewayDeps, type: string): HubFrame<'error'> {
+function errorFrame(err: unknown, g: GatewayDeps, type: string): HubFrame<'error'> {
   if (err instanceof HubError) return { type: 'error', error: err.code, ...err.fields };
   g.log.error({ err, frame_type: type }, 'frame handler failed');
   return { type: 'error', error: ErrorCode.internal };

@@ -1,5 +1,5 @@
 import type { Domain } from '../../shared/domains/domain.js';
-import type { TaskApi } from '../../shared/domains/tasks.js';
+import type { Finished, TaskApi } from '../../shared/domains/tasks.js';
 import { HubError } from '../../shared/errors.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
@@ -23,6 +23,23 @@ function taskError(conn: Connection, prefix: string, err: unknown): void {
 /** Task frames from agents (§2.1, §9.8–9.10, §9.27). */
 export function taskHandlers(d: TaskFrameDeps): Handlers {
   const { tasks, scheduler, metrics, log } = d;
+  /** A complete or a fail, once stored: the agent's ack, the outcome's figures and log line, its next task. */
+  async function finish(
+    conn: Connection,
+    taskId: string,
+    stored: Promise<Finished>,
+    how: { errPrefix: string; logLine: string; fields?: object },
+  ) {
+    try {
+      const r = await stored;
+      conn.sendJson({ type: 'task_ack', task_id: taskId, status: r.outcome });
+      metrics.taskOutcome(r.outcome, r.created_at, Date.now());
+      log.info({ task_id: taskId, agent_id: r.agent, outcome: r.outcome, ...how.fields }, how.logLine);
+      scheduler.finished(taskId, r);
+    } catch (err) {
+      taskError(conn, how.errPrefix, err);
+    }
+  }
   return {
     task_accepted(conn, f) {
       conn.sendJson({ type: 'task_ack', task_id: f.task_id, status: 'accepted' });
@@ -34,31 +51,20 @@ export function taskHandlers(d: TaskFrameDeps): Handlers {
     },
 
     async task_complete(conn, f) {
-      try {
-        const r = await tasks.call('complete', { ...f, next: scheduler.offerFor(conn, f.task_id) });
-        conn.sendJson({ type: 'task_ack', task_id: f.task_id, status: r.outcome });
-        metrics.taskOutcome(r.outcome, r.created_at, Date.now());
-        log.info({ task_id: f.task_id, agent_id: r.agent, outcome: r.outcome }, 'task finished');
-        scheduler.finished(r.agent, f.task_id, r.next);
-        scheduler.due(r.due);
-      } catch (err) {
-        taskError(conn, 'task_complete_failed', err);
-      }
+      const next = scheduler.offerFor(conn, f.task_id);
+      const stored = tasks.call('complete', { ...f, next });
+      await finish(conn, f.task_id, stored, { errPrefix: 'task_complete_failed', logLine: 'task finished' });
     },
 
     async task_failed(conn, f) {
-      try {
-        const error = f.error ?? f.reason ?? 'unknown';
-        const next = scheduler.offerFor(conn, f.task_id);
-        const r = await tasks.call('fail', { task_id: f.task_id, generation: f.generation, error, next });
-        conn.sendJson({ type: 'task_ack', task_id: f.task_id, status: r.outcome });
-        metrics.taskOutcome(r.outcome, r.created_at, Date.now());
-        log.info({ task_id: f.task_id, agent_id: r.agent, outcome: r.outcome, error }, 'task failed');
-        scheduler.finished(r.agent, f.task_id, r.next);
-        scheduler.due(r.due);
-      } catch (err) {
-        taskError(conn, 'task_fail_failed', err);
-      }
+      const error = f.error ?? f.reason ?? 'unknown';
+      const next = scheduler.offerFor(conn, f.task_id);
+      const stored = tasks.call('fail', { task_id: f.task_id, generation: f.generation, error, next });
+      await finish(conn, f.task_id, stored, {
+        errPrefix: 'task_fail_failed',
+        logLine: 'task failed',
+        fields: { error },
+      });
     },
 
     async task_rejected(conn, f) {

@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
+import type { FieldError } from '../../shared/schemas/validate.js';
 import type { TestClient } from './client.js';
 
 /** How a field error is named in `errors[].error` (§2.3). */
-export type FieldKind = 'required' | 'wrong_type' | 'too_long' | 'unknown_message_type';
+export type FieldKind = FieldError['error'];
 
 /** n nested objects: nest(0) = 1, nest(2) = {"a":{"a":1}}. A frame `{…,"payload":nest(n)}` is n + 1 levels deep. */
 export const nest = (n: number): string => (n === 0 ? '1' : `{"a":${nest(n - 1)}}`);

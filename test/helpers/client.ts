@@ -75,8 +75,8 @@ export class TestClient {
   }
 
   /** Sends a frame and waits for the reply of `type`. */
-  async request(frame: unknown, type: string, pred?: (f: any) => boolean): Promise<any> {
-    const p = this.next(type, pred);
+  async request(frame: unknown, type: string, pred?: (f: any) => boolean, timeoutMs = 5000): Promise<any> {
+    const p = this.next(type, pred, timeoutMs);
     this.send(frame);
     return p;
   }
@@ -111,3 +111,18 @@ export async function connectAgent(
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Polls `probe` until it gives something truthy (returned), or fails naming `what`. */
+export async function until<T>(
+  probe: () => T | undefined | false | Promise<T | undefined | false>,
+  what: string,
+  ms = 5000,
+): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const v = await probe();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out: ${what}`);
+    await sleep(25);
+  }
+}

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { type RunningHub, startHub } from '../../main/hub.js';
 import type { Logger } from '../../main/log.js';
 import { type Config, parseConfig } from '../../shared/config.js';
+import { until } from './client.js';
 
 export const ADMIN_TOKEN = 'test-admin-token';
 
@@ -79,14 +80,15 @@ export async function api(
 }
 
 /** Waits until presence no longer lists `agent` (its socket's close has been processed). */
-export async function waitOffline(hub: TestHub, agent: string): Promise<void> {
-  const deadline = Date.now() + 5000;
-  for (;;) {
-    const r = await api(hub.url, 'GET', '/api/agents');
-    if (!r.body.agents.some((a: { agent_id: string }) => a.agent_id === agent)) return;
-    if (Date.now() > deadline) throw new Error(`${agent} still online`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
+export async function waitOffline(hub: TestHub, agent: string, ms = 5000): Promise<void> {
+  await until(
+    async () => {
+      const r = await api(hub.url, 'GET', '/api/agents');
+      return !r.body.agents.some((a: { agent_id: string }) => a.agent_id === agent);
+    },
+    `${agent} offline`,
+    ms,
+  );
 }
 
 /** A token from the admin port (tests never onboard unless they test onboarding). */

@@ -6,6 +6,8 @@ import type { SocketFactory } from '../../client/src/socket.js';
 import { type HubFrameType, hubFrameSchemas } from '../../shared/schemas/hub-frames.js';
 import { type TestHub, tokenFor, whitelist } from './hub.js';
 
+export { until } from './client.js';
+
 /**
  * Frames the hub sent to SDK clients in this test file. Every one is checked
  * against its schema in shared/schemas/hub-frames.ts, field for field: a
@@ -74,13 +76,4 @@ export function collect<K extends keyof ClientEvents>(
       }
     });
   });
-}
-
-/** Waits until `pred` holds (polled). */
-export async function until(pred: () => boolean | Promise<boolean>, what: string, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await pred())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
 }

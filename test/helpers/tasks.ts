@@ -1,20 +1,13 @@
 import { after, before } from 'node:test';
-import { sleep, type TestClient } from './client.js';
-import { api, startTestHub, type TestHub, tokenFor, whitelist } from './hub.js';
+import { until as poll, type TestClient } from './client.js';
+import { api, startTestHub, type TestHub, tokenFor, waitOffline, whitelist } from './hub.js';
 
 /** Waits for task suites are generous (other suites share the cores); no assert measures time. */
 export const WAIT = 10_000;
 
-/** Polls `probe` until it gives something truthy (returned), or fails naming `what`. */
-export async function until<T>(probe: () => Promise<T | undefined | false>, what: string, ms = WAIT): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await probe();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out: ${what}`);
-    await sleep(25);
-  }
-}
+/** client.ts's `until`, waiting `WAIT` unless told. */
+export const until = <T>(probe: () => Promise<T | undefined | false>, what: string, ms = WAIT): Promise<T> =>
+  poll(probe, what, ms);
 
 export interface Ctx {
   hub: TestHub;
@@ -33,16 +26,9 @@ export function harness(overrides: Parameters<typeof startTestHub>[0], agents: s
   return ctx;
 }
 
-/** Sends a frame and waits (generously) for the reply of `type`. */
-export function ask(c: TestClient, frame: object, type: string, pred?: (f: any) => boolean): Promise<any> {
-  const p = c.next(type, pred, WAIT);
-  c.send(frame);
-  return p;
-}
-
 /** Round trip on the socket: every reply to frames sent before it has arrived. */
 export async function settle(c: TestClient): Promise<void> {
-  await ask(c, { type: 'ping' }, 'pong');
+  await c.request({ type: 'ping' }, 'pong', undefined, WAIT);
 }
 
 export const submit = (ctx: Ctx, by: string, body: object, headers?: Record<string, string>) =>
@@ -55,11 +41,7 @@ export const stateOf = async (ctx: Ctx, agent: string) =>
 /** Closes the sockets and waits until the hub has let the agents go. */
 export async function leave(ctx: Ctx, ...pairs: Array<[TestClient, string]>): Promise<void> {
   for (const [c] of pairs) c.close();
-  await until(async () => {
-    const r = await api(ctx.hub.url, 'GET', '/api/agents');
-    const online = new Set(r.body.agents.map((a: { agent_id: string }) => a.agent_id));
-    return pairs.every(([, id]) => !online.has(id));
-  }, 'agents left');
+  for (const [, id] of pairs) await waitOffline(ctx.hub, id, WAIT);
 }
 
 /** Accepts and completes every assignment at once, recording what it was given. */
