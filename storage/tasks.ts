@@ -17,6 +17,22 @@ export { BACKOFF_MAX_MS, backoffWait } from './task-record.js';
 
 const LANES = [0, 1, 2, 3];
 
+/**
+ * The lanes a pass reads, as runs of adjacent unpaused lanes [from, to):
+ * one cursor per run, since the queue key starts with the lane and a range
+ * costs more to open than to step (one run when nothing is paused).
+ */
+export function unpausedSpans(paused: readonly number[]): Array<[number, number]> {
+  const spans: Array<[number, number]> = [];
+  for (const lane of LANES) {
+    if (paused.includes(lane)) continue;
+    const last = spans.at(-1);
+    if (last && last[1] === lane) last[1] = lane + 1;
+    else spans.push([lane, lane + 1]);
+  }
+  return spans;
+}
+
 export { TASK_DBS, type TaskDb };
 
 /**
@@ -114,10 +130,9 @@ export class TaskStore {
     const free = new Map(candidates.map((c) => [c.agent_id, new Set(c.capabilities)]));
     const picks: Array<[Task, string]> = [];
     // read lazily and stop once every candidate has a task; write after the cursor is done
-    for (const lane of LANES) {
+    for (const [from, to] of unpausedSpans(this.pauses.state.lanes)) {
       if (free.size === 0) break;
-      if (this.pauses.state.lanes.includes(lane)) continue;
-      for (const { key, value } of this.ix.db.queue.getRange({ start: [lane], end: [lane + 1] })) {
+      for (const { key, value } of this.ix.db.queue.getRange({ start: [from], end: [to] })) {
         if (free.size === 0) break;
         const e = value as QueueEntry;
         const agent = e.to ? (free.has(e.to) ? e.to : undefined) : this.firstCovering(free, e.caps);

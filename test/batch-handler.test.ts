@@ -18,16 +18,30 @@ describe('a batch is one transaction; an item is all or nothing', () => {
     dirs.push(dir);
     const env = openDomainEnv(dir, 'demo', ['kv'] as const);
     let aborted = 0;
+    const changes: string[] = [];
+    const log = {
+      live: false,
+      mark: () => changes.length,
+      rollback: (to: number) => {
+        changes.length = to;
+      },
+    };
     const ops = {
-      put: (db: Db, a: { key: string }) => db.putSync(a.key, 1),
+      // a read-modify-write and a change record: applied once, although the batch ran twice
+      put: (db: Db, a: { key: string }) => {
+        db.putSync(a.key, ((db.get(a.key) as number | undefined) ?? 0) + 1);
+        changes.push(a.key);
+      },
       halfway: (db: Db, a: { key: string }) => {
         db.putSync(a.key, 1);
+        changes.push(a.key);
         throw new HubError(ErrorCode.invalidState);
       },
     };
     const run = batchHandler(() => ({ root: env.root, path: env.path, store: env.dbs.kv }), ops, {
       names: ['kv'],
       aborted: () => aborted++,
+      changes: () => log,
     });
     const res = (await run({
       items: [
@@ -45,7 +59,8 @@ describe('a batch is one transaction; an item is all or nothing', () => {
     assert.equal(env.dbs.kv.get('before'), 1);
     assert.equal(env.dbs.kv.get('half'), undefined, 'the throwing op’s write was rolled back');
     assert.equal(env.dbs.kv.get('after'), 1);
-    assert.equal(aborted, 1, 'the store was told to re-read what the op may have moved');
+    assert.deepEqual(changes, ['before', 'after'], 'the change log holds what committed, once');
+    assert.ok(aborted >= 1, 'the store was told to re-read what the op may have moved');
     await env.close();
   });
 });

@@ -3,7 +3,7 @@ import { describe, test } from 'node:test';
 import type { BatchResult } from '../shared/batch.js';
 import type { TaskReport } from '../shared/domains/tasks.js';
 import { cleanDead, drain, retryDead } from '../storage/task-bulk.js';
-import { BACKOFF_MAX_MS, backoffWait, TASK_DBS, type TaskStore } from '../storage/tasks.js';
+import { BACKOFF_MAX_MS, backoffWait, TASK_DBS, type TaskStore, unpausedSpans } from '../storage/tasks.js';
 import { batchHandler } from '../workers/batch-handler.js';
 import { tasks } from './helpers/task-store.js';
 
@@ -170,6 +170,24 @@ describe('retention, bulk actions and the change log', () => {
     );
     again.tx(() => again.store.pause(null, false));
     assert.equal(again.tx(() => again.store.schedule([agent('a')], 4))[0].id, low.id);
+  });
+
+  test('a paused lane between two others is skipped: the pass reads the lanes around it, in lane order', () => {
+    assert.deepEqual(unpausedSpans([]), [[0, 4]]);
+    assert.deepEqual(unpausedSpans([1]), [
+      [0, 1],
+      [2, 4],
+    ]);
+    assert.deepEqual(unpausedSpans([0, 3]), [[1, 3]]);
+    assert.deepEqual(unpausedSpans([0, 1, 2, 3]), []);
+    const { store, tx, submit, agent } = tasks();
+    const high = submit({ description: 'h', priority: 'high' }, 1);
+    const normal = submit({ description: 'n', priority: 'normal' }, 2);
+    const urgent = submit({ description: 'u', priority: 'urgent' }, 3);
+    tx(() => store.pause(1, true));
+    const ids = tx(() => store.schedule([agent('a'), agent('b'), agent('c')], 4)).map((t) => t.id);
+    assert.deepEqual(ids, [urgent.id, normal.id]);
+    assert.equal(store.get(high.id).status, 'queued');
   });
 
   test('a store written before the new indexes is reindexed once: states, counts, failed dependencies', async () => {

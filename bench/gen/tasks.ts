@@ -4,7 +4,7 @@ import { call, errorCode } from './http-client.js';
 import type { Recorder } from './recorder.js';
 
 /** Capability needs cycled over submissions; the first task agent of each worker can do them all. */
-const NEEDS = [[], ['code'], ['docs'], ['code', 'test']];
+export const NEEDS = [[], ['code'], ['docs'], ['code', 'test']];
 
 interface Meta {
   bt: number;
