@@ -201,10 +201,8 @@ export class Fanout {
     const { fleet, log, limits } = this.d;
     for (const c of fleet.congested) {
       const since = c.stalledSince();
-      if (since === 0) {
-        c.overSince = 0;
-        fleet.congested.delete(c);
-      } else if (now - since >= limits.slowConsumerMs) {
+      if (since === 0) fleet.congested.delete(c);
+      else if (now - since >= limits.slowConsumerMs) {
         log.warn(
           { agent_id: c.agentId, conn: c.id, buffered: c.ws.bufferedAmount, dropped: c.dropped },
           'slow consumer closed',

@@ -14,7 +14,7 @@ export class LocalFleet implements Fleet {
   /** identified sockets that want join/leave/status frames: a fleet that opts out costs nothing per identify */
   private readonly watchers = new Set<Connection>();
   private nextId = 1;
-  /** sockets whose send buffer is over the cap, checked by the slow-consumer timer */
+  /** sockets whose stall clock runs (over the cap, or a replay waiting to drain), checked by the slow-consumer timer */
   readonly congested = new Set<Connection>();
 
   /** `onHeld` runs when a socket starts holding durable frames back (§9.20): it pushes them once the buffer drains */
@@ -24,7 +24,7 @@ export class LocalFleet implements Fleet {
   ) {}
 
   add(ws: WebSocket, ip: string, now: number): Connection {
-    const conn = new Connection(this.nextId++, ws, ip, this.bufferMax, now);
+    const conn = new Connection(this.nextId++, ws, ip, this.bufferMax, now, (c) => this.congested.add(c));
     this.all.set(conn.id, conn);
     return conn;
   }
@@ -93,7 +93,7 @@ export class LocalFleet implements Fleet {
     const text = encodeOnce(frame);
     for (const c of this.watchers) {
       if (c === except) continue;
-      if (!c.send(text, FrameKind.Presence)) this.congested.add(c);
+      c.send(text, FrameKind.Presence);
     }
   }
 
@@ -101,7 +101,6 @@ export class LocalFleet implements Fleet {
     const conn = this.byAgent.get(agent);
     if (!conn) return 'offline';
     if (conn.send(text, FrameKind.Live, Date.now(), seq)) return 'sent';
-    this.congested.add(conn);
     if (conn.heldFrom !== null && !conn.catchingUp) {
       conn.catchingUp = true;
       this.onHeld(conn);

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { WebSocket } from 'ws';
-import { connectAgent, sleep, type TestClient } from './helpers/client.js';
+import { connectAgent, sleep, TestClient, until } from './helpers/client.js';
 import { api, startTestHub, type TestHub, tempDir, tokenFor, waitOffline, whitelist } from './helpers/hub.js';
 
 /**
@@ -39,6 +39,20 @@ async function sendTo(c: TestClient, to: string, n: number, extra: object = {}):
   for (let i = 0; i < n; i++)
     ids.push((await c.request({ type: 'message', to, payload: { i, ...extra } }, 'message_sent')).id);
   return ids;
+}
+
+/** Records the close code the hub asks for on the agent's server-side socket. */
+function spyClose(hub: TestHub, agent: string): Array<[number | undefined, string]> {
+  const conn = hub.fleet.local(agent);
+  assert.ok(conn, `${agent} is online`);
+  const calls: Array<[number | undefined, string]> = [];
+  const ws = conn.ws as WebSocket;
+  const orig = ws.close.bind(ws);
+  ws.close = ((code?: number, reason?: string | Buffer) => {
+    calls.push([code, String(reason ?? '')]);
+    orig(code, reason);
+  }) as WebSocket['close'];
+  return calls;
 }
 
 describe('held frames reach a slow consumer that catches up (§9.20)', () => {
@@ -96,25 +110,11 @@ describe('direct messages and broadcasts to a stalled reader: cut off with 4008,
   });
   after(() => hub.stop());
 
-  /** Records the close code the hub asks for on the agent's server-side socket. */
-  function spyClose(agent: string): Array<[number | undefined, string]> {
-    const conn = hub.fleet.local(agent);
-    assert.ok(conn, `${agent} is online`);
-    const calls: Array<[number | undefined, string]> = [];
-    const ws = conn.ws as WebSocket;
-    const orig = ws.close.bind(ws);
-    ws.close = ((code?: number, reason?: string | Buffer) => {
-      calls.push([code, String(reason ?? '')]);
-      orig(code, reason);
-    }) as WebSocket['close'];
-    return calls;
-  }
-
   async function stallAndFlood(slowAgent: string, direct: boolean) {
     const sender = await connectAgent(hub.wsUrl, 'fast', tok.fast);
     const watch = await connectAgent(hub.wsUrl, 'watch', tok.watch);
     const slow = await connectAgent(hub.wsUrl, slowAgent, tok[slowAgent]);
-    const closes = spyClose(slowAgent);
+    const closes = spyClose(hub, slowAgent);
     (slow.ws as unknown as { _socket: { pause(): void } })._socket.pause();
 
     const leftSeen = watch
@@ -307,5 +307,32 @@ describe('a channel subscriber that stops reading', () => {
     assert.ok([4008, 1006].includes(closed.code), `close code ${closed.code}`);
     assert.equal(lost.length, 0, `${lost.length} of ${sent.length} posts neither read nor mailboxed`);
     pub.close();
+  });
+});
+
+describe('a mailbox replay to a reader that stops: cut off with 4008 like any stalled socket', () => {
+  let hub: TestHub;
+  let tok: Record<string, string>;
+
+  before(async () => {
+    hub = await startTestHub({ sendBufferMax: 64 * 1024, slowConsumerMs: 300 });
+    tok = await tokens(hub, ['sender', 'replayer']);
+  });
+  after(() => hub.stop());
+
+  test('a replay waiting on a socket that does not drain is closed after slowConsumerMs, with no live frame for it', async () => {
+    const sender = await connectAgent(hub.wsUrl, 'sender', tok.sender);
+    // offline: all of it goes to the mailbox, far more than the socket buffers hold
+    await sendTo(sender, 'replayer', 300, { blob: 'x'.repeat(32 * 1024) });
+    const replayer = await TestClient.open(hub.wsUrl);
+    (replayer.ws as unknown as { _socket: { pause(): void } })._socket.pause();
+    replayer.send({ type: 'identify', agent_id: 'replayer', token: tok.replayer, mailbox_since: 0 });
+    await until(() => hub.fleet.local('replayer'), 'replayer identified');
+    const closes = spyClose(hub, 'replayer');
+    await until(() => closes.length > 0, 'the stalled replay cut off', 5000);
+    assert.deepEqual(closes, [[4008, 'slow_consumer']]);
+    await until(() => hub.fleet.local('replayer') === undefined, 'its slot freed');
+    replayer.ws.terminate();
+    sender.close();
   });
 });

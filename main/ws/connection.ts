@@ -62,10 +62,14 @@ export class Connection {
    * order, until the buffer drains and they are pushed; null when none waits.
    */
   heldFrom: number | null = null;
-  /** since when the send buffer has been over the cap, 0 when under */
-  overSince = 0;
-  /** since when a paced replay write has waited for the buffer to drain, 0 when none waits */
-  private pacedSince = 0;
+  /**
+   * The stall clock (§9.20): since when this socket has not taken what it
+   * was sent, over the cap or with a paced replay write waiting to drain;
+   * 0 while it reads.
+   */
+  private stalledAt = 0;
+  /** a paced replay write is waiting for the buffer to drain */
+  private pacing = false;
   dropped = 0;
   /**
    * Seqs of durable frames written since this socket's buffer was last empty:
@@ -85,6 +89,8 @@ export class Connection {
     readonly ip: string,
     private readonly bufferMax: number,
     now: number,
+    /** told when the stall clock starts: the fleet's slow-consumer timer watches the socket from then on */
+    private readonly onStall: (conn: Connection) => void = () => {},
   ) {
     this.lastSeen = now;
   }
@@ -124,12 +130,12 @@ export class Connection {
     if (kind !== FrameKind.Reply) {
       const cap = kind === FrameKind.Presence ? this.bufferMax / 2 : this.bufferMax;
       if (buffered > cap) {
-        if (this.overSince === 0) this.overSince = now;
+        this.stall(now);
         this.dropped++;
         return kind === FrameKind.Live ? this.hold(seq) : false;
       }
     }
-    if (buffered <= this.bufferMax) this.overSince = 0;
+    if (buffered <= this.bufferMax && !this.pacing) this.stalledAt = 0;
     this.writeDurable(text, seq);
     return true;
   }
@@ -141,6 +147,12 @@ export class Connection {
       this.unflushed.push(seq);
     }
     this.write(text);
+  }
+
+  private stall(now: number): void {
+    if (this.stalledAt !== 0) return;
+    this.stalledAt = now;
+    this.onStall(this);
   }
 
   /** A durable frame was not sent: it starts the held run when it is the first. Returns false (not sent). */
@@ -203,16 +215,20 @@ export class Connection {
       this.write(text);
       return;
     }
-    // a replay waiting on a socket that does not drain is a stalled reader too (see `stalledSince`)
-    this.pacedSince ||= Date.now();
-    await new Promise<void>((resolve) => this.ws.send(text, TEXT, () => resolve()));
-    this.pacedSince = 0;
+    // a replay waiting on a socket that does not drain is a stalled reader too
+    this.pacing = true;
+    this.stall(Date.now());
+    try {
+      await new Promise<void>((resolve) => this.ws.send(text, TEXT, () => resolve()));
+    } finally {
+      this.pacing = false;
+    }
   }
 
-  /** Since when this socket has not taken what it was sent (over the cap, or a replay waiting to drain); 0 when it reads. */
+  /** Since when this socket has not taken what it was sent; 0, and the clock stopped, once it reads again. */
   stalledSince(): number {
-    if (this.pacedSince) return this.overSince ? Math.min(this.overSince, this.pacedSince) : this.pacedSince;
-    return this.ws.bufferedAmount > this.bufferMax ? this.overSince : 0;
+    if (!this.pacing && this.ws.bufferedAmount <= this.bufferMax) this.stalledAt = 0;
+    return this.stalledAt;
   }
 
   sendJson(frame: HubFrame): void {
