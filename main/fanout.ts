@@ -57,40 +57,55 @@ export class Fanout {
    * recipient, with `seq` to those holding a mailbox copy (so they can ack
    * it); a recipient expected live that missed it gets a late copy.
    * `liveFor` is who was online when the copies were decided.
+   * A Promise only when late copies are written: the common delivery stays synchronous.
    */
   message(
     msg: Msg,
     res: { seq: number; mailboxed: string[]; dropped: Record<string, number> },
     liveFor: readonly string[],
-    broadcast: boolean,
   ): Promise<void> | undefined {
+    const late = msg.to === null ? this.broadcast(msg, res, liveFor) : this.direct(msg, msg.to, res, liveFor);
+    this.noteDrops(res.dropped);
+    return late.length ? this.lateCopy(late, res.seq) : undefined;
+  }
+
+  /** One recipient: no sets to build on the hot path. */
+  private direct(
+    msg: Msg,
+    to: string,
+    res: { seq: number; mailboxed: string[] },
+    liveFor: readonly string[],
+  ): string[] {
+    const boxed = res.mailboxed.includes(to);
+    const result = this.d.fleet.deliver(to, encodeOnce(messageFrame(msg, boxed ? res.seq : undefined)), res.seq);
+    if (result === 'sent') this.d.analytics.received(to, msg.timestamp);
+    else if (!boxed && (result === 'dropped' || liveFor.includes(to))) return [to];
+    return [];
+  }
+
+  /**
+   * Every socket identified by now, those online at the decision and those
+   * with a copy (a socket may have identified meanwhile); the frame is
+   * encoded once per variant, with `seq` for mailbox holders and without.
+   */
+  private broadcast(msg: Msg, res: { seq: number; mailboxed: string[] }, liveFor: readonly string[]): string[] {
     const { fleet, analytics } = this.d;
-    const now = msg.timestamp;
     const mailboxed = new Set(res.mailboxed);
-    // encoded once per variant: recipients holding a mailbox copy get `seq`, the others the original's frame
+    const expected = new Set(liveFor);
     const encoded: Partial<Record<'plain' | 'withSeq', Frame>> = {};
     const frame = (boxed: boolean): Frame => {
       const variant = boxed ? 'withSeq' : 'plain';
       encoded[variant] ??= encodeOnce(messageFrame(msg, boxed ? res.seq : undefined));
       return encoded[variant];
     };
-    const expected = new Set(liveFor);
-    // the recipients now: those online at the decision, those with a copy (a socket may have identified meanwhile),
-    // and for a broadcast every socket identified by now
-    const recipients = broadcast
-      ? new Set([...liveFor, ...mailboxed, ...fleet.agentIds()])
-      : new Set([msg.to as string]);
     const late: string[] = [];
-    for (const agent of recipients) {
+    for (const agent of new Set([...liveFor, ...mailboxed, ...fleet.agentIds()])) {
       const boxed = mailboxed.has(agent);
       const result = fleet.deliver(agent, frame(boxed), res.seq);
-      if (result === 'sent') analytics.received(agent, now);
-      else if (!boxed && (result === 'dropped' || expected.has(agent)) && !(broadcast && agent === msg.from))
-        late.push(agent);
+      if (result === 'sent') analytics.received(agent, msg.timestamp);
+      else if (!boxed && agent !== msg.from && (result === 'dropped' || expected.has(agent))) late.push(agent);
     }
-    this.noteDrops(res.dropped);
-    // a Promise only when late copies are written: the common delivery stays synchronous
-    return late.length ? this.lateCopy(late, res.seq) : undefined;
+    return late;
   }
 
   /** A channel post after its write: one encoded frame to every following socket but the sender's. */
