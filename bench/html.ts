@@ -23,17 +23,34 @@ interface Series {
   points: Array<[number, number]>;
 }
 
+const DASH = ' stroke-dasharray="6 4"';
+const scaleY = (maxY: number) => (y: number) => H - PAD.b - (y / maxY) * (H - PAD.t - PAD.b);
+
+/** A chart's opening: the svg element, its background and the two axis labels. */
+function svgStart(title: string, xLabel: string, yLabel: string): string[] {
+  return [
+    `<svg xmlns="http://www.w3.org/2000/svg" role="img" aria-label="${esc(title)}" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="11">`,
+    `<title>${esc(title)}</title>`,
+    `<rect width="${W}" height="${H}" fill="#fff"/>`,
+    `<text x="${W / 2}" y="${H - 12}" text-anchor="middle">${esc(xLabel)}</text>`,
+    `<text x="14" y="${H / 2}" transform="rotate(-90 14 ${H / 2})" text-anchor="middle">${esc(yLabel)}</text>`,
+  ];
+}
+
+function polyline(points: Array<[number, number]>, i: number, dash: string): string {
+  const pts = points.map(([x, y]) => `${x.toFixed(1)},${y.toFixed(1)}`).join(' ');
+  return `<polyline fill="none" stroke="${COLORS[i % COLORS.length]}" stroke-width="2"${dash} points="${pts}"/>`;
+}
+
+const svgEnd = (title: string, parts: string[]) => `<h2>${esc(title)}</h2>\n${[...parts, '</svg>'].join('\n')}`;
+
 /** One inline SVG: latency (ms) against percentile for every phase that recorded `name`. */
 function chart(title: string, series: Series[]): string {
   const maxX = Math.max(2, ...series.flatMap((s) => s.points.filter(([p]) => p < 100).map(([p]) => xOf(p)))) + 0.3;
   const maxY = Math.max(0.001, ...series.flatMap((s) => s.points.map(([, v]) => v))) * 1.05;
   const sx = (x: number) => PAD.l + (Math.min(x, maxX) / maxX) * (W - PAD.l - PAD.r);
-  const sy = (y: number) => H - PAD.b - (y / maxY) * (H - PAD.t - PAD.b);
-  const parts: string[] = [
-    `<svg xmlns="http://www.w3.org/2000/svg" role="img" aria-label="${esc(title)}" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="11">`,
-    `<title>${esc(title)}</title>`,
-    `<rect width="${W}" height="${H}" fill="#fff"/>`,
-  ];
+  const sy = scaleY(maxY);
+  const parts = svgStart(title, 'percentile', 'ms');
   for (const p of TICKS.filter((t) => xOf(t) <= maxX)) {
     const x = sx(xOf(p));
     parts.push(`<line x1="${x}" y1="${PAD.t}" x2="${x}" y2="${H - PAD.b}" stroke="#eee"/>`);
@@ -46,20 +63,22 @@ function chart(title: string, series: Series[]): string {
       `<text x="${PAD.l - 6}" y="${sy(v) + 4}" text-anchor="end">${v < 10 ? v.toFixed(2) : v.toFixed(0)}</text>`,
     );
   }
-  parts.push(`<text x="${W / 2}" y="${H - 12}" text-anchor="middle">percentile</text>`);
-  parts.push(`<text x="14" y="${H / 2}" transform="rotate(-90 14 ${H / 2})" text-anchor="middle">ms</text>`);
   series.forEach((s, i) => {
-    const pts = s.points.map(([p, v]) => `${sx(p >= 100 ? maxX : xOf(p)).toFixed(1)},${sy(v).toFixed(1)}`).join(' ');
-    const dash = s.dashed ? ' stroke-dasharray="6 4"' : '';
-    parts.push(`<polyline fill="none" stroke="${COLORS[i % COLORS.length]}" stroke-width="2"${dash} points="${pts}"/>`);
+    const dash = s.dashed ? DASH : '';
+    parts.push(
+      polyline(
+        s.points.map(([p, v]) => [sx(p >= 100 ? maxX : xOf(p)), sy(v)]),
+        i,
+        dash,
+      ),
+    );
     const y = PAD.t + 14 * i + 4;
     parts.push(
       `<line x1="${PAD.l + 10}" y1="${y}" x2="${PAD.l + 34}" y2="${y}" stroke="${COLORS[i % COLORS.length]}" stroke-width="2"${dash}/>`,
     );
     parts.push(`<text x="${PAD.l + 40}" y="${y + 4}">${esc(s.name)}</text>`);
   });
-  parts.push('</svg>');
-  return `<h2>${esc(title)}</h2>\n${parts.join('\n')}`;
+  return svgEnd(title, parts);
 }
 
 /** `--find-max`: throughput against concurrency (senders × window, log scale) for the hub's and the baseline's ramps. */
@@ -77,23 +96,21 @@ function rampChart(r: BenchReport): string {
   const [minX, maxX] = [Math.min(...xs), Math.max(...xs, Math.min(...xs) + 1)];
   const maxY = Math.max(1, ...ramps.flatMap((s) => s.points.map(([, v]) => v))) * 1.05;
   const sx = (c: number) => PAD.l + ((Math.log2(c) - minX) / (maxX - minX)) * (W - PAD.l - PAD.r);
-  const sy = (y: number) => H - PAD.b - (y / maxY) * (H - PAD.t - PAD.b);
-  const parts = [
-    `<svg xmlns="http://www.w3.org/2000/svg" role="img" aria-label="throughput against concurrency" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="11">`,
-    `<rect width="${W}" height="${H}" fill="#fff"/>`,
-    `<text x="${W / 2}" y="${H - 12}" text-anchor="middle">ops in flight (senders × window)</text>`,
-    `<text x="14" y="${H / 2}" transform="rotate(-90 14 ${H / 2})" text-anchor="middle">ops/s</text>`,
-  ];
+  const sy = scaleY(maxY);
+  const parts = svgStart('Throughput against concurrency (--find-max)', 'ops in flight (senders × window)', 'ops/s');
   for (const [c] of ramps[0].points)
     parts.push(`<text x="${sx(c)}" y="${H - PAD.b + 15}" text-anchor="middle">${c}</text>`);
   ramps.forEach((s, i) => {
-    const dash = s.target === 'baseline' ? ' stroke-dasharray="6 4"' : '';
-    const pts = s.points.map(([c, v]) => `${sx(c).toFixed(1)},${sy(v).toFixed(1)}`).join(' ');
-    parts.push(`<polyline fill="none" stroke="${COLORS[i]}" stroke-width="2"${dash} points="${pts}"/>`);
+    parts.push(
+      polyline(
+        s.points.map(([c, v]) => [sx(c), sy(v)]),
+        i,
+        s.target === 'baseline' ? DASH : '',
+      ),
+    );
     parts.push(`<text x="${PAD.l + 10}" y="${PAD.t + 14 * i + 8}" fill="${COLORS[i]}">${s.target}</text>`);
   });
-  parts.push('</svg>');
-  return `<h2>Throughput against concurrency (--find-max)</h2>\n${parts.join('\n')}`;
+  return svgEnd('Throughput against concurrency (--find-max)', parts);
 }
 
 function phaseTable(r: BenchReport): string {
