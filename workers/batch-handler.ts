@@ -23,9 +23,9 @@ export interface DomainInfo<S> {
   endBatch?: (store: S) => void;
   /** after the last batch of a shutdown is flushed and the environment closed */
   closed?: (store: S) => void;
-  /** an item's child transaction was rolled back: in-memory figures the op had moved are read again */
+  /** a rollback (of the batch's first attempt, or of an item's child transaction): in-memory figures the ops had moved are read again */
   aborted?: (store: S) => void;
-  /** the store's change log for main's live views: recording only while main watches, rolled back with a failed item */
+  /** the store's change log for main's live views: recording only while main watches, rolled back with what it recorded */
   changes?: (store: S) => { live: boolean; mark(): number; rollback(to: number): void };
   /** read at the end of each batch, inside its transaction, and sent with the results (`BatchResult.report`) */
   report?: (store: S) => unknown;
