@@ -1,3 +1,5 @@
+import { build } from 'hdr-histogram-js';
+
 /** One second of task outcomes: how many, and the submit → completion latency. */
 export interface SparkPoint {
   t: number;
@@ -9,8 +11,6 @@ export interface SparkPoint {
 
 /** Points kept: two minutes of seconds. */
 const POINTS = 120;
-/** Latencies kept per second to read its percentiles from (a uniform sample past that). */
-const SAMPLE = 512;
 
 /**
  * Throughput and latency per second for the dashboard's sparklines: O(1)
@@ -19,23 +19,14 @@ const SAMPLE = 512;
  */
 export class Sparklines {
   private readonly points: SparkPoint[] = [];
-  private cur = { t: 0, completed: 0, failed: 0, seen: 0, ms: [] as number[] };
+  /** the open second's completion latencies in ms (defaults: 3 significant digits, grows as needed) */
+  private readonly latency = build();
+  private cur = { t: 0, failed: 0 };
 
   outcome(outcome: 'complete' | 'retried' | 'dead_letter', createdAt: number, now: number): void {
     this.roll(now);
-    if (outcome !== 'complete') {
-      this.cur.failed++;
-      return;
-    }
-    this.cur.completed++;
-    const ms = Math.max(0, now - createdAt);
-    const seen = ++this.cur.seen;
-    if (this.cur.ms.length < SAMPLE) this.cur.ms.push(ms);
-    else {
-      // reservoir sampling: each latency of the second is kept with the same chance
-      const i = Math.floor(Math.random() * seen);
-      if (i < SAMPLE) this.cur.ms[i] = ms;
-    }
+    if (outcome === 'complete') this.latency.recordValue(Math.max(0, now - createdAt));
+    else this.cur.failed++;
   }
 
   /** Closes the seconds before `now`'s (empty ones too); returns the points. */
@@ -55,18 +46,21 @@ export class Sparklines {
     if (this.cur.t === sec) return;
     if (this.cur.t !== 0) {
       this.push(this.close());
-      // the seconds with no outcome at all, up to the window
-      for (let t = this.cur.t + 1000; t < sec && sec - t <= POINTS * 1000; t += 1000) {
+      // the seconds with no outcome at all, the window's worth at most
+      for (let t = Math.max(this.cur.t + 1000, sec - POINTS * 1000); t < sec; t += 1000) {
         this.push({ t, completed: 0, failed: 0, p50: null, p99: null });
       }
     }
-    this.cur = { t: sec, completed: 0, failed: 0, seen: 0, ms: [] };
+    this.cur = { t: sec, failed: 0 };
   }
 
   private close(): SparkPoint {
-    const ms = this.cur.ms.sort((a, b) => a - b);
-    const at = (q: number) => (ms.length ? ms[Math.min(ms.length - 1, Math.floor(q * ms.length))] : null);
-    return { t: this.cur.t, completed: this.cur.completed, failed: this.cur.failed, p50: at(0.5), p99: at(0.99) };
+    const h = this.latency;
+    const completed = h.totalCount;
+    const at = (q: number) => (completed ? h.getValueAtPercentile(q) : null);
+    const p = { t: this.cur.t, completed, failed: this.cur.failed, p50: at(50), p99: at(99) };
+    h.reset();
+    return p;
   }
 
   private push(p: SparkPoint): void {
