@@ -1,7 +1,7 @@
-import { readFileSync } from 'node:fs';
 import * as v from 'valibot';
-import { type CliOption, HELP_OPTION, helpText, parseCli, UsageError } from '../shared/cli.js';
+import { type CliOption, HELP_OPTION, helpText, parseCliGiven, UsageError } from '../shared/cli.js';
 import { CONFIG_SECTIONS, type Config, type ConfigKey, ConfigSchema } from '../shared/config.js';
+import { readJsonObject } from '../shared/json-file.js';
 
 /** A configuration the hub cannot start with: one line on stderr, exit 2. */
 export { UsageError as ConfigError };
@@ -39,6 +39,8 @@ export const HUB_OPTIONS: CliOption[] = [
         name: kebab(k),
         type: 'string',
         env: envName(k),
+        // the original hub read PORT
+        ...(k === 'port' ? { legacyEnv: 'PORT' } : {}),
         default: JSON.stringify(defaultOf(k as ConfigKey)),
         value: placeholder(k as ConfigKey),
         help: describe(k as ConfigKey),
@@ -74,49 +76,29 @@ function coerce(key: ConfigKey, text: string, source: string): unknown {
 }
 
 function readConfigFile(file: string): Record<string, unknown> {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new UsageError(`config file ${file}: ${code === 'ENOENT' ? 'not found' : (err as Error).message}`);
-  }
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch (err) {
-    throw new UsageError(`config file ${file}: not valid JSON (${(err as Error).message})`);
-  }
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw))
-    throw new UsageError(`config file ${file}: must hold a JSON object`);
+  const raw = readJsonObject(file, { label: `config file ${file}`, error: UsageError });
   const unknown = Object.keys(raw).filter((k) => !Object.hasOwn(ConfigSchema.entries, k));
   if (unknown.length) {
     throw new UsageError(
       `config file ${file}: unknown key${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => `"${k}"`).join(', ')} (keys are camelCase, e.g. "adminPort"; see --help)`,
     );
   }
-  return raw as Record<string, unknown>;
+  return raw;
 }
 
 /**
- * Defaults ← config file (`--config`/AGENTCOM_CONFIG) ← env ← flags. Validated
- * once here; the rest of the hub trusts the result. `PORT` is honoured as the
- * original hub did. Anything wrong is a `UsageError` naming the flag, variable
- * or file.
+ * Defaults ← config file (`--config`/AGENTCOM_CONFIG) ← env ← flags, the env
+ * read through HUB_OPTIONS (`PORT` below AGENTCOM_PORT, as the original hub
+ * read it). Validated once here; the rest of the hub trusts the result.
+ * Anything wrong is a `UsageError` naming the flag, variable or file.
  */
 export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Config {
-  const flags = parseCli(HUB_OPTIONS, argv);
-  const keys = Object.keys(ConfigSchema.entries) as ConfigKey[];
-  const file = (flags.config as string | undefined) ?? env.AGENTCOM_CONFIG;
+  const given = parseCliGiven(HUB_OPTIONS, argv, env);
+  const file = given.config?.value as string | undefined;
   const raw: Record<string, unknown> = file ? readConfigFile(file) : {};
-  if (env.PORT) raw.port = coerce('port', env.PORT, 'PORT');
-  for (const k of keys) {
-    const e = env[envName(k)];
-    if (e !== undefined) raw[k] = coerce(k, e, envName(k));
-  }
-  for (const k of keys) {
-    const f = flags[kebab(k)];
-    if (typeof f === 'string') raw[k] = coerce(k, f, `--${kebab(k)}`);
+  for (const k of Object.keys(ConfigSchema.entries) as ConfigKey[]) {
+    const g = given[kebab(k)];
+    if (g) raw[k] = coerce(k, g.value as string, g.from);
   }
   const r = v.safeParse(ConfigSchema, raw);
   if (!r.success) {

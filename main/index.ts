@@ -1,6 +1,5 @@
-import { UsageError, wantsHelp } from '../shared/cli.js';
+import { runCommand, UsageError } from '../shared/cli.js';
 import type { Config } from '../shared/config.js';
-import { OperatorError } from '../shared/errors.js';
 import { HUB_HELP, loadConfig } from './config.js';
 import { type RunningHub, startHub } from './hub.js';
 import { createLogger, LogFileError, type Logger } from './log.js';
@@ -27,27 +26,14 @@ function printGeneratedToken(token: string, running: RunningHub, config: Config)
 }
 
 /** `npm start` / `node dist/main/index.js [--flag value …]`: run the hub until SIGTERM/SIGINT. */
-async function main(): Promise<void> {
-  const argv = process.argv.slice(2);
-  if (wantsHelp(argv)) {
-    process.stdout.write(HUB_HELP);
-    return;
-  }
-  let config: Config;
-  try {
-    config = loadConfig(argv, process.env);
-  } catch (err) {
-    if (!(err instanceof UsageError)) throw err;
-    process.stderr.write(`agentcom: ${err.message}\n`);
-    process.exit(2);
-  }
+async function serve(argv: string[], env: NodeJS.ProcessEnv): Promise<null> {
+  const config = loadConfig(argv, env);
   let log: Logger;
   try {
     log = createLogger(config);
   } catch (err) {
-    if (!(err instanceof LogFileError)) throw err;
-    process.stderr.write(`agentcom: ${err.message}\n`);
-    process.exit(2);
+    // a log file the hub cannot write is a bad --log-file: the command line's problem, exit 2
+    throw err instanceof LogFileError ? new UsageError(err.message) : err;
   }
   // a stray rejection is a bug to log, never a reason to drop every agent's connection
   process.on('unhandledRejection', (err) => log.error({ err }, 'unhandled rejection'));
@@ -73,13 +59,7 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+  return null; // the hub runs on until a signal
 }
 
-main().catch((err) => {
-  // the operator's to fix (a damaged data dir, a taken port): the message says what, a stack would only bury it
-  const oneLine =
-    err instanceof OperatorError || (err instanceof Error && typeof (err as NodeJS.ErrnoException).code === 'string');
-  const text = oneLine ? err.message : err instanceof Error ? err.stack : String(err);
-  process.stderr.write(`agentcom failed to start: ${text}\n`);
-  process.exit(1);
-});
+runCommand({ name: 'agentcom', failed: 'failed to start', help: HUB_HELP, run: serve });

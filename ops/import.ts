@@ -1,9 +1,10 @@
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import * as v from 'valibot';
 import { parseConfig } from '../shared/config.js';
 import { lockDataDir } from '../shared/data-lock.js';
 import { OperatorError } from '../shared/errors.js';
+import { readJsonObject } from '../shared/json-file.js';
 import { agentId } from '../shared/schemas/common.js';
 import { openDomainEnv } from '../storage/env.js';
 import { REGISTRY_DBS, RegistryStore } from '../storage/registry.js';
@@ -24,23 +25,12 @@ const shown = (token: string) => `${token.slice(0, 8)}...`;
 
 function readTokenStore(from: string): { file: string; entries: Array<[string, unknown]> } {
   const file = existsSync(from) && statSync(from).isDirectory() ? join(from, 'tokens.json') : from;
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new OperatorError(
-      `${file}: ${code === 'ENOENT' ? 'not found (give the original hub’s priv/ folder)' : (err as Error).message}`,
-    );
-  }
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch (err) {
-    throw new OperatorError(`${file}: not valid JSON (${(err as Error).message})`);
-  }
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw))
-    throw new OperatorError(`${file}: not the original's token store (a JSON object of token → agent_id)`);
+  const raw = readJsonObject(file, {
+    label: file,
+    error: OperatorError,
+    notFound: 'not found (give the original hub’s priv/ folder)',
+    notObject: "not the original's token store (a JSON object of token → agent_id)",
+  });
   return { file, entries: Object.entries(raw) };
 }
 

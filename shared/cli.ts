@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import { OperatorError } from './errors.js';
 
 /**
  * One command-line option: the single source of its flag, its environment
@@ -14,6 +15,8 @@ export interface CliOption {
   multiple?: boolean;
   /** the environment variable read when the flag is not given */
   env?: string;
+  /** an older variable read when neither the flag nor `env` is set; kept out of the help */
+  legacyEnv?: string;
   /** the default as shown in the help; none when the option has no default */
   default?: string;
   /** the value's placeholder in the help, e.g. `N` or `DIR` */
@@ -30,6 +33,12 @@ export const HELP_OPTION: CliOption = { name: 'help', short: 'h', type: 'boolean
 
 export type CliValues = Record<string, string | string[] | boolean | undefined>;
 
+/** A given value and where it came from (`--flag` or the variable's name), so a tool's messages can name it. */
+export interface CliGiven {
+  value: string | string[] | boolean;
+  from: string;
+}
+
 /** A command line the tool cannot run with: one line to stderr, exit 2. */
 export class UsageError extends Error {}
 
@@ -39,7 +48,11 @@ export class UsageError extends Error {}
  * given as a flag from its environment variable. Values stay text; the tool
  * converts and checks them.
  */
-export function parseCli(options: readonly CliOption[], argv: string[], env: NodeJS.ProcessEnv = {}): CliValues {
+export function parseCliGiven(
+  options: readonly CliOption[],
+  argv: string[],
+  env: NodeJS.ProcessEnv = {},
+): Record<string, CliGiven> {
   const byName = new Map(options.map((o) => [o.name, o]));
   const { tokens } = parseArgs({
     args: argv,
@@ -53,29 +66,39 @@ export function parseCli(options: readonly CliOption[], argv: string[], env: Nod
     allowPositionals: true,
     tokens: true,
   });
-  const out: CliValues = {};
+  const out: Record<string, CliGiven> = {};
   for (const t of tokens) {
     if (t.kind === 'positional') throw new UsageError(`unexpected argument "${t.value}" (see --help)`);
     if (t.kind !== 'option') continue;
     const o = byName.get(t.name);
     if (!o) throw new UsageError(`unknown flag ${t.rawName} (see --help)`);
+    const from = `--${o.name}`;
     if (o.type === 'boolean') {
-      if (t.value !== undefined) throw new UsageError(`--${o.name} takes no value`);
-      out[o.name] = true;
+      if (t.value !== undefined) throw new UsageError(`${from} takes no value`);
+      out[o.name] = { value: true, from };
       continue;
     }
-    if (t.value === undefined) throw new UsageError(`--${o.name} needs a value`);
-    if (o.multiple) out[o.name] = [...((out[o.name] as string[] | undefined) ?? []), t.value];
-    else out[o.name] = t.value;
+    if (t.value === undefined) throw new UsageError(`${from} needs a value`);
+    const before = o.multiple ? ((out[o.name]?.value as string[] | undefined) ?? []) : null;
+    out[o.name] = { value: before ? [...before, t.value] : t.value, from };
   }
   for (const o of options) {
-    const e = o.env ? env[o.env] : undefined;
-    if (out[o.name] !== undefined || e === undefined) continue;
-    out[o.name] = o.type === 'boolean' ? e === 'true' || e === '1' : o.multiple ? [e] : e;
+    // an empty legacy variable is unset, as the original hub read it
+    const from = [o.env, o.legacyEnv].find(
+      (n) => n !== undefined && env[n] !== undefined && (n === o.env || env[n] !== ''),
+    );
+    if (out[o.name] || !from) continue;
+    const e = env[from] as string;
+    out[o.name] = { value: o.type === 'boolean' ? e === 'true' || e === '1' : o.multiple ? [e] : e, from };
   }
-  const missing = options.find((o) => o.required && out[o.name] === undefined);
+  const missing = options.find((o) => o.required && !out[o.name]);
   if (missing) throw new UsageError(`--${missing.name} is required (see --help)`);
   return out;
+}
+
+/** `parseCliGiven` without the sources: each option's value by its name. */
+export function parseCli(options: readonly CliOption[], argv: string[], env: NodeJS.ProcessEnv = {}): CliValues {
+  return Object.fromEntries(Object.entries(parseCliGiven(options, argv, env)).map(([k, g]) => [k, g.value]));
 }
 
 /** True when `argv` asks for help (`--help` or `-h`), whatever else it holds. */
@@ -125,4 +148,48 @@ export function helpText(usage: string, about: string, options: readonly CliOpti
   }
   const sections = [...groups].map(([g, os]) => [`${g}:`, ...os.flatMap(optionLines)].join('\n'));
   return `Usage: ${usage}\n\n${about.trim()}\n\n${sections.join('\n\n')}\n`;
+}
+
+/** A command's entry: its name (each stderr line starts with it), its `--help` text and its work. */
+export interface Command {
+  name: string;
+  /** how a failure of `run` reads after the name, e.g. `failed` or `failed to start` */
+  failed: string;
+  help: string;
+  /** checks the command line and does the work; resolves with the exit code, or null to keep running (a server) */
+  run(argv: string[], env: NodeJS.ProcessEnv): Promise<number | null>;
+}
+
+/**
+ * Runs `command` on this process's command line: `--help`/`-h` prints its
+ * help; a `UsageError` is one line and exit 2; an operator's problem (an
+ * `OperatorError`, a system error such as a taken port) one line and exit 1,
+ * since a stack would only bury it; a bug its stack and exit 1.
+ */
+export function runCommand(command: Command): void {
+  const argv = process.argv.slice(2);
+  if (wantsHelp(argv)) {
+    process.stdout.write(command.help);
+    return;
+  }
+  const { name } = command;
+  Promise.resolve()
+    .then(() => command.run(argv, process.env))
+    .then(
+      (code) => {
+        if (code !== null) process.exit(code);
+      },
+      (err) => {
+        if (err instanceof UsageError) {
+          process.stderr.write(`${name}: ${err.message}\n`);
+          process.exit(2);
+        }
+        const oneLine =
+          err instanceof OperatorError ||
+          (err instanceof Error && typeof (err as NodeJS.ErrnoException).code === 'string');
+        const text = oneLine ? err.message : err instanceof Error ? err.stack : String(err);
+        process.stderr.write(`${name} ${command.failed}: ${text}\n`);
+        process.exit(1);
+      },
+    );
 }

@@ -1,6 +1,7 @@
-import type { ChannelRec, ChannelSummary } from '../shared/domains/channels.js';
+import type { ChannelRec } from '../shared/domains/channels.js';
 import type { Page } from '../shared/domains/domain.js';
 import { ErrorCode, HubError } from '../shared/errors.js';
+import type { ChannelSummary } from '../shared/schemas/hub-frames.js';
 import { all, count, type Db, type DomainEnv, type PageArgs, readPage } from './env.js';
 
 export const CHANNEL_DBS = ['channels', 'subs', 'subsByAgent'] as const;

@@ -24,10 +24,15 @@ describe('configuration', () => {
     assert.equal(c.port, 7000);
     assert.equal(c.adminPort, 7001);
     assert.equal(c.mailboxMax, 3);
+    const fromEnv = loadConfig([], { AGENTCOM_CONFIG: file, AGENTCOM_PORT: '7000' });
+    assert.deepEqual([fromEnv.port, fromEnv.adminPort, fromEnv.mailboxMax], [7000, 2, 3]);
   });
 
   test('PORT is honoured as the original hub did, and --flag=value works', () => {
     assert.equal(loadConfig([], { PORT: '5000' }).port, 5000);
+    assert.equal(loadConfig([], { PORT: '5000', AGENTCOM_PORT: '5001' }).port, 5001, 'PORT is below AGENTCOM_PORT');
+    assert.equal(loadConfig([], { PORT: '' }).port, loadConfig([], {}).port, 'an empty PORT is unset');
+    assert.throws(() => loadConfig([], { PORT: 'x' }), /^Error: PORT: "x" is not a number$/);
     assert.equal(loadConfig(['--log-level=warn'], {}).logLevel, 'warn');
     assert.deepEqual(loadConfig([], { AGENTCOM_BACKOFF_MS: '[1,2]' }).backoffMs, [1, 2]);
     assert.equal(loadConfig(['--compact-min-fragmentation', '0.25'], {}).compactMinFragmentation, 0.25);

@@ -1,3 +1,4 @@
+import type { ChannelSummary } from '../schemas/hub-frames.js';
 import type { Page, PageArgs } from './domain.js';
 
 /** The channels domain (§9.22): channel metadata and subscriptions. */
@@ -6,14 +7,6 @@ export interface ChannelRec {
   description: string;
   created_at: number;
   created_by: string;
-}
-
-/** §2.2 ChannelSummary. */
-export interface ChannelSummary {
-  name: string;
-  description: string;
-  subscriber_count: number;
-  created_at: number;
 }
 
 export interface ChannelsApi {

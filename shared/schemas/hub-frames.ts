@@ -22,12 +22,14 @@ export const PresenceAgentSchema = v.object({
 });
 export type PresenceAgent = v.InferOutput<typeof PresenceAgentSchema>;
 
+/** A channel as `channels` and GET /api/channels list it; a channel created without a description has "". */
 export const ChannelSummarySchema = v.object({
   name: v.string(),
-  description: v.nullable(v.string()),
+  description: v.string(),
   subscriber_count: v.number(),
   created_at: v.number(),
 });
+export type ChannelSummary = v.InferOutput<typeof ChannelSummarySchema>;
 
 /** The fields a delivered direct, broadcast or mailbox message carries. */
 const delivered = {
