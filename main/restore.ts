@@ -1,6 +1,5 @@
 import { existsSync, writeFileSync } from 'node:fs';
 import { basename, isAbsolute, join, resolve } from 'node:path';
-import { readManifestAt } from '../shared/backups.js';
 import { backupsDir, type RestoreMark, replacedDir, restoreMarkFile } from '../shared/data-layout.js';
 import { ErrorCode, HubError } from '../shared/errors.js';
 import type { Batcher } from './batcher.js';
@@ -35,14 +34,10 @@ export function restoreOnline(d: RestoreDeps, name: string) {
   return d.maintenance.exclusive(async () => {
     const m = d.maintenance.api;
     const dir = backupDir(d.dataDir, name);
-    const manifest = readManifestAt(dir);
-    const problems = await m.verifyBackup(dir);
-    if (!manifest || problems.length) throw new HubError(ErrorCode.backupInvalid, { backup: name, problems });
-    try {
-      await m.stageRestore(dir);
-    } catch (err) {
+    const { problems, backups } = await m.prepareRestore(dir).catch((err) => {
       throw new HubError(ErrorCode.restoreFailed, { backup: name, reason: String(err) });
-    }
+    });
+    if (problems.length) throw new HubError(ErrorCode.backupInvalid, { backup: name, problems });
     const now = Date.now();
     const aside = replacedDir(d.dataDir, now);
     const started = performance.now();
@@ -73,7 +68,7 @@ export function restoreOnline(d: RestoreDeps, name: string) {
     const mark: RestoreMark = {
       backup: basename(dir),
       at: now,
-      txnids: Object.fromEntries(manifest.domains.map((x) => [x.domain, x.txnid ?? 0])),
+      txnids: Object.fromEntries(backups.map((x) => [x.domain, x.txnid ?? 0])),
     };
     writeFileSync(restoreMarkFile(d.dataDir), `${JSON.stringify(mark, null, 2)}\n`);
     await d.reload();

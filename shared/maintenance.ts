@@ -40,10 +40,13 @@ export interface MaintenanceApi {
   backup(dir: string): Promise<BackupManifest>;
   /** Retention: keeps the newest `keep` complete backups (and the newest backup if partial); returns what went. */
   prune(keep: number): Promise<string[]>;
-  /** Every reason the backup at `dir` cannot be restored; none when it can (checksums, then counts in a child process). */
-  verifyBackup(dir: string): Promise<string[]>;
-  /** Copies every domain's backup file beside its live file and checks each copy's checksum. */
-  stageRestore(dir: string): Promise<void>;
+  /**
+   * Every reason the backup at `dir` cannot be restored (a domain missing, a
+   * checksum, then counts in a child process); when there is none, each
+   * domain's copy is staged beside its live file and `backups` are their
+   * manifest entries. Throws when a copy fails (nothing is left staged).
+   */
+  prepareRestore(dir: string): Promise<{ problems: string[]; backups: DomainBackup[] }>;
   unstageRestore(): Promise<void>;
   space(domain: string): Promise<EnvSpace>;
   /**

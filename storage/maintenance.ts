@@ -3,10 +3,10 @@ import { join } from 'node:path';
 import type { RootDatabase } from 'lmdb';
 import { pruneBackups } from '../shared/backups.js';
 import { envFile } from '../shared/data-layout.js';
-import type { BackupManifest, EnvSpace, MaintenanceApi } from '../shared/maintenance.js';
+import type { BackupManifest, DomainBackup, EnvSpace, MaintenanceApi } from '../shared/maintenance.js';
 import { countsOf, snapshot } from './backup.js';
 import { openEnvFile } from './env.js';
-import { backupFile, readBackupManifest, stageFile, unstageFile, verifyBackup } from './restore.js';
+import { backupFile, prepareRestore, unstageRestore } from './restore.js';
 import { spaceOf } from './space.js';
 
 /** a compaction copy commits every this many records or bytes, so memory stays small */
@@ -56,7 +56,7 @@ export async function copyRecords(env: RootDatabase, names: readonly string[], c
 
 /**
  * The maintenance thread's work, as plain functions over LMDB: backups,
- * retention, backup verification and staging, storage figures and the copy
+ * retention, restore preparation (verify and stage), storage figures and the copy
  * step of compaction. It keeps its own handle on every domain's environment
  * (shared with the domain worker by lmdb-js); a handle must be released
  * before the domain's file is swapped and reopened after.
@@ -96,25 +96,12 @@ export class Maintenance implements MaintenanceApi {
     return pruneBackups(this.dataDir, keep);
   }
 
-  async verifyBackup(dir: string): Promise<string[]> {
-    const m = readBackupManifest(dir);
-    const missing = Object.keys(this.domains).filter((d) => !m.domains.some((x) => x.domain === d));
-    if (missing.length) return [`the backup holds no ${missing.join(', ')}`];
-    return verifyBackup(dir, m);
-  }
-
-  async stageRestore(dir: string): Promise<void> {
-    const m = readBackupManifest(dir);
-    try {
-      for (const d of m.domains) await stageFile(backupFile(dir, d.domain), envFile(this.dataDir, d.domain), d.sha256);
-    } catch (err) {
-      await this.unstageRestore();
-      throw err;
-    }
+  async prepareRestore(dir: string): Promise<{ problems: string[]; backups: DomainBackup[] }> {
+    return prepareRestore(dir, this.dataDir, Object.keys(this.domains));
   }
 
   async unstageRestore(): Promise<void> {
-    for (const d of Object.keys(this.domains)) unstageFile(envFile(this.dataDir, d));
+    unstageRestore(this.dataDir, Object.keys(this.domains));
   }
 
   async space(domain: string): Promise<EnvSpace> {

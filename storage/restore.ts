@@ -1,52 +1,80 @@
 import { copyFileSync, existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { readManifestAt } from '../shared/backups.js';
-import { envFile, type RestoreMark, replacedDir, restoreMarkFile, seqMarkFile } from '../shared/data-layout.js';
-import { OperatorError } from '../shared/errors.js';
-import type { BackupManifest } from '../shared/maintenance.js';
-import { type VerifyMode, verifyEnvs } from '../shared/verify.js';
+import {
+  DOMAINS,
+  envFile,
+  type RestoreMark,
+  replacedDir,
+  restoreMarkFile,
+  seqMarkFile,
+} from '../shared/data-layout.js';
+import type { BackupManifest, DomainBackup } from '../shared/maintenance.js';
+import { verifyEnvs } from '../shared/verify.js';
 import { sha256File } from './backup.js';
 import { markSeqRestored } from './seq-mark.js';
-
-export function readBackupManifest(from: string): BackupManifest {
-  const m = readManifestAt(from);
-  if (!m) throw new OperatorError(`${from} is not a backup: it has no readable manifest.json`);
-  return m;
-}
 
 export const backupFile = (from: string, domain: string) => join(from, domain, `${domain}.mdb`);
 
 /**
- * Every reason the backup cannot be restored, none when it can: it must be
- * complete, each file must match the manifest's checksum, and each copy must
- * open and hold the manifest's record counts (read in a child process, so a
- * damaged file cannot take the caller down).
+ * Every reason the backup cannot be restored over `domains`, none when it
+ * can: it must be complete and hold each of them (restoring the rest alone
+ * would mix two points in time), each file must match the manifest's
+ * checksum, and each copy must open and hold the manifest's record counts
+ * (read in a child process, so a damaged file cannot take the caller down).
  */
-export async function verifyBackup(from: string, m: BackupManifest, mode: VerifyMode = 'counts'): Promise<string[]> {
+async function verifyBackup(from: string, m: BackupManifest, domains: readonly string[]): Promise<string[]> {
   if (m.failed.length) return [`the backup is partial: ${m.failed.map((f) => f.domain).join(', ')} missing`];
+  const missing = domains.filter((d) => !m.domains.some((x) => x.domain === d));
+  if (missing.length) return [`the backup holds no ${missing.join(', ')}`];
   const envs = m.domains.map((d) => ({
     domain: d.domain,
     file: backupFile(from, d.domain),
     expect: d.counts,
     sha256: d.sha256,
   }));
-  return (await verifyEnvs({ mode, envs })).filter((r) => !r.ok).map((r) => `${r.domain}: ${r.reason}`);
+  return (await verifyEnvs({ mode: 'counts', envs })).filter((r) => !r.ok).map((r) => `${r.domain}: ${r.reason}`);
 }
 
 const staged = (live: string) => `${live}.restoring`;
 
 /** Copies a backup file beside the live one (`<live>.restoring`) and checks the copy against the manifest's checksum. */
-export async function stageFile(source: string, live: string, sha256: string): Promise<void> {
+async function stageFile(source: string, live: string, sha256: string): Promise<void> {
   mkdirSync(dirname(live), { recursive: true });
   copyFileSync(source, staged(live));
   if ((await sha256File(staged(live))) !== sha256) {
-    rmSync(staged(live), { force: true });
     throw new Error(`the copy in ${staged(live)} does not match the backup's checksum`);
   }
 }
 
-export function unstageFile(live: string): void {
-  rmSync(staged(live), { force: true });
+export function unstageRestore(dataDir: string, domains: readonly string[]): void {
+  for (const d of domains) rmSync(staged(envFile(dataDir, d)), { force: true });
+}
+
+/**
+ * The first half of every restore, online and offline: reads the backup's
+ * manifest once, verifies the backup over `domains`, then copies each
+ * domain's file beside its live one. With problems nothing is staged; a
+ * failed copy removes every staged one and throws. `backups` are the staged
+ * domains' entries in the manifest.
+ */
+export async function prepareRestore(
+  from: string,
+  dataDir: string,
+  domains: readonly string[],
+): Promise<{ problems: string[]; backups: DomainBackup[] }> {
+  const m = readManifestAt(from);
+  if (!m) return { problems: [`${from} is not a backup: it has no readable manifest.json`], backups: [] };
+  const problems = await verifyBackup(from, m, domains);
+  if (problems.length) return { problems, backups: [] };
+  const backups = m.domains.filter((d) => domains.includes(d.domain));
+  try {
+    for (const d of backups) await stageFile(backupFile(from, d.domain), envFile(dataDir, d.domain), d.sha256);
+  } catch (err) {
+    unstageRestore(dataDir, domains);
+    throw err;
+  }
+  return { problems: [], backups };
 }
 
 /**
@@ -54,6 +82,12 @@ export function unstageFile(live: string): void {
  * (LMDB's lock file goes: its reader table describes the old file). Returns
  * the undo, which puts the old file back. The environment must be closed.
  */
+/** Puts `source` in place of the environment file `live`; the reader table in its `-lock` file described the old one. */
+export function replaceFile(source: string, live: string): void {
+  rmSync(`${live}-lock`, { force: true });
+  renameSync(source, live);
+}
+
 export function swapFile(live: string, aside: string): () => void {
   const kept = join(aside, basename(live));
   const had = existsSync(live);
@@ -61,9 +95,8 @@ export function swapFile(live: string, aside: string): () => void {
     mkdirSync(aside, { recursive: true });
     renameSync(live, kept);
   }
-  rmSync(`${live}-lock`, { force: true });
   try {
-    renameSync(staged(live), live);
+    replaceFile(staged(live), live);
   } catch (err) {
     if (had) renameSync(kept, live);
     throw err;
@@ -76,54 +109,50 @@ export function swapFile(live: string, aside: string): () => void {
 }
 
 /** Tells the start-up check where the data came from, so an older backup's data is not taken for a rollback. */
-export function markRestored(dataDir: string, from: string, m: BackupManifest, now: number): void {
+function markRestored(dataDir: string, from: string, backups: DomainBackup[], now: number): void {
   const mark: RestoreMark = {
     backup: basename(from),
     at: now,
-    txnids: Object.fromEntries(m.domains.map((d) => [d.domain, d.txnid ?? 0])),
+    txnids: Object.fromEntries(backups.map((d) => [d.domain, d.txnid ?? 0])),
   };
   writeFileSync(restoreMarkFile(dataDir), `${JSON.stringify(mark, null, 2)}\n`);
 }
 
 /**
- * The offline restore: verify the whole backup, stage every domain's copy
+ * The offline restore: verify the whole backup and stage every domain's copy
  * beside its live file, then swap all of them in or none. On any failure the
  * data directory is as it was; the replaced files are kept under
  * `data/replaced/<time>/`. The caller holds the data directory's lock.
  */
 export async function restoreDataDir(from: string, dataDir: string): Promise<{ ok: boolean; report: string[] }> {
-  const m = readBackupManifest(from);
-  const problems = await verifyBackup(from, m);
-  if (problems.length) return { ok: false, report: [...problems, 'nothing was changed'] };
-  const domains = m.domains.map((d) => d.domain);
-  const live = envFile(dataDir, 'messaging');
-  const [liveMessaging] = existsSync(live)
-    ? await verifyEnvs({ mode: 'counts', envs: [{ domain: 'messaging', file: live }] })
-    : [];
-  const files = domains.map((d) => envFile(dataDir, d));
   try {
-    for (const d of m.domains) await stageFile(backupFile(from, d.domain), envFile(dataDir, d.domain), d.sha256);
+    const { problems, backups } = await prepareRestore(from, dataDir, DOMAINS);
+    if (problems.length) return { ok: false, report: [...problems, 'nothing was changed'] };
+    const live = envFile(dataDir, 'messaging');
+    const [liveMessaging] = existsSync(live)
+      ? await verifyEnvs({ mode: 'counts', envs: [{ domain: 'messaging', file: live }] })
+      : [];
     // raised before the swap: if the swap fails, seqs merely jump at the next start
     markSeqRestored(seqMarkFile(dataDir), liveMessaging?.seq ?? 0);
     const now = Date.now();
     const aside = replacedDir(dataDir, now);
     const undo: Array<() => void> = [];
     try {
-      for (const f of files) undo.push(swapFile(f, aside));
+      for (const d of backups) undo.push(swapFile(envFile(dataDir, d.domain), aside));
     } catch (err) {
       for (const u of undo.reverse()) u();
       throw err;
     }
-    markRestored(dataDir, from, m, now);
+    markRestored(dataDir, from, backups, now);
     return {
       ok: true,
       report: [
-        ...m.domains.map((d) => `${d.domain}: restored, ${Object.values(d.counts).reduce((a, b) => a + b, 0)} records`),
-        `the replaced files are in ${replacedDir(dataDir, now)}`,
+        ...backups.map((d) => `${d.domain}: restored, ${Object.values(d.counts).reduce((a, b) => a + b, 0)} records`),
+        `the replaced files are in ${aside}`,
       ],
     };
   } catch (err) {
-    for (const f of files) unstageFile(f);
+    unstageRestore(dataDir, DOMAINS);
     return { ok: false, report: [err instanceof Error ? err.message : String(err), 'nothing was changed'] };
   }
 }

@@ -68,6 +68,22 @@ describe('restore (offline)', () => {
     assert.deepEqual(fingerprint(hub.dataDir), before, 'every file as it was, the good domains included');
   });
 
+  test('a backup without one of the domains is refused, as online: nothing is swapped', async () => {
+    const hub = await startTestHub();
+    dirs.push(hub.dataDir);
+    const path = await backup(hub);
+    await hub.stop({ keepData: true });
+    const file = join(path, 'manifest.json');
+    const manifest = JSON.parse(readFileSync(file, 'utf8'));
+    manifest.domains = manifest.domains.filter((d: { domain: string }) => d.domain !== 'tasks');
+    writeFileSync(file, JSON.stringify(manifest));
+    const before = fingerprint(hub.dataDir);
+    const r = await restore(path, hub.dataDir);
+    assert.equal(r.ok, false);
+    assert.match(r.report.join('\n'), /^the backup holds no tasks\nnothing was changed$/);
+    assert.deepEqual(fingerprint(hub.dataDir), before);
+  });
+
   test('seqs never go backwards: after a restore new messages, mailbox entries and channel posts continue above every seq handed out', async () => {
     let hub = await startTestHub();
     dirs.push(hub.dataDir);

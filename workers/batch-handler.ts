@@ -1,9 +1,9 @@
-import { renameSync, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import type { RootDatabase } from 'lmdb';
 import type { Batch, BatchResult, ItemResult, SwapResult, SwapTask } from '../shared/batch.js';
 import { ErrorCode, toWireError } from '../shared/errors.js';
 import { countsOf } from '../storage/backup.js';
-import { swapFile } from '../storage/restore.js';
+import { replaceFile, swapFile } from '../storage/restore.js';
 
 /** A domain operation: a plain synchronous function over the domain's store. */
 export type Op<S> = (store: S, args: any, now: number) => unknown;
@@ -54,7 +54,7 @@ export function batchHandler<S>(open: (prev?: S) => Opened<S>, ops: OpTable<S>, 
   async function swap(task: SwapTask): Promise<SwapResult> {
     await cur.root.close();
     try {
-      if (task.swap === 'compact') renameSync(task.copy, cur.path);
+      if (task.swap === 'compact') replaceFile(task.copy, cur.path);
       else if (task.swap === 'restore') undoRestore = swapFile(cur.path, task.aside);
       else {
         undoRestore?.();
