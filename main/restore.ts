@@ -1,6 +1,6 @@
-import { existsSync, writeFileSync } from 'node:fs';
-import { basename, isAbsolute, join, resolve } from 'node:path';
-import { backupsDir, type RestoreMark, replacedDir, restoreMarkFile } from '../shared/data-layout.js';
+import { existsSync } from 'node:fs';
+import { isAbsolute, join, resolve } from 'node:path';
+import { backupsDir, replacedDir, writeRestoreMark } from '../shared/data-layout.js';
 import { ErrorCode, HubError } from '../shared/errors.js';
 import type { Batcher } from './batcher.js';
 import type { Logger } from './log.js';
@@ -65,12 +65,7 @@ export function restoreOnline(d: RestoreDeps, name: string) {
     }
     if (failure) throw new HubError(ErrorCode.restoreFailed, { backup: name, reason: failure });
     const pausedMs = Math.round(performance.now() - started);
-    const mark: RestoreMark = {
-      backup: basename(dir),
-      at: now,
-      txnids: Object.fromEntries(backups.map((x) => [x.domain, x.txnid ?? 0])),
-    };
-    writeFileSync(restoreMarkFile(d.dataDir), `${JSON.stringify(mark, null, 2)}\n`);
+    writeRestoreMark(d.dataDir, dir, backups, now);
     await d.reload();
     d.log.warn({ backup: dir, paused_ms: pausedMs, replaced: aside }, 'data restored online from a backup');
     return {

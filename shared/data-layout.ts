@@ -1,4 +1,5 @@
-import { join } from 'node:path';
+import { writeFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
 
 /**
  * What a data directory holds: one LMDB environment per domain, backups,
@@ -23,4 +24,19 @@ export interface RestoreMark {
   backup: string;
   at: number;
   txnids: Record<string, number>;
+}
+
+/** Tells the start-up check where the data came from, so an older backup's data is not taken for a rollback. */
+export function writeRestoreMark(
+  dataDir: string,
+  from: string,
+  backups: ReadonlyArray<{ domain: string; txnid?: number | null }>,
+  now: number,
+): void {
+  const mark: RestoreMark = {
+    backup: basename(from),
+    at: now,
+    txnids: Object.fromEntries(backups.map((d) => [d.domain, d.txnid ?? 0])),
+  };
+  writeFileSync(restoreMarkFile(dataDir), `${JSON.stringify(mark, null, 2)}\n`);
 }

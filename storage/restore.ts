@@ -1,14 +1,7 @@
-import { copyFileSync, existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { readManifestAt } from '../shared/backups.js';
-import {
-  DOMAINS,
-  envFile,
-  type RestoreMark,
-  replacedDir,
-  restoreMarkFile,
-  seqMarkFile,
-} from '../shared/data-layout.js';
+import { DOMAINS, envFile, replacedDir, seqMarkFile, writeRestoreMark } from '../shared/data-layout.js';
 import type { BackupManifest, DomainBackup } from '../shared/maintenance.js';
 import { verifyEnvs } from '../shared/verify.js';
 import { sha256File } from './backup.js';
@@ -108,16 +101,6 @@ export function swapFile(live: string, aside: string): () => void {
   };
 }
 
-/** Tells the start-up check where the data came from, so an older backup's data is not taken for a rollback. */
-function markRestored(dataDir: string, from: string, backups: DomainBackup[], now: number): void {
-  const mark: RestoreMark = {
-    backup: basename(from),
-    at: now,
-    txnids: Object.fromEntries(backups.map((d) => [d.domain, d.txnid ?? 0])),
-  };
-  writeFileSync(restoreMarkFile(dataDir), `${JSON.stringify(mark, null, 2)}\n`);
-}
-
 /**
  * The offline restore: verify the whole backup and stage every domain's copy
  * beside its live file, then swap all of them in or none. On any failure the
@@ -143,7 +126,7 @@ export async function restoreDataDir(from: string, dataDir: string): Promise<{ o
       for (const u of undo.reverse()) u();
       throw err;
     }
-    markRestored(dataDir, from, backups, now);
+    writeRestoreMark(dataDir, from, backups, now);
     return {
       ok: true,
       report: [
