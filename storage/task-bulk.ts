@@ -43,22 +43,38 @@ export function cleanDead(s: TaskStore, sel: DeadSelection, now: number): BulkSt
 }
 
 /**
+ * Up to `max` scheduled task ids of `lane` (null: every lane), by due time.
+ * A lane's read passes the other lanes' tasks, which stay: it starts where
+ * the previous step stopped (TaskIndex.drainedTo), so a drain reads each of
+ * them once, not once per step.
+ */
+function scheduledIds(s: TaskStore, lane: number | null, max: number): string[] {
+  const due = s.ix.db.due;
+  if (lane === null) return [...due.getKeys({ limit: max })].map((k) => (k as [number, string])[1]);
+  const ids: string[] = [];
+  for (const key of due.getKeys({ start: [s.ix.drainedTo(lane)] })) {
+    const [at, id] = key as [number, string];
+    if (s.find(id)?.priority !== lane) continue;
+    ids.push(id);
+    // the last one stays for the next step (the caller takes one fewer): everything of the lane before it goes in this one
+    if (ids.length === max) {
+      s.ix.drainTo(lane, at);
+      break;
+    }
+  }
+  return ids;
+}
+
+/**
  * BullMQ's drain: waiting tasks (queued, and with `scheduled` the scheduled
  * ones too) of one lane or every lane are deleted; running ones stay.
  * Dependents elsewhere fail as they do for a cancel.
  */
 export function drain(s: TaskStore, a: { lane: number | null; scheduled: boolean }, now: number): BulkStep {
-  const { queue, due } = s.ix.db;
   const lane = a.lane;
   const range = lane === null ? { limit: STEP + 1 } : { start: [lane], end: [lane + 1], limit: STEP + 1 };
-  const ids = [...queue.getKeys(range)].map((k) => (k as [number, number, string])[2]);
-  if (a.scheduled && ids.length <= STEP) {
-    for (const { key } of due.getRange({})) {
-      const t = s.find((key as [number, string])[1]);
-      if (t && (lane === null || t.priority === lane)) ids.push(t.id);
-      if (ids.length > STEP) break;
-    }
-  }
+  const ids = [...s.ix.db.queue.getKeys(range)].map((k) => (k as [number, number, string])[2]);
+  if (a.scheduled && ids.length <= STEP) ids.push(...scheduledIds(s, lane, STEP + 1 - ids.length));
   // a dependent earlier in this step may have failed already: only what still waits is drained
   return each(ids.slice(0, STEP), ids.length > STEP, (id) => {
     const status = s.find(id)?.status;

@@ -16,15 +16,31 @@ export type FailDependent = (t: Task, reason: string, details: Record<string, un
 export class TaskDeps {
   constructor(private readonly ix: TaskIndex) {}
 
+  /** Why dependency `d` would never complete: it does not exist, or it is a dead letter; null while it may. */
+  private lost(d: string): 'unknown' | 'dead_letter' | null {
+    const s = this.ix.get(d)?.status;
+    return s === undefined ? 'unknown' : s === 'dead_letter' ? 'dead_letter' : null;
+  }
+
   /** 422 for a dependency that does not exist, or one that is a dead letter (it would never complete). */
   check(deps: readonly string[]): void {
     const errors = [];
     for (const [i, d] of deps.entries()) {
-      const t = this.ix.get(d);
-      const detail = !t ? `unknown task id ${d}` : t.status === 'dead_letter' ? `task ${d} is a dead letter` : null;
-      if (detail) errors.push({ field: `depends_on[${i}]`, error: 'wrong_type', detail });
+      const why = this.lost(d);
+      if (!why) continue;
+      const detail = why === 'unknown' ? `unknown task id ${d}` : `task ${d} is a dead letter`;
+      errors.push({ field: `depends_on[${i}]`, error: 'wrong_type', detail });
     }
     if (errors.length) throw new HubError(ErrorCode.validationFailed, { errors });
+  }
+
+  /** The first of `deps` that would never complete, as `check` sees it, and why. */
+  firstLost(deps: readonly string[]): { dependency: string; why: 'unknown' | 'dead_letter' } | undefined {
+    for (const d of deps) {
+      const why = this.lost(d);
+      if (why) return { dependency: d, why };
+    }
+    return undefined;
   }
 
   /** A retry waits for its dependencies again; one that is a dead letter refuses it (409). */

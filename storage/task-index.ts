@@ -43,7 +43,9 @@ const depFailed = (t: Task) => t.last_error?.startsWith(DEPENDENCY_FAILED) === t
  * scheduled tasks in `due` by due time, queued ones in `queue` by lane,
  * assigned ones in `byAgent`, completed ones in `done` and dead letters in
  * `dead` by the time they got there; `counts` holds the per-state counts
- * (and queued per lane, dead letters of failed dependencies, removals).
+ * (and queued per lane, dead letters of failed dependencies, removals,
+ * and how far a lane's drain has read `due`, so its steps do not read again
+ * the other lanes' scheduled tasks it passed).
  * A task enters one state and leaves it before it enters the next.
  */
 export class TaskIndex {
@@ -82,8 +84,11 @@ export class TaskIndex {
         ttl: t.complexity_tier !== 'trivial',
       };
       this.db.queue.putSync([t.priority, laneAt(t), t.id], entry);
-    } else if (status === 'scheduled') this.db.due.putSync([dueAt(t), t.id], t.complete_by);
-    else if (status === 'assigned') this.db.byAgent.putSync([t.assigned_to, t.id], 1);
+    } else if (status === 'scheduled') {
+      this.db.due.putSync([dueAt(t), t.id], t.complete_by);
+      // a lane drain's next step must not start past this one
+      if (dueAt(t) < this.drainedTo(t.priority)) this.drainTo(t.priority, dueAt(t));
+    } else if (status === 'assigned') this.db.byAgent.putSync([t.assigned_to, t.id], 1);
     else if (status === 'completed') this.db.done.putSync([t.updated_at, t.id], 1);
     else this.db.dead.putSync([t.updated_at, t.id], 1);
     this.counted(t, 1);
@@ -98,6 +103,15 @@ export class TaskIndex {
     } else if (t.status === 'completed') this.db.done.removeSync([t.updated_at, t.id]);
     else this.db.dead.removeSync([t.updated_at, t.id]);
     this.counted(t, -1);
+  }
+
+  /** Where a drain of `lane` reads `due` from: no scheduled task of the lane is due before it (0: from the start). */
+  drainedTo(lane: number): number {
+    return this.count(['drained', lane]);
+  }
+
+  drainTo(lane: number, at: number): void {
+    this.db.counts.putSync(['drained', lane], at);
   }
 
   get(id: string): Task | undefined {

@@ -71,13 +71,14 @@ export class TaskQueries {
     return { tasks, cursor: null };
   }
 
+  /** The stats body: `f` reshaped (dead letters beside the states), with the queued per lane and the queue index's size. */
   stats(f: TaskFigures): TaskStats {
     const n = (k: unknown) => (this.db.counts.get(k as never) as number | undefined) ?? 0;
     const by_priority: Record<string, number> = {};
     for (const p of [0, 1, 2, 3]) if (n(['lane', p]) > 0) by_priority[String(p)] = n(['lane', p]);
-    const { scheduled, queued, assigned, completed, dead_letter } = f.by_status;
+    const { dead_letter, ...by_status } = f.by_status;
     return {
-      by_status: { scheduled, queued, assigned, completed },
+      by_status,
       by_priority,
       dead_letter,
       queued_index_size: count(this.db.queue),

@@ -1,23 +1,27 @@
+import type { RootDatabase } from 'lmdb';
 import type { Task } from '../shared/schemas/tasks.js';
 import { all } from './env.js';
 import type { TaskDeps } from './task-deps.js';
-import type { TaskIndex } from './task-index.js';
+import { DEPENDENCY_FAILED, type TaskIndex } from './task-index.js';
 
 /** Set once every state index, count and the dependency index match the records (older stores are rebuilt once). */
 const INDEXED = 'indexed-v2';
 
 type Fail = (t: Task, reason: string, details: Record<string, unknown>, now: number) => void;
 
+/** Rebuilds the indexes of a store written before they all existed, once; an indexed store (every other start) is only read. */
+export function reindexTasks(root: RootDatabase, ix: TaskIndex, deps: TaskDeps, fail: Fail): void {
+  if (!ix.db.counts.doesExist(INDEXED)) root.transactionSync(() => rebuild(ix, deps, fail));
+}
+
 /**
- * Rebuilds the indexes of a store written before they all existed, once:
- * every state's index and count from the records, and the dependency index
+ * Every state's index and count from the records, and the dependency index
  * from the waiting tasks. A waiting task whose dependency is a dead letter,
  * or was cancelled (gone: older stores never removed finished tasks), fails
  * as `dependency_failed` now instead of waiting forever.
  */
-export function reindexTasks(ix: TaskIndex, deps: TaskDeps, fail: Fail): void {
+function rebuild(ix: TaskIndex, deps: TaskDeps, fail: Fail): void {
   const { db } = ix;
-  if (db.counts.doesExist(INDEXED)) return;
   for (const d of [db.queue, db.byAgent, db.dead, db.done, db.due, db.deps, db.counts]) {
     for (const k of all(d.getKeys({}))) d.removeSync(k);
   }
@@ -32,17 +36,15 @@ export function reindexTasks(ix: TaskIndex, deps: TaskDeps, fail: Fail): void {
     // re-read: an earlier one's failure may have reached this one through the index already
     const t = ix.get(id);
     if (t?.status !== 'queued' && t?.status !== 'scheduled') continue;
-    const gone = t.depends_on.find((d) => {
-      const s = ix.get(d)?.status;
-      return s === undefined || s === 'dead_letter';
-    });
-    if (gone === undefined) {
+    const lost = deps.firstLost(t.depends_on);
+    if (!lost) {
       deps.track(t);
       continue;
     }
-    const cause = ix.get(gone) ? 'dead_letter' : 'cancelled';
+    const { dependency } = lost;
+    const cause = lost.why === 'unknown' ? 'cancelled' : 'dead_letter';
     ix.leave(t);
-    fail(t, `dependency_failed: ${gone} ${cause}`, { dependency: gone, cause }, now);
+    fail(t, `${DEPENDENCY_FAILED}: ${dependency} ${cause}`, { dependency, cause }, now);
   }
   db.counts.putSync(INDEXED, 1);
 }

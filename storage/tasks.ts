@@ -62,7 +62,7 @@ export class TaskStore {
     this.queries = new TaskQueries(db);
     this.deps = new TaskDeps(this.ix);
     this.retention = new TaskRetention(this.ix, caps);
-    env.root.transactionSync(() => reindexTasks(this.ix, this.deps, (t, r, d, now) => this.dead(t, r, now, d)));
+    reindexTasks(env.root, this.ix, this.deps, (t, r, d, now) => this.dead(t, r, now, d));
     this.pauses = new LanePause(db.counts);
   }
 
@@ -170,8 +170,8 @@ export class TaskStore {
       if (t?.status !== 'scheduled') continue;
       this.ix.leave(t);
       this.ix.log(t, 'queued', now, { priority: t.priority, due: true });
+      // no deps.track: a delayed task's were tracked at submit (or reindex); a back-off retry's had all completed
       this.ix.enter(t, 'queued');
-      this.deps.track(t);
       this.ix.put(t);
     }
     const next = [...due.getKeys({ limit: 1 })][0] as [number, string] | undefined;

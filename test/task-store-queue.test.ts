@@ -2,8 +2,9 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { BatchResult } from '../shared/batch.js';
 import type { TaskReport } from '../shared/domains/tasks.js';
+import { openDomainEnv } from '../storage/env.js';
 import { cleanDead, drain, retryDead } from '../storage/task-bulk.js';
-import { BACKOFF_MAX_MS, backoffWait, TASK_DBS, type TaskStore, unpausedSpans } from '../storage/tasks.js';
+import { BACKOFF_MAX_MS, backoffWait, TASK_DBS, TaskStore, unpausedSpans } from '../storage/tasks.js';
 import { batchHandler } from '../workers/batch-handler.js';
 import { tasks } from './helpers/task-store.js';
 
@@ -108,6 +109,24 @@ describe('delayed tasks and back-off in the store', () => {
     const again = store.get(t.id);
     assert.deepEqual([again.status, again.retry_at], ['queued', null]);
   });
+  test('a delayed dependant is tracked once, at submit: queued when due, it still fails with its dependency', () => {
+    const { env, store, tx, submit, schedule, agent } = tasks();
+    const dep = submit({ description: 'dep', needed_capabilities: ['x'] }, 1);
+    const child = submit({ description: 'child', depends_on: [dep.id], delay_ms: 10 }, 2);
+    assert.equal(tx(() => store.promote(12)).promoted, 1);
+    tx(() => store.cancel(dep.id, null, 13));
+    assert.equal(store.get(child.id).last_error, `dependency_failed: ${dep.id} cancelled`);
+    // a back-off retry waits on nothing: it was assigned, so its dependencies had completed
+    const dep2 = submit({ description: 'dep2' }, 20);
+    const retried = submit({ description: 'r', depends_on: [dep2.id], backoff: { type: 'fixed', delay_ms: 5 } }, 21);
+    schedule([agent('w')], 22);
+    tx(() => store.complete({ task_id: dep2.id, generation: 1 }, 23));
+    schedule([agent('w')], 24);
+    tx(() => store.fail({ task_id: retried.id, generation: 1, error: 'x' }, 25));
+    assert.equal(tx(() => store.promote(30)).promoted, 1);
+    assert.equal(store.get(retried.id).status, 'queued');
+    assert.deepEqual([...env.dbs.deps.getKeys({})], []);
+  });
 });
 
 describe('retention, bulk actions and the change log', () => {
@@ -148,6 +167,37 @@ describe('retention, bulk actions and the change log', () => {
     const cleaned = tx(() => cleanDead(store, { ids: [dead[2], low.id] }, 41));
     assert.deepEqual(cleaned, { done: [dead[2]], failed: [{ task_id: low.id, error: 'task_not_found' }], more: false });
     assert.equal(store.stats().dead_letter, 0);
+  });
+
+  test('a lane drain reads the scheduled tasks of other lanes once, not once per step; one due earlier still goes', () => {
+    const { store, tx } = tasks();
+    const delayed = (n: number, priority: 'high' | 'low', from: number) =>
+      tx(() =>
+        Array.from(
+          { length: n },
+          (_, i) => store.submit({ description: 'd', priority, run_at: from + i }, 's', 1).task.id,
+        ),
+      );
+    const low = delayed(300, 'low', 1_000);
+    const high = delayed(1_100, 'high', 2_000);
+    const reads = new Map<string, number>();
+    const get = store.ix.get.bind(store.ix);
+    store.ix.get = (id) => {
+      reads.set(id, (reads.get(id) ?? 0) + 1);
+      return get(id);
+    };
+    const step = () => tx(() => drain(store, { lane: 1, scheduled: true }, 5));
+    assert.deepEqual([step().done.length, step().done.length], [500, 500]);
+    // due before where the drain got to: the next step reads from it
+    const late = delayed(1, 'high', 1_500);
+    const last = step();
+    assert.deepEqual([last.done.length, last.more], [101, false]);
+    assert.deepEqual(
+      [...high, ...late].filter((id) => store.find(id)),
+      [],
+    );
+    assert.equal(store.stats().by_status.scheduled, low.length);
+    assert.equal(Math.max(...low.map((id) => reads.get(id) ?? 0)), 1);
   });
 
   test('pausing a lane keeps its tasks queued; the pause is kept across a reopen', async () => {
@@ -214,6 +264,21 @@ describe('retention, bulk actions and the change log', () => {
       again.store.queries.list({ status: 'completed' }).tasks.map((t) => t.id),
       [done.id],
     );
+  });
+
+  test('an indexed store starts with a read: no write transaction', async () => {
+    const first = tasks();
+    await first.close();
+    const env = openDomainEnv(first.dir, 'tasks', TASK_DBS);
+    const transact = env.root.transactionSync.bind(env.root);
+    let writes = 0;
+    env.root.transactionSync = (fn, flags) => {
+      writes++;
+      return transact(fn, flags);
+    };
+    new TaskStore(env, first.store.caps);
+    await env.close();
+    assert.equal(writes, 0);
   });
 
   test('the worker reports figures after each batch, and changes only while main watches (a failed item leaves none)', async () => {

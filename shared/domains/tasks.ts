@@ -27,7 +27,9 @@ export interface PauseState {
 /** What main keeps of the tasks domain between batches: sent after every batch, no request needed. */
 export interface TaskFigures {
   by_status: Record<TaskStatusT, number>;
+  /** dead letters whose dependency failed */
   dependency_failed: number;
+  /** finished tasks removed by retention, per state, since the store began */
   removed: { completed: number; dead_letter: number };
   paused: PauseState;
 }
@@ -68,17 +70,19 @@ export interface TaskPage {
   cursor: string | null;
 }
 
-export interface TaskStats {
-  by_status: { scheduled: number; queued: number; assigned: number; completed: number };
+type StatusCounts = TaskFigures['by_status'];
+
+/**
+ * The stats body: the figures, with dead letters beside the states rather
+ * than among them (the HTTP API's shape), plus queued tasks per lane that
+ * has any and the queue index's size.
+ */
+export type TaskStats = Omit<TaskFigures, 'by_status'> & {
+  by_status: Omit<StatusCounts, 'dead_letter'>;
   by_priority: Record<string, number>;
-  dead_letter: number;
+  dead_letter: StatusCounts['dead_letter'];
   queued_index_size: number;
-  /** dead letters whose dependency failed */
-  dependency_failed: number;
-  paused: PauseState;
-  /** finished tasks removed by retention, per state, since the store began */
-  removed: { completed: number; dead_letter: number };
-}
+};
 
 export interface SweepInput {
   connected: string[];
