@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { describe, test } from 'node:test';
 import { WebSocketServer } from 'ws';
 import { type AgentComClient, type AgentComError, type ClientEvents, connect } from '../client/src/index.js';
+import { identifyRefusedMs, identifyRefusedReason } from '../shared/identify-refusal.js';
 import { connectAgent, sleep } from './helpers/client.js';
 import { ADMIN_TOKEN, api, startTestHub, tokenFor, whitelist } from './helpers/hub.js';
 import { agent, collect, TapSocket, until } from './helpers/sdk.js';
@@ -83,6 +84,12 @@ describe('the client SDK and the hub’s close codes', () => {
     } finally {
       await hub.stop();
     }
+  });
+
+  test('the identify refusal reason: the wait the hub writes (whole seconds, rounded up) is the wait the client reads', () => {
+    assert.equal(identifyRefusedMs(identifyRefusedReason(29_001)), 30_000);
+    assert.equal(identifyRefusedMs(identifyRefusedReason(1000)), 1000);
+    assert.equal(identifyRefusedMs('too many validation errors'), null);
   });
 
   test('1009 frame too big: that call fails with frame_too_large, the client reconnects and never sends it again', async () => {

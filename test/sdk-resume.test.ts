@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import { after, describe, test } from 'node:test';
+import type { WebSocket } from 'ws';
 import { type AgentComClient, type ClientEvents, connect } from '../client/src/index.js';
+import type { SocketFactory } from '../client/src/socket.js';
 import { killChildHubs, spawnChildHub } from './helpers/child-hub.js';
 import { startTestHub, type TestHub, tempDir, tokenFor, whitelist } from './helpers/hub.js';
 import { collect, TapSocket, until } from './helpers/sdk.js';
@@ -21,13 +23,33 @@ function watch(c: AgentComClient) {
   return { ids, downs };
 }
 
-/** A sender and a receiver whose handler waits for `release()`; `ids` is what the handler saw, in order. */
+/** TapSocket counting how often the client stopped and restarted reading. */
+function countingSocket() {
+  const reads = { pauses: 0, resumes: 0 };
+  const Socket = class extends (TapSocket as unknown as typeof WebSocket) {
+    pause(): void {
+      reads.pauses++;
+      super.pause();
+    }
+    resume(): void {
+      reads.resumes++;
+      super.resume();
+    }
+  } as unknown as SocketFactory;
+  return { reads, Socket };
+}
+
+/**
+ * A sender and a receiver whose handler waits for `release()`; `ids` is what the handler saw, in order;
+ * `reads` counts the receiver's pauses and resumes.
+ */
 async function slowPair(hub: TestHub, prefix: string, highWater: number) {
   const [sender, receiver] = [`${prefix}a`, `${prefix}b`];
   const [ta, tb] = [await tokenFor(hub, sender), await tokenFor(hub, receiver)];
   await whitelist(hub, sender, receiver);
+  const { reads, Socket } = countingSocket();
   const a = await connect({ url: hub.wsUrl, agentId: sender, token: ta, ...fast });
-  const b = await connect({ url: hub.wsUrl, agentId: receiver, token: tb, ...fast, highWater });
+  const b = await connect({ url: hub.wsUrl, agentId: receiver, token: tb, ...fast, WebSocket: Socket, highWater });
   let release: () => void = () => {};
   const gate = new Promise<void>((r) => {
     release = r;
@@ -37,7 +59,7 @@ async function slowPair(hub: TestHub, prefix: string, highWater: number) {
     await gate;
     ids.push(m.id);
   });
-  return { a, b, receiver, ids, release: () => release() };
+  return { a, b, receiver, ids, reads, release: () => release() };
 }
 
 describe('the client SDK across hub restarts, kill -9 and slow consumers', () => {
@@ -117,9 +139,25 @@ describe('the client SDK across hub restarts, kill -9 and slow consumers', () =>
     }
   });
 
+  test('a handler that keeps up: the client never stops or restarts reading', async () => {
+    const hub = await startTestHub();
+    const { a, b, receiver, ids, reads, release } = await slowPair(hub, 'k', 10);
+    try {
+      release();
+      for (let n = 0; n < 5; n++) await a.send(receiver, { n });
+      await until(() => ids.length === 5, 'all handled');
+      await b.listAgents();
+      assert.deepEqual(reads, { pauses: 0, resumes: 0 });
+    } finally {
+      await a.close();
+      await b.close();
+      await hub.stop();
+    }
+  });
+
   test('a slow handler pauses reading and says so; caught up, it resumes on the same socket, losing and repeating nothing', async () => {
     const hub = await startTestHub();
-    const { a, b, receiver, ids, release } = await slowPair(hub, 'p', 10);
+    const { a, b, receiver, ids, reads, release } = await slowPair(hub, 'p', 10);
     const states: boolean[] = [];
     b.on('backpressure', (e) => {
       states.push(e.paused);
@@ -137,6 +175,10 @@ describe('the client SDK across hub restarts, kill -9 and slow consumers', () =>
         `paused and caught up in turn: ${states}`,
       );
       assert.deepEqual(downs, [], 'no reconnect was needed');
+      assert.ok(
+        reads.pauses > 0 && reads.resumes === reads.pauses,
+        `each resume undoes a pause: ${JSON.stringify(reads)}`,
+      );
     } finally {
       release();
       await a.close();

@@ -18,9 +18,3 @@ export function backoffDelay(attempt: number, o: ReconnectOptions = {}, random =
   const step = Math.min(max, initial * (o.factor ?? 2) ** attempt);
   return Math.round(step / 2 + (random() * step) / 2);
 }
-
-/** The hub's identify back-off names its wait: "identify refused for 30 s after repeated violations". */
-export function refusedForMs(reason: string): number | null {
-  const m = /refused for (\d+) s/.exec(reason);
-  return m ? Number(m[1]) * 1000 : null;
-}

@@ -1,10 +1,10 @@
 import { normaliseChannel } from '../../shared/channel-name.js';
+import type { ReplyType } from './frame-kinds.js';
 import type {
   ChannelSummary,
   ClientFrame,
   HistEntry,
   HubFrame,
-  HubFrameType,
   Payload,
   PresenceAgent,
   TaskSubmitInput,
@@ -187,7 +187,7 @@ export class AgentComClient {
 
 const sameChannel =
   (channel: string) =>
-  <R extends HubFrameType>(r: HubFrame<R>) =>
+  <R extends ReplyType>(r: HubFrame<R>) =>
     (r as { channel?: string }).channel === normaliseChannel(channel);
 
 /** Connects and identifies; resolves with the client once the hub answered `identified`. */

@@ -1,4 +1,6 @@
-import { backoffDelay, type ReconnectOptions, refusedForMs } from './backoff.js';
+import { ErrorCode } from '../../shared/errors.js';
+import { identifyRefusedMs } from '../../shared/identify-refusal.js';
+import { backoffDelay, type ReconnectOptions } from './backoff.js';
 import { AgentComError, ClientErrorCode } from './errors.js';
 import type { ClientFrame, HubFrame } from './frames.js';
 import { defaultSocketFactory, OPEN, openSocket, type SocketFactory, type SocketLike } from './socket.js';
@@ -27,7 +29,11 @@ export interface ConnectionHooks {
 }
 
 /** Identify refusals that no retry can fix. */
-const FATAL_IDENTIFY = new Set(['invalid_token', 'token_agent_mismatch', 'validation_failed']);
+const FATAL_IDENTIFY = new Set<string>([
+  ErrorCode.invalidToken,
+  ErrorCode.tokenAgentMismatch,
+  ErrorCode.validationFailed,
+]);
 
 /**
  * One logical connection over many sockets: opens, identifies, watches for a
@@ -46,6 +52,8 @@ const FATAL_IDENTIFY = new Set(['invalid_token', 'token_agent_mismatch', 'valida
 export class Connection {
   private socket: SocketLike | null = null;
   private identifiedOn: SocketLike | null = null;
+  /** the socket this connection stopped reading from: only that one is resumed */
+  private pausedOn: SocketLike | null = null;
   private attempt = 0;
   private next = 0;
   private retryTimer: ReturnType<typeof setTimeout> | null = null;
@@ -78,11 +86,17 @@ export class Connection {
   }
 
   pause(): void {
-    this.socket?.pause?.();
+    const s = this.socket;
+    if (!s?.pause || this.pausedOn === s) return;
+    s.pause();
+    this.pausedOn = s;
   }
 
   resume(): void {
-    this.socket?.resume?.();
+    const s = this.socket;
+    if (!s || this.pausedOn !== s) return;
+    this.pausedOn = null;
+    s.resume?.();
   }
 
   /** True when this runtime's socket can stop reading (Node's `ws`). */
@@ -165,6 +179,7 @@ export class Connection {
     if (s !== this.socket) return;
     this.socket = null;
     this.identifiedOn = null;
+    this.pausedOn = null;
     if (this.stopped) return;
     if (code === 4001) {
       this.hooks.fatal(new AgentComError(ClientErrorCode.replaced, 'another socket identified as this agent (4001)'));
@@ -179,7 +194,8 @@ export class Connection {
       this.hooks.down(code, reason, null);
       return;
     }
-    const wait = (code === 1008 ? refusedForMs(reason) : null) ?? backoffDelay(this.attempt++, this.reconnectOpts());
+    const wait =
+      (code === 1008 ? identifyRefusedMs(reason) : null) ?? backoffDelay(this.attempt++, this.reconnectOpts());
     this.hooks.down(code, reason, wait);
     this.schedule(wait);
   }

@@ -1,4 +1,4 @@
-import type { ErrorCodeValue } from '../../shared/errors.js';
+import { ErrorCode, type ErrorCodeValue } from '../../shared/errors.js';
 import type { FieldError } from '../../shared/schemas/validate.js';
 import type { HubFrame } from './frames.js';
 
@@ -22,8 +22,10 @@ export const ClientErrorCode = {
   noWebSocket: 'no_websocket',
   /** an HTTP call failed without an error body (network, unexpected status) */
   http: 'http_error',
-  /** a task handler's generation went stale while it ran: the result was not sent */
-  staleGeneration: 'stale_generation',
+  /** a task handler's generation went stale while it ran: the result was not sent (the hub's code for a refused one) */
+  staleGeneration: ErrorCode.staleGeneration,
+  /** a task handler's signal: the task was cancelled, or the client stopped */
+  taskCancelled: 'task_cancelled',
 } as const;
 export type ClientErrorCodeValue = (typeof ClientErrorCode)[keyof typeof ClientErrorCode];
 

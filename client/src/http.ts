@@ -1,3 +1,4 @@
+import { ErrorCode } from '../../shared/errors.js';
 import { backoffDelay } from './backoff.js';
 import { AgentComError, ClientErrorCode } from './errors.js';
 import type { TaskSubmitInput, TaskSubmitted, TaskView } from './frames.js';
@@ -36,7 +37,7 @@ export class HubHttp {
       await this.request('POST', '/api/channels', { name, description });
       return true;
     } catch (err) {
-      if ((err as AgentComError).code === 'channel_exists') return false;
+      if ((err as AgentComError).code === ErrorCode.channelExists) return false;
       throw err;
     }
   }

@@ -1,9 +1,4 @@
-import type { HubFrame } from './frames.js';
-
-/** Frames handed to the application in arrival order, one at a time. */
-export type Delivery = HubFrame<
-  'message' | 'channel_message' | 'agent_joined' | 'agent_left' | 'status_changed' | 'channel_agent_joined'
->;
+import type { Delivery } from './frame-kinds.js';
 
 export interface InboxOptions {
   /** frames waiting for the handler before the client stops taking more */

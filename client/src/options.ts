@@ -1,5 +1,6 @@
 import type { ReconnectOptions } from './backoff.js';
 import type { AgentComError } from './errors.js';
+import type { FrameEvents } from './frame-kinds.js';
 import type { HubFrame } from './frames.js';
 import type { SocketFactory } from './socket.js';
 import type { TaskOutcome } from './worker.js';
@@ -65,19 +66,12 @@ export interface SendOptions {
 export type Sent = Omit<HubFrame<'message_sent'>, 'type'>;
 export type Published = Omit<HubFrame<'channel_published'>, 'type'>;
 
-/** Events, as callbacks (`on`) and as async iterators (`iterate`). */
-export interface ClientEvents {
-  message: HubFrame<'message'>;
-  channelMessage: HubFrame<'channel_message'>;
-  agentJoined: HubFrame<'agent_joined'>;
-  agentLeft: HubFrame<'agent_left'>;
-  statusChanged: HubFrame<'status_changed'>;
-  channelAgentJoined: HubFrame<'channel_agent_joined'>;
-  taskAssigned: HubFrame<'task_assign'>;
-  taskCancelled: HubFrame<'task_cancelled'>;
+/**
+ * Events, as callbacks (`on`) and as async iterators (`iterate`): the hub's
+ * frames under the names in HUB_FRAMES (`message`, `taskAssigned`, …), and these.
+ */
+export interface ClientEvents extends FrameEvents {
   taskFinished: TaskOutcome;
-  restartRequested: HubFrame<'restart_sidecar'>;
-  rateLimitWarning: HubFrame<'rate_limit_warning'>;
   /** identified on a fresh socket: `delivery` as the hub granted it, the seq it resumed from */
   connected: {
     url: string;

@@ -1,5 +1,7 @@
+import { ErrorCode } from '../../shared/errors.js';
 import { AgentComError, ClientErrorCode } from './errors.js';
-import type { ClientFrame, HubFrame, HubFrameType } from './frames.js';
+import type { ReplyType } from './frame-kinds.js';
+import type { ClientFrame, HubFrame } from './frames.js';
 
 /**
  * The calls waiting for the socket, and the one on the wire.
@@ -32,7 +34,7 @@ export interface OutboxOptions {
   onBusy(busy: boolean): void;
 }
 
-export interface CallOptions<R extends HubFrameType> {
+export interface CallOptions<R extends ReplyType> {
   /** acks, pings, task frames: ahead of user calls, not counted in `maxQueue` */
   internal?: boolean;
   /** a ping: forgotten if the socket drops */
@@ -46,34 +48,14 @@ interface Call {
   replies: ReadonlySet<string> | null;
   internal: boolean;
   dropOnDisconnect: boolean;
-  accept: ((reply: HubFrame) => boolean) | null;
-  resolve: (f: HubFrame | null) => void;
+  accept: ((reply: HubFrame<ReplyType>) => boolean) | null;
+  resolve: (f: HubFrame<ReplyType> | null) => void;
   reject: (e: AgentComError) => void;
   retries: number;
   sends: number;
 }
 
-/** Frame types that only ever answer a call; one that matches nothing is a late duplicate. */
-const REPLY_TYPES = new Set<string>([
-  'identified',
-  'message_sent',
-  'status_updated',
-  'agents',
-  'pong',
-  'mailbox_acked',
-  'ollama_report_ack',
-  'channels',
-  'channel_subscribed',
-  'channel_unsubscribed',
-  'channel_published',
-  'channel_history',
-  'task_ack',
-  'task_continue',
-  'task_reassign',
-  'state_report_ack',
-]);
-
-const RETRYABLE = new Set(['rate_limited', 'overloaded', 'shutting_down']);
+const RETRYABLE = new Set<string>([ErrorCode.rateLimited, ErrorCode.overloaded, ErrorCode.shuttingDown]);
 
 /**
  * Replies that name what they answer by a unique id: when such a call went out
@@ -119,7 +101,7 @@ export class Outbox {
   }
 
   /** Queues a frame; resolves with its reply. */
-  call<R extends HubFrameType>(
+  call<R extends ReplyType>(
     frame: ClientFrame,
     replies: readonly R[],
     opts: CallOptions<R> = {},
@@ -139,11 +121,11 @@ export class Outbox {
     );
   }
 
-  private enqueue<R extends HubFrameType>(
+  private enqueue<R extends ReplyType>(
     frame: ClientFrame,
     replies: readonly R[] | null,
     opts: CallOptions<R>,
-  ): Promise<HubFrame | null> {
+  ): Promise<HubFrame<ReplyType> | null> {
     if (this.dead) return Promise.reject(this.dead);
     const text = JSON.stringify(frame);
     if (this.tooLarge(text)) {
@@ -222,30 +204,28 @@ export class Outbox {
     for (const w of this.idleWaiters.splice(0)) w();
   }
 
-  /** Takes a frame if it answers the call on the wire; false for deliveries. */
-  onFrame(f: HubFrame, text: string): boolean {
+  /** A reply: the call on the wire's, or a late duplicate (dropped). */
+  onReply(f: HubFrame<ReplyType>, text: string): void {
     const c = this.current;
-    if (f.type !== 'error' && !REPLY_TYPES.has(f.type)) return false;
     if (this.twins.includes(text)) {
       this.twins.splice(this.twins.indexOf(text), 1);
-      return true;
+      return;
     }
     if (!c) {
       if (f.type === 'error') this.o.onStrayError(AgentComError.from(f));
-      return true;
+      return;
     }
     if (f.type === 'error') {
       this.onError(c, f);
-      return true;
+      return;
     }
-    if (!c.replies?.has(f.type) || (c.accept && !c.accept(f))) return true;
+    if (!c.replies?.has(f.type) || (c.accept && !c.accept(f))) return;
     this.finish();
     if (c.sends > 1 && UNIQUE_REPLIES.has(f.type)) {
       this.twins.push(text);
       if (this.twins.length > TWINS_KEPT) this.twins.shift();
     }
     c.resolve(f);
-    return true;
   }
 
   private onError(c: Call, f: HubFrame<'error'>): void {

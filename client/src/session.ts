@@ -2,21 +2,13 @@ import { AckBatcher } from './acks.js';
 import { Connection } from './connection.js';
 import { AgentComError, ClientErrorCode } from './errors.js';
 import { Events } from './events.js';
+import { type Delivery, eventOf, isDelivery, isPush, isReply, type Push } from './frame-kinds.js';
 import type { AssignedTask, ClientFrame, HubFrame } from './frames.js';
 import { HubHttp, httpBaseOf } from './http.js';
-import { type Delivery, Inbox } from './inbox.js';
+import { Inbox } from './inbox.js';
 import type { ClientEvents, ClientOptions, Logger } from './options.js';
 import { Outbox } from './outbox.js';
 import { type TaskHandler, TaskWorker, type WorkerOptions } from './worker.js';
-
-const EVENT_OF = {
-  message: 'message',
-  channel_message: 'channelMessage',
-  agent_joined: 'agentJoined',
-  agent_left: 'agentLeft',
-  status_changed: 'statusChanged',
-  channel_agent_joined: 'channelAgentJoined',
-} as const satisfies Record<Delivery['type'], keyof ClientEvents>;
 
 /**
  * The live side of a client: one logical connection and what flows through
@@ -40,7 +32,8 @@ export class Session {
   private stopped: { error: AgentComError | null } | null = null;
   /** deliveries are over `highWater`: read only while a call waits for its reply */
   private backlogged = false;
-  private socketPaused = false;
+  /** the socket stopped reading during this backlog: the hub may have dropped frames meanwhile */
+  private pausedInBacklog = false;
 
   constructor(opts: ClientOptions) {
     const urls = opts.urls ?? (opts.url ? [opts.url] : []);
@@ -249,43 +242,27 @@ export class Session {
   private onFrame(f: HubFrame, text: string): void {
     // synchronously: the replay that follows `identified` must not be held back
     if (f.type === 'identified') this.inbox.hold(false);
-    if (this.outbox.onFrame(f, text)) return;
-    switch (f.type) {
-      case 'message':
-      case 'channel_message':
-      case 'agent_joined':
-      case 'agent_left':
-      case 'status_changed':
-      case 'channel_agent_joined':
-        this.inbox.push(f);
-        return;
-      case 'task_assign':
-        this.onTaskAssign(f);
-        return;
-      case 'task_cancelled':
-        this.taskWorker?.cancelled(f.task_id);
-        this.emitNow('taskCancelled', f);
-        return;
-      case 'restart_sidecar':
-        this.emitNow('restartRequested', f);
-        return;
-      case 'rate_limit_warning':
-        this.emitNow('rateLimitWarning', f);
-        return;
-      default:
-        this.log('debug', { type: f.type }, 'frame ignored');
-    }
+    if (isReply(f)) this.outbox.onReply(f, text);
+    else if (isDelivery(f)) this.inbox.push(f);
+    else if (isPush(f)) this.onPush(f);
+    // a type this client does not know (a newer hub's)
+    else this.log('debug', { type: (f as HubFrame).type }, 'frame ignored');
+  }
+
+  private onPush(f: Push): void {
+    if (f.type === 'task_cancelled') this.taskWorker?.cancelled(f.task_id);
+    this.emitNow(eventOf(f), f as never);
+    if (f.type === 'task_assign') this.onTaskAssign(f);
   }
 
   private onTaskAssign(f: AssignedTask): void {
-    this.emitNow('taskAssigned', f);
     if (this.taskWorker) this.taskWorker.assigned(f);
     else void this.outbox.fire({ type: 'task_rejected', task_id: f.task_id, reason: 'no_worker' });
   }
 
   private onDown(code: number, reason: string, retryInMs: number | null): void {
     this.outbox.disconnected();
-    this.socketPaused = false;
+    this.pausedInBacklog = false;
     this.log('info', { code, reason, retry_in_ms: retryInMs }, 'disconnected');
     this.emitNow('disconnected', { code, reason, reconnectInMs: retryInMs });
     if (retryInMs === null)
@@ -296,11 +273,11 @@ export class Session {
     // after close, what was not handled stays in the mailbox
     if (this.stopped) return;
     try {
-      await this.events.emit(EVENT_OF[f.type], f as never);
+      await this.events.emit(eventOf(f), f as never);
     } catch (err) {
       const e = new AgentComError(
         ClientErrorCode.handlerFailed,
-        `a ${EVENT_OF[f.type]} handler threw: ${(err as Error)?.message}`,
+        `a ${eventOf(f)} handler threw: ${(err as Error)?.message}`,
         {
           details: { frame: f.type, cause: err },
         },
@@ -320,19 +297,19 @@ export class Session {
     this.backlogged = full;
     this.applyPause();
     if (!full) {
-      const resume = this.inbox.takeSkipped() || this.socketPaused;
-      this.socketPaused = false;
-      this.conn.resume();
-      if (resume && this.conn.ready) void this.reidentify(true);
+      const replay = this.inbox.takeSkipped() || this.pausedInBacklog;
+      this.pausedInBacklog = false;
+      if (replay && this.conn.ready) void this.reidentify(true);
     }
     this.log(full ? 'warn' : 'info', { queued: this.inbox.size }, full ? 'handlers behind: paused' : 'caught up');
     this.emitNow('backpressure', { paused: full, queued: this.inbox.size });
   }
 
+  /** Reads only while not backlogged or while a call waits; the connection resumes only a socket it paused. */
   private applyPause(): void {
     if (this.backlogged && !this.outbox.busy && this.conn.canPause) {
       this.conn.pause();
-      this.socketPaused = true;
+      this.pausedInBacklog = true;
     } else this.conn.resume();
   }
 

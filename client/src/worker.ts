@@ -1,5 +1,7 @@
+import { ErrorCode } from '../../shared/errors.js';
 import { AgentComError, ClientErrorCode } from './errors.js';
-import type { AssignedTask, ClientFrame, HubFrame, HubFrameType, Payload, TaskView } from './frames.js';
+import type { ReplyType } from './frame-kinds.js';
+import type { AssignedTask, ClientFrame, HubFrame, Payload, TaskView } from './frames.js';
 
 export interface WorkerOptions {
   /** added to the agent's capabilities (the scheduler matches `needed_capabilities` against them) */
@@ -29,12 +31,14 @@ export type TaskHandler = (task: AssignedTask, ctx: TaskContext) => Promise<Payl
  * result was sent or taken. `stale_generation`: the assignment was reclaimed
  * (or reassigned) while the handler ran; its result was refused or withheld.
  */
-export type TaskOutcomeStatus =
-  | HubFrame<'task_ack'>['status']
-  | 'stale_generation'
-  | 'invalid_state'
-  | 'task_not_found'
-  | 'cancelled';
+export type TaskOutcomeStatus = HubFrame<'task_ack'>['status'] | OutcomeCode | 'cancelled';
+
+/** The hub's refusals of a result that end the task for this agent (an outcome, not a failed call). */
+const OUTCOME_CODES = [ErrorCode.staleGeneration, ErrorCode.invalidState, ErrorCode.taskNotFound] as const;
+type OutcomeCode = (typeof OUTCOME_CODES)[number];
+const isOutcomeCode = (code: string): code is OutcomeCode => (OUTCOME_CODES as readonly string[]).includes(code);
+
+type Withheld = typeof ErrorCode.staleGeneration | 'cancelled';
 
 export interface TaskOutcome {
   taskId: string;
@@ -46,7 +50,7 @@ export interface TaskOutcome {
 }
 
 export interface WorkerHost {
-  call<R extends HubFrameType>(
+  call<R extends ReplyType>(
     frame: ClientFrame,
     replies: readonly R[],
     accept: (reply: HubFrame<R>) => boolean,
@@ -61,11 +65,9 @@ interface Run {
   task: AssignedTask;
   ctrl: AbortController;
   /** why the result must not be sent */
-  withheld: 'stale_generation' | 'cancelled' | null;
+  withheld: Withheld | null;
   progress: { last: number; pending: ClientFrame<'task_progress'> | null; timer: ReturnType<typeof setTimeout> | null };
 }
-
-const OUTCOME_CODES = new Set(['stale_generation', 'invalid_state', 'task_not_found']);
 
 /**
  * Works the tasks the hub assigns to this agent, one at a time: accepts,
@@ -111,7 +113,7 @@ export class TaskWorker {
     }
     if (r && task.generation <= r.task.generation) return;
     if (r) {
-      this.withhold(r, 'stale_generation');
+      this.withhold(r, ErrorCode.staleGeneration);
       this.queued = task;
       this.accept(task);
       return;
@@ -144,7 +146,7 @@ export class TaskWorker {
         (ack) => ack.task_id === task.task_id,
       )
       .then((ack) => {
-        if (ack.action === 'abort' && this.run === r) this.withhold(r, 'stale_generation');
+        if (ack.action === 'abort' && this.run === r) this.withhold(r, ErrorCode.staleGeneration);
       })
       .catch((err) => this.host.warn(err, 'state_report failed'));
   }
@@ -241,10 +243,12 @@ export class TaskWorker {
     );
   }
 
-  private withhold(run: Run, why: 'stale_generation' | 'cancelled'): void {
+  private withhold(run: Run, why: Withheld): void {
     if (run.withheld) return;
     run.withheld = why;
-    run.ctrl.abort(new AgentComError(why === 'cancelled' ? 'task_cancelled' : ClientErrorCode.staleGeneration));
+    run.ctrl.abort(
+      new AgentComError(why === 'cancelled' ? ClientErrorCode.taskCancelled : ClientErrorCode.staleGeneration),
+    );
   }
 
   private async finish(run: Run, out: { result?: Payload; error?: string }): Promise<void> {
@@ -270,7 +274,7 @@ export class TaskWorker {
           );
       this.host.finished({ ...base, status: ack.status as TaskOutcome['status'] });
     } catch (err) {
-      if (!(err instanceof AgentComError) || !OUTCOME_CODES.has(err.code)) throw err;
+      if (!(err instanceof AgentComError) || !isOutcomeCode(err.code)) throw err;
       this.host.finished({ ...base, status: await this.outcomeOf(err.code, run, !out.error) });
     }
   }
@@ -280,13 +284,13 @@ export class TaskWorker {
    * committed just before the socket dropped and sent again after: the task
    * is then completed with our generation.
    */
-  private async outcomeOf(code: string, run: Run, completing: boolean): Promise<TaskOutcome['status']> {
-    if (code !== 'invalid_state' || !completing) return code as TaskOutcome['status'];
+  private async outcomeOf(code: OutcomeCode, run: Run, completing: boolean): Promise<TaskOutcome['status']> {
+    if (code !== ErrorCode.invalidState || !completing) return code;
     try {
       const t = await this.host.getTask(run.task.task_id);
-      return t.status === 'completed' && t.generation === run.task.generation ? 'complete' : 'invalid_state';
+      return t.status === 'completed' && t.generation === run.task.generation ? 'complete' : code;
     } catch {
-      return 'invalid_state';
+      return code;
     }
   }
 }

@@ -1,6 +1,7 @@
 import { type Domain, type Done, promised } from '../../shared/domains/domain.js';
 import type { MessagingApi, SendReply } from '../../shared/domains/messaging.js';
 import { ErrorCode, HubError } from '../../shared/errors.js';
+import { identifyRefusedReason } from '../../shared/identify-refusal.js';
 import type { WsFrame, WsType } from '../../shared/schemas/ws.js';
 import type { Analytics } from '../analytics.js';
 import type { TokenCache } from '../auth.js';
@@ -40,7 +41,7 @@ export function coreHandlers(d: CoreDeps): Handlers {
     const now = Date.now();
     const blocked = d.violations.blockedFor(f.agent_id, now);
     if (blocked > 0) {
-      conn.close(1008, `identify refused for ${Math.ceil(blocked / 1000)} s after repeated violations`);
+      conn.close(1008, identifyRefusedReason(blocked));
       return;
     }
     const tok = d.tokens.lookup(f.token);
