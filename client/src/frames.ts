@@ -1,6 +1,6 @@
 import type * as v from 'valibot';
 import type { HttpSchemas } from '../../shared/schemas/http.js';
-import type { ChannelSummarySchema, HubFrame, HubFrameType, PresenceAgent } from '../../shared/schemas/hub-frames.js';
+import type { ChannelSummary, HubFrame, HubFrameType, PresenceAgent } from '../../shared/schemas/hub-frames.js';
 import type { HistEntry } from '../../shared/schemas/records.js';
 import type { TaskSubmitted, taskView } from '../../shared/schemas/tasks.js';
 import type { WsSchemas, WsType } from '../../shared/schemas/ws.js';
@@ -16,8 +16,7 @@ export type ClientFrame<K extends WsType = WsType> = K extends WsType
   : never;
 export type ClientFrameType = WsType;
 
-export type { HistEntry, HubFrame, HubFrameType, PresenceAgent, TaskSubmitted };
-export type ChannelSummary = v.InferOutput<typeof ChannelSummarySchema>;
+export type { ChannelSummary, HistEntry, HubFrame, HubFrameType, PresenceAgent, TaskSubmitted };
 
 /** A JSON object: what `payload`, `metadata` and task results are. */
 export type Payload = ClientFrame<'message'>['payload'];
