@@ -1,8 +1,8 @@
-import { runCommand, UsageError } from '../shared/cli.js';
+import { runCommand } from '../shared/cli.js';
 import type { Config } from '../shared/config.js';
 import { HUB_HELP, loadConfig } from './config.js';
 import { type RunningHub, startHub } from './hub.js';
-import { createLogger, LogFileError, type Logger } from './log.js';
+import { createLogger } from './log.js';
 
 /**
  * A generated admin token goes to the terminal (stderr), never into the log
@@ -28,13 +28,7 @@ function printGeneratedToken(token: string, running: RunningHub, config: Config)
 /** `npm start` / `node dist/main/index.js [--flag value …]`: run the hub until SIGTERM/SIGINT. */
 async function serve(argv: string[], env: NodeJS.ProcessEnv): Promise<null> {
   const config = loadConfig(argv, env);
-  let log: Logger;
-  try {
-    log = createLogger(config);
-  } catch (err) {
-    // a log file the hub cannot write is a bad --log-file: the command line's problem, exit 2
-    throw err instanceof LogFileError ? new UsageError(err.message) : err;
-  }
+  const log = createLogger(config);
   // a stray rejection is a bug to log, never a reason to drop every agent's connection
   process.on('unhandledRejection', (err) => log.error({ err }, 'unhandled rejection'));
   const running = await startHub(config, log);

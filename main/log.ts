@@ -1,6 +1,7 @@
 import { accessSync, constants, mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { pino } from 'pino';
+import { UsageError } from '../shared/cli.js';
 import type { Config } from '../shared/config.js';
 
 export type Logger = pino.Logger;
@@ -15,17 +16,14 @@ export const isPretty = (format: LogOptions['logFormat'], tty = process.stdout.i
   format === 'pretty' || (format === 'auto' && tty);
 
 /** A log transport that cannot open its file spins the process, so the folder is made and checked first. */
-export class LogFileError extends Error {}
-
 function checkLogDir(file: string): void {
   const dir = dirname(resolve(file));
   try {
     mkdirSync(dir, { recursive: true });
     accessSync(dir, constants.W_OK);
   } catch (err) {
-    throw new LogFileError(
-      `--log-file ${file}: cannot write in ${dir} (${(err as NodeJS.ErrnoException).code ?? err})`,
-    );
+    // a bad --log-file is the command line's problem: exit 2
+    throw new UsageError(`--log-file ${file}: cannot write in ${dir} (${(err as NodeJS.ErrnoException).code ?? err})`);
   }
 }
 
