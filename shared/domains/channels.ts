@@ -1,14 +1,10 @@
 import type { ChannelSummary } from '../schemas/hub-frames.js';
+import type { ChannelRec } from '../schemas/records.js';
 import type { Page, PageArgs } from './domain.js';
 
-/** The channels domain (§9.22): channel metadata and subscriptions. */
-export interface ChannelRec {
-  name: string;
-  description: string;
-  created_at: number;
-  created_by: string;
-}
+export type { ChannelRec };
 
+/** The channels domain (§9.22): channel metadata and subscriptions. */
 export interface ChannelsApi {
   create(a: { name: string; description: string; by: string }): ChannelRec;
   get(a: { name: string }): ChannelRec & { subscribers: string[]; subscriber_count: number };

@@ -34,3 +34,12 @@ export const AgentSchema = v.object({
   connected_at: v.number(),
 });
 export type Agent = v.InferOutput<typeof AgentSchema>;
+
+/** A channel as stored, and as GET /api/channels/:ch returns it with its subscribers. */
+export const ChannelRecSchema = v.object({
+  name: v.string(),
+  description: v.string(),
+  created_at: v.number(),
+  created_by: v.string(),
+});
+export type ChannelRec = v.InferOutput<typeof ChannelRecSchema>;
