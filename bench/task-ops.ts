@@ -7,7 +7,7 @@ import type { Batch, BatchItem, BatchResult } from '../shared/batch.js';
 import { parseConfig } from '../shared/config.js';
 import type { Candidate, Finished } from '../shared/domains/tasks.js';
 import { openDomainEnv } from '../storage/env.js';
-import { taskOps } from '../storage/task-ops.js';
+import { taskBatchHooks, taskOps } from '../storage/task-ops.js';
 import { TASK_DBS, TaskStore } from '../storage/tasks.js';
 import { batchHandler } from '../workers/batch-handler.js';
 import { NEEDS } from './gen/tasks.js';
@@ -34,7 +34,7 @@ async function main(): Promise<void> {
         return { root: env.root, path: env.path, store: new TaskStore(env, taskCaps(parseConfig({}))) };
       },
       taskOps,
-      { names: TASK_DBS, endBatch: (s) => s.retention.trimCounts(), report: (s) => s.figures() },
+      taskBatchHooks,
     );
     const run = async (items: BatchItem[]) =>
       ((await apply({ items, now: Date.now() } satisfies Batch)) as BatchResult).results;

@@ -70,17 +70,17 @@ export async function prepareRestore(
   return { problems: [], backups };
 }
 
-/**
- * Puts the staged file in place of the live one, which moves into `aside`
- * (LMDB's lock file goes: its reader table describes the old file). Returns
- * the undo, which puts the old file back. The environment must be closed.
- */
 /** Puts `source` in place of the environment file `live`; the reader table in its `-lock` file described the old one. */
 export function replaceFile(source: string, live: string): void {
   rmSync(`${live}-lock`, { force: true });
   renameSync(source, live);
 }
 
+/**
+ * Puts the staged file in place of the live one, which moves into `aside`
+ * (LMDB's lock file goes: its reader table describes the old file). Returns
+ * the undo, which puts the old file back. The environment must be closed.
+ */
 export function swapFile(live: string, aside: string): () => void {
   const kept = join(aside, basename(live));
   const had = existsSync(live);
@@ -122,11 +122,12 @@ export async function restoreDataDir(from: string, dataDir: string): Promise<{ o
     const undo: Array<() => void> = [];
     try {
       for (const d of backups) undo.push(swapFile(envFile(dataDir, d.domain), aside));
+      writeRestoreMark(dataDir, from, backups, now);
     } catch (err) {
+      // all or none: the mark too, else the start-up check would take the restored data for a rollback
       for (const u of undo.reverse()) u();
       throw err;
     }
-    writeRestoreMark(dataDir, from, backups, now);
     return {
       ok: true,
       report: [

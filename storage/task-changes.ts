@@ -26,7 +26,7 @@ export class TaskChanges {
   }
 
   rollback(to: number): void {
-    this.log.length = to;
+    if (to < this.log.length) this.log.length = to;
   }
 
   take(): TaskChange[] {

@@ -1,11 +1,11 @@
 import type { OpsFor } from '../shared/domains/domain.js';
-import type { Candidate, Finished, Outcome, TaskApi } from '../shared/domains/tasks.js';
+import type { Candidate, Finished, Outcome, TaskApi, TaskReport } from '../shared/domains/tasks.js';
 import type { Task, TaskSubmitted } from '../shared/schemas/tasks.js';
 import { offered } from '../shared/task-frames.js';
 import { cleanDead, drain, retryDead } from './task-bulk.js';
 import { dueAt } from './task-index.js';
 import { sweepTasks } from './task-sweep.js';
-import type { TaskStore } from './tasks.js';
+import { TASK_DBS, type TaskStore } from './tasks.js';
 
 /**
  * A finished task's agent is offered its next task in the same transaction,
@@ -72,4 +72,15 @@ export const taskOps: OpsFor<TaskApi, TaskStore> = {
   retryDead: (s, a, now) => retryDead(s, a, now),
   cleanDead: (s, a, now) => cleanDead(s, a, now),
   health: (s) => ({ counts: s.counts() }),
+};
+
+/** The tasks worker's batch hooks (see workers/batch-handler.ts), here so that bench:task-ops runs the worker's own. */
+export const taskBatchHooks = {
+  names: TASK_DBS,
+  // the count limits of retention, once per batch: as many go as the batch finished over them
+  endBatch: (s: TaskStore) => s.retention.trimCounts(),
+  changes: (s: TaskStore) => s.changes,
+  // the pause is the one thing the store keeps in memory
+  aborted: (s: TaskStore) => s.pauses.reload(),
+  report: (s: TaskStore): TaskReport => ({ figures: s.figures(), changes: s.changes.take() }),
 };

@@ -8,7 +8,16 @@ export class LanePause {
   state: PauseState;
 
   constructor(private readonly counts: Db) {
-    this.state = (counts.get(KEY) as PauseState | undefined) ?? { all: false, lanes: [] };
+    this.state = this.stored();
+  }
+
+  /** After a rollback: the pause as the store holds it. */
+  reload(): void {
+    this.state = this.stored();
+  }
+
+  private stored(): PauseState {
+    return (this.counts.get(KEY) as PauseState | undefined) ?? { all: false, lanes: [] };
   }
 
   set(lane: number | null, paused: boolean): PauseState {

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { WebSocket } from 'ws';
+import { Connection } from '../main/ws/connection.js';
 import { connectAgent, sleep, TestClient, until } from './helpers/client.js';
 import { api, startTestHub, type TestHub, tempDir, tokenFor, waitOffline, whitelist } from './helpers/hub.js';
 
@@ -334,5 +335,44 @@ describe('a mailbox replay to a reader that stops: cut off with 4008 like any st
     await until(() => hub.fleet.local('replayer') === undefined, 'its slot freed');
     replayer.ws.terminate();
     sender.close();
+  });
+});
+
+describe('the stall clock of a paced replay', () => {
+  /** A socket that takes a write only when told to (`drain`); what the replay sees of ws. */
+  function scriptedSocket() {
+    const waiting: Array<() => void> = [];
+    const ws = {
+      readyState: 1,
+      bufferedAmount: 100 * 1024,
+      send: (_text: unknown, _opts: unknown, cb?: () => void) => {
+        if (cb) waiting.push(cb);
+      },
+    };
+    const drain = () => {
+      ws.bufferedAmount = 0;
+      for (const cb of waiting.splice(0)) cb();
+    };
+    return { ws, drain };
+  }
+
+  test('each wait a reader ends stops the clock: a slow but steady reader is never taken for a stalled one', async () => {
+    const { ws, drain } = scriptedSocket();
+    const conn = new Connection(1, ws as unknown as WebSocket, '127.0.0.1', 64 * 1024, Date.now(), () => {});
+    // three waits of 30 ms each, the slow-consumer timer looking at none of them
+    for (let i = 0; i < 3; i++) {
+      ws.bufferedAmount = 100 * 1024;
+      const sent = conn.sendPaced(`frame ${i}`);
+      await sleep(30);
+      drain();
+      await sent;
+    }
+    ws.bufferedAmount = 100 * 1024;
+    const startedAt = Date.now();
+    const last = conn.sendPaced('frame 3');
+    assert.ok(conn.stalledSince() >= startedAt, 'the clock started with this wait, not with the first');
+    drain();
+    await last;
+    assert.equal(conn.stalledSince(), 0);
   });
 });

@@ -4,6 +4,7 @@ import type { BatchResult } from '../shared/batch.js';
 import type { TaskReport } from '../shared/domains/tasks.js';
 import { openDomainEnv } from '../storage/env.js';
 import { cleanDead, drain, retryDead } from '../storage/task-bulk.js';
+import { taskBatchHooks, taskOps } from '../storage/task-ops.js';
 import { BACKOFF_MAX_MS, backoffWait, TASK_DBS, TaskStore, unpausedSpans } from '../storage/tasks.js';
 import { batchHandler } from '../workers/batch-handler.js';
 import { tasks } from './helpers/task-store.js';
@@ -312,5 +313,40 @@ describe('retention, bulk actions and the change log', () => {
       ['b'],
     );
     assert.equal((watched.report as TaskReport).figures.by_status.queued, 2);
+  });
+
+  test('a batch run again after an item threw: a pause later in it does not reach the items before it, nor leak', async () => {
+    const { env, store, submit, agent } = tasks();
+    const queued = submit({ description: 'q' }, 1);
+    const run = batchHandler(() => ({ root: env.root, path: env.path, store }), taskOps, taskBatchHooks);
+    const missing = { op: 'get', args: { id: 'task-none' } };
+    const first = (await run({
+      items: [
+        { op: 'schedule', args: { candidates: [agent('a')] } },
+        { op: 'pause', args: { lane: null, paused: true } },
+        missing,
+      ],
+      now: 2,
+    })) as BatchResult;
+    assert.deepEqual(
+      first.results.map((r) => r.ok),
+      [true, true, false],
+    );
+    assert.deepEqual(
+      (first.results[0] as { value: Array<{ id: string }> }).value.map((t) => t.id),
+      [queued.id],
+      'the schedule ran before the pause, on the second attempt too',
+    );
+    assert.deepEqual(store.pauses.state, { all: true, lanes: [] });
+    const second = (await run({
+      items: [
+        { op: 'pause', args: { lane: null, paused: false } },
+        { op: 'pause', args: { lane: 2, paused: true } },
+        missing,
+      ],
+      now: 3,
+    })) as BatchResult;
+    assert.deepEqual((second.results[0] as { value: unknown }).value, { all: false, lanes: [] });
+    assert.deepEqual((second.results[1] as { value: unknown }).value, { all: false, lanes: [2] });
   });
 });

@@ -31,16 +31,21 @@ export interface DomainInfo<S> {
   report?: (store: S) => unknown;
 }
 
-/** Ends the first, unisolated attempt at a batch when one of its items throws. */
-class Isolate extends Error {}
+/** Ends the first, unisolated attempt at a batch when one of its items throws: the attempt is run again isolated from `index` on. */
+class Isolate extends Error {
+  constructor(readonly index: number) {
+    super(`item ${index} threw`);
+  }
+}
 
 /**
  * A domain worker's piscina entry. A batch is applied as ONE write
  * transaction and answered only after the commit is flushed to disk, so
  * every ack built from the result is durable. An item that throws fails
- * alone and leaves nothing behind: the batch is then applied again with
- * each item in its own child transaction (deterministic ops fail the same
- * way twice). A failed commit fails the whole batch with storage_unavailable.
+ * alone and leaves nothing behind: the batch is then applied again, from
+ * that item on with each item in its own child transaction (deterministic
+ * ops fail the same way twice). A failed commit fails the whole batch with
+ * storage_unavailable, and what the ops moved in memory is undone.
  * `endBatch` lets a store do per-batch work (caps, counters) once, in the
  * same transaction. A swap task replaces the environment's file while main
  * has the batches paused (compaction, restore).
@@ -50,7 +55,7 @@ export function batchHandler<S>(open: (prev?: S) => Opened<S>, ops: OpTable<S>, 
   let cur = open();
   let undoRestore: (() => void) | null = null;
 
-  /** Closes the environment, runs `fn` on its files, and reopens it whatever happened. */
+  /** Closes the environment, swaps its file as `task` says, and reopens it whatever happened. */
   async function swap(task: SwapTask): Promise<SwapResult> {
     await cur.root.close();
     try {
@@ -81,8 +86,12 @@ export function batchHandler<S>(open: (prev?: S) => Opened<S>, ops: OpTable<S>, 
     if (log) log.live = batch.live === true;
     const start = log?.mark() ?? 0;
     let report: unknown;
-    /** The batch's transaction body; `isolated` runs each item in a child transaction, so one that throws fails alone. */
-    const body = (isolated: boolean) => () => {
+    /**
+     * The batch's transaction body: the items from `isolateFrom` on run each
+     * in a child transaction, so one that throws fails alone; one before it
+     * that throws ends the attempt (`Isolate`, with its index).
+     */
+    const body = (isolateFrom: number) => () => {
       let aborted = false;
       for (let i = 0; i < batch.items.length; i++) {
         const { op, args } = batch.items[i];
@@ -91,9 +100,9 @@ export function batchHandler<S>(open: (prev?: S) => Opened<S>, ops: OpTable<S>, 
         try {
           if (!fn) throw new Error(`unknown op ${op}`);
           const apply = () => fn(store, args, batch.now);
-          results[i] = { ok: true, value: isolated ? root.childTransaction(apply) : apply() };
+          results[i] = { ok: true, value: i >= isolateFrom ? root.childTransaction(apply) : apply() };
         } catch (err) {
-          if (!isolated) throw new Isolate();
+          if (i < isolateFrom) throw new Isolate(i);
           results[i] = { ok: false, error: toWireError(err) };
           log?.rollback(mark);
           aborted = true;
@@ -103,19 +112,24 @@ export function batchHandler<S>(open: (prev?: S) => Opened<S>, ops: OpTable<S>, 
       endBatch?.(store);
       report = info.report?.(store);
     };
+    /** Undoes in memory what a rolled-back transaction's ops did. */
+    const rolledBack = () => {
+      log?.rollback(start);
+      info.aborted?.(store);
+    };
     try {
       try {
         // a child transaction per item costs about a tenth of the batch, and an item rarely throws: so first all in one
-        root.transactionSync(body(false));
+        root.transactionSync(body(batch.items.length));
       } catch (err) {
         if (!(err instanceof Isolate)) throw err;
-        // an item threw: everything the first attempt did is rolled back, in memory too, and the batch runs again isolated
-        log?.rollback(start);
-        info.aborted?.(store);
-        root.transactionSync(body(true));
+        // the items before the one that threw ran clean and run so again; from it on, each alone
+        rolledBack();
+        root.transactionSync(body(err.index));
       }
       await root.flushed;
     } catch (err) {
+      rolledBack();
       const storageError = err instanceof Error ? err.message : String(err);
       const failed: ItemResult = { ok: false, error: { code: ErrorCode.storageUnavailable } };
       return { results: results.fill(failed), storageError };

@@ -1,8 +1,8 @@
 import { workerData } from 'piscina';
 import type { DomainWorkerData } from '../shared/batch.js';
-import type { TaskCaps, TaskReport } from '../shared/domains/tasks.js';
+import type { TaskCaps } from '../shared/domains/tasks.js';
 import { openDomainEnv } from '../storage/env.js';
-import { taskOps } from '../storage/task-ops.js';
+import { taskBatchHooks, taskOps } from '../storage/task-ops.js';
 import { TASK_DBS, TaskStore } from '../storage/tasks.js';
 import { batchHandler } from './batch-handler.js';
 
@@ -13,10 +13,4 @@ const open = () => {
   return { root: env.root, path: env.path, store: new TaskStore(env, caps) };
 };
 
-export default batchHandler(open, taskOps, {
-  names: TASK_DBS,
-  // the count limits of retention, once per batch: as many go as the batch finished over them
-  endBatch: (s) => s.retention.trimCounts(),
-  changes: (s) => s.changes,
-  report: (s): TaskReport => ({ figures: s.figures(), changes: s.changes.take() }),
-});
+export default batchHandler(open, taskOps, taskBatchHooks);

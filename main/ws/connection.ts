@@ -90,7 +90,7 @@ export class Connection {
     private readonly bufferMax: number,
     now: number,
     /** told when the stall clock starts: the fleet's slow-consumer timer watches the socket from then on */
-    private readonly onStall: (conn: Connection) => void = () => {},
+    private readonly onStall: (conn: Connection) => void,
   ) {
     this.lastSeen = now;
   }
@@ -222,6 +222,8 @@ export class Connection {
       await new Promise<void>((resolve) => this.ws.send(text, TEXT, () => resolve()));
     } finally {
       this.pacing = false;
+      // it took the frame: a reader slower than the replay, not a stalled one
+      if (this.ws.bufferedAmount <= this.bufferMax) this.stalledAt = 0;
     }
   }
 
