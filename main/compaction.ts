@@ -1,5 +1,5 @@
 import { rmSync } from 'node:fs';
-import { envFile } from '../shared/data-layout.js';
+import { envFile, replacedDir } from '../shared/data-layout.js';
 import type { Batcher } from './batcher.js';
 import type { Logger } from './log.js';
 import type { MaintenanceClient } from './maintenance.js';
@@ -20,8 +20,10 @@ export interface CompactResult {
  * Copy-and-swap compaction of one domain (§3.5): its writes pause (requests
  * wait in its queue) while the maintenance thread writes a compacted copy
  * and counts the live databases, then the domain worker closes, swaps by
- * atomic rename and reopens, and the copy's counts are checked against the
- * live ones; then the queue drains. Other domains never pause.
+ * atomic rename (the original set aside) and reopens, and the copy's counts
+ * are checked against the live ones: the original is deleted when they
+ * match and put back when not; then the queue drains. Other domains never
+ * pause.
  */
 /** Told of every compaction's outcome (the Prometheus counters). */
 export type CompactionObserver = (r: CompactResult & { paused_ms: number }) => void;
@@ -35,7 +37,9 @@ export function compactDomain(
 ): Promise<CompactResult & { paused_ms: number }> {
   return maintenance.exclusive(async () => {
     const m = maintenance.api;
-    const copy = `${envFile(dataDir, d.name)}.compacting`;
+    const file = envFile(dataDir, d.name);
+    const copy = `${file}.compacting`;
+    const aside = replacedDir(dataDir, Date.now());
     const started = performance.now();
     await d.pause();
     const before = (await m.space(d.name)).file_size_bytes;
@@ -43,20 +47,20 @@ export function compactDomain(
     try {
       const live = await m.compactCopy(d.name, copy);
       await m.release(d.name);
-      const swapped = await d.swap({ swap: 'compact', copy });
-      await m.reopen(d.name);
+      const swapped = await d.swap({ swap: 'compact', copy, aside });
       const base = { table: d.name, bytes_before: before, live_counts: live };
+      const diff = swapped.ok ? Object.keys(live).filter((n) => swapped.counts[n] !== live[n]) : [];
       if (!swapped.ok) result = { ...base, status: 'failed', bytes_after: before, counts: {}, reason: swapped.reason };
-      else {
-        const diff = Object.keys(live).filter((n) => swapped.counts[n] !== live[n]);
-        result = {
-          ...base,
-          status: diff.length ? 'failed' : 'compacted',
-          bytes_after: swapped.bytes,
-          counts: swapped.counts,
-        };
-        if (diff.length) result.reason = `counts differ in ${diff.join(', ')}`;
+      else if (diff.length) {
+        // the original is only set aside until the copy is checked: a copy that lost records is never kept
+        await d.swap({ swap: 'undo' });
+        const reason = `counts differ in ${diff.join(', ')}; the original file was put back`;
+        result = { ...base, status: 'failed', bytes_after: before, counts: swapped.counts, reason };
+      } else {
+        rmSync(aside, { recursive: true, force: true });
+        result = { ...base, status: 'compacted', bytes_after: swapped.bytes, counts: swapped.counts };
       }
+      await m.reopen(d.name);
     } catch (err) {
       rmSync(copy, { force: true });
       await m.reopen(d.name);

@@ -34,11 +34,14 @@ export interface BatchResult {
  * Not a batch: a step that swaps the environment's file while main has this
  * domain's batches paused. The worker closes its environment, renames, and
  * reopens it; it answers with the reopened environment's record counts.
- * `compact`: the compacted copy at `copy` replaces the live file. `restore`:
- * the staged backup copy replaces it, the live one moves into `aside`.
- * `undo`: the last restore swap is put back.
+ * `compact`: the compacted copy at `copy` replaces the live file; `restore`:
+ * the staged backup copy does. Either way the live file moves into `aside`
+ * until main has checked the reopened copy. `undo`: the last swap is put back.
  */
-export type SwapTask = { swap: 'compact'; copy: string } | { swap: 'restore'; aside: string } | { swap: 'undo' };
+export type SwapTask =
+  | { swap: 'compact'; copy: string; aside: string }
+  | { swap: 'restore'; aside: string }
+  | { swap: 'undo' };
 
 export type SwapResult = { ok: true; counts: Record<string, number>; bytes: number } | { ok: false; reason: string };
 

@@ -70,18 +70,13 @@ export async function prepareRestore(
   return { problems: [], backups };
 }
 
-/** Puts `source` in place of the environment file `live`; the reader table in its `-lock` file described the old one. */
-export function replaceFile(source: string, live: string): void {
-  rmSync(`${live}-lock`, { force: true });
-  renameSync(source, live);
-}
-
 /**
- * Puts the staged file in place of the live one, which moves into `aside`
- * (LMDB's lock file goes: its reader table describes the old file). Returns
- * the undo, which puts the old file back. The environment must be closed.
+ * Puts `source` (the staged restore copy, or a compacted copy) in place of
+ * the live file, which moves into `aside` (LMDB's lock file goes: its reader
+ * table describes the old file). Returns the undo, which puts the old file
+ * back. The environment must be closed.
  */
-export function swapFile(live: string, aside: string): () => void {
+export function swapFile(live: string, aside: string, source = staged(live)): () => void {
   const kept = join(aside, basename(live));
   const had = existsSync(live);
   if (had) {
@@ -89,7 +84,8 @@ export function swapFile(live: string, aside: string): () => void {
     renameSync(live, kept);
   }
   try {
-    replaceFile(staged(live), live);
+    rmSync(`${live}-lock`, { force: true });
+    renameSync(source, live);
   } catch (err) {
     if (had) renameSync(kept, live);
     throw err;

@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
-import { rmSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import type { BatchResult } from '../shared/batch.js';
+import type { BatchResult, SwapResult } from '../shared/batch.js';
+import { envFile } from '../shared/data-layout.js';
 import { ErrorCode, HubError } from '../shared/errors.js';
 import { type Db, openDomainEnv } from '../storage/env.js';
 import { batchHandler } from '../workers/batch-handler.js';
@@ -62,5 +64,39 @@ describe('a batch is one transaction; an item is all or nothing', () => {
     assert.deepEqual(changes, ['before', 'after'], 'the change log holds what committed, once');
     assert.ok(aborted >= 1, 'the store was told to re-read what the op may have moved');
     await env.close();
+  });
+});
+
+describe('a compaction swap keeps the original aside until it is checked', () => {
+  test('a copy that lost records is swapped out again: the original comes back whole', async () => {
+    const dir = tempDir();
+    dirs.push(dir);
+    const env = openDomainEnv(dir, 'demo', ['kv'] as const);
+    await env.root.transaction(() => {
+      for (let i = 0; i < 10; i++) env.dbs.kv.put(`k${i}`, i);
+    });
+    // a "compacted copy" that holds only half of the records
+    const other = openDomainEnv(join(dir, 'other'), 'demo', ['kv'] as const);
+    await other.root.transaction(() => {
+      for (let i = 0; i < 5; i++) other.dbs.kv.put(`k${i}`, i);
+    });
+    await other.close();
+    let opened = env;
+    const run = batchHandler(
+      (prev) => {
+        if (prev) opened = openDomainEnv(dir, 'demo', ['kv'] as const);
+        return { root: opened.root, path: opened.path, store: opened.dbs.kv };
+      },
+      {},
+      { names: ['kv'] },
+    );
+    const aside = join(dir, 'replaced', 'now');
+    const swapped = (await run({ swap: 'compact', copy: envFile(join(dir, 'other'), 'demo'), aside })) as SwapResult;
+    assert.deepEqual(swapped.ok && swapped.counts, { kv: 5 });
+    assert.ok(existsSync(join(aside, 'demo.mdb')), 'the original waits aside');
+    const undone = (await run({ swap: 'undo' })) as SwapResult;
+    assert.deepEqual(undone.ok && undone.counts, { kv: 10 });
+    assert.equal(opened.dbs.kv.get('k9'), 9);
+    await opened.close();
   });
 });

@@ -3,7 +3,7 @@ import type { RootDatabase } from 'lmdb';
 import type { Batch, BatchResult, ItemResult, SwapResult, SwapTask } from '../shared/batch.js';
 import { ErrorCode, toWireError } from '../shared/errors.js';
 import { countsOf } from '../storage/backup.js';
-import { replaceFile, swapFile } from '../storage/restore.js';
+import { swapFile } from '../storage/restore.js';
 
 /** A domain operation: a plain synchronous function over the domain's store. */
 export type Op<S> = (store: S, args: any, now: number) => unknown;
@@ -53,17 +53,18 @@ class Isolate extends Error {
 export function batchHandler<S>(open: (prev?: S) => Opened<S>, ops: OpTable<S>, info: DomainInfo<S>) {
   const endBatch = info.endBatch;
   let cur = open();
-  let undoRestore: (() => void) | null = null;
+  /** puts the file the last compact or restore swap replaced back */
+  let undoSwap: (() => void) | null = null;
 
   /** Closes the environment, swaps its file as `task` says, and reopens it whatever happened. */
   async function swap(task: SwapTask): Promise<SwapResult> {
     await cur.root.close();
     try {
-      if (task.swap === 'compact') replaceFile(task.copy, cur.path);
-      else if (task.swap === 'restore') undoRestore = swapFile(cur.path, task.aside);
+      if (task.swap === 'compact') undoSwap = swapFile(cur.path, task.aside, task.copy);
+      else if (task.swap === 'restore') undoSwap = swapFile(cur.path, task.aside);
       else {
-        undoRestore?.();
-        undoRestore = null;
+        undoSwap?.();
+        undoSwap = null;
       }
     } catch (err) {
       return { ok: false, reason: err instanceof Error ? err.message : String(err) };
