@@ -1,4 +1,5 @@
 import { rmSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import { envFile, replacedDir } from '../shared/data-layout.js';
 import type { Batcher } from './batcher.js';
 import type { Logger } from './log.js';
@@ -44,6 +45,7 @@ export function compactDomain(
     await d.pause();
     const before = (await m.space(d.name)).file_size_bytes;
     let result: CompactResult;
+    let keepAside = false;
     try {
       const live = await m.compactCopy(d.name, copy);
       await m.release(d.name);
@@ -53,15 +55,15 @@ export function compactDomain(
       if (!swapped.ok) result = { ...base, status: 'failed', bytes_after: before, counts: {}, reason: swapped.reason };
       else if (diff.length) {
         // the original is only set aside until the copy is checked: a copy that lost records is never kept
-        await d.swap({ swap: 'undo' });
-        const reason = `counts differ in ${diff.join(', ')}; the original file was put back`;
+        const undone = await d.swap({ swap: 'undo' });
+        keepAside = !undone.ok;
+        const reason = `counts differ in ${diff.join(', ')}; ${undone.ok ? 'the original file was put back' : `putting the original back failed (${undone.reason}): it is in ${aside}`}`;
         result = { ...base, status: 'failed', bytes_after: before, counts: swapped.counts, reason };
-      } else {
-        rmSync(aside, { recursive: true, force: true });
-        result = { ...base, status: 'compacted', bytes_after: swapped.bytes, counts: swapped.counts };
-      }
+      } else result = { ...base, status: 'compacted', bytes_after: swapped.bytes, counts: swapped.counts };
       await m.reopen(d.name);
     } catch (err) {
+      // whatever happened, a file set aside stays for the operator
+      keepAside = true;
       rmSync(copy, { force: true });
       await m.reopen(d.name);
       result = {
@@ -75,6 +77,8 @@ export function compactDomain(
     } finally {
       d.resume();
     }
+    // off the event loop and after the resume: unlinking a large file takes a while
+    if (!keepAside) await rm(aside, { recursive: true, force: true });
     const paused_ms = Math.round(performance.now() - started);
     log[result.status === 'compacted' ? 'info' : 'error'](
       { domain: d.name, ...result, counts: undefined, live_counts: undefined, paused_ms },
