@@ -57,6 +57,14 @@ export function restoreOnline(d: RestoreDeps, name: string) {
         const record_count = Object.values(r.counts).reduce((a, b) => a + b, 0);
         results.push({ table: x.name, status: 'restored', record_count, counts: r.counts });
       }
+      if (!failure) {
+        try {
+          // all or none, the mark too: without it the start-up check would take the restored data for a rollback
+          writeRestoreMark(d.dataDir, dir, backups, now);
+        } catch (err) {
+          failure = `writing the restore mark: ${err instanceof Error ? err.message : String(err)}`;
+        }
+      }
       if (failure) for (const x of swapped.reverse()) await x.swap({ swap: 'undo' });
     } finally {
       for (const x of d.domains) await m.reopen(x.name);
@@ -65,7 +73,6 @@ export function restoreOnline(d: RestoreDeps, name: string) {
     }
     if (failure) throw new HubError(ErrorCode.restoreFailed, { backup: name, reason: failure });
     const pausedMs = Math.round(performance.now() - started);
-    writeRestoreMark(d.dataDir, dir, backups, now);
     await d.reload();
     d.log.warn({ backup: dir, paused_ms: pausedMs, replaced: aside }, 'data restored online from a backup');
     return {
