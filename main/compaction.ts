@@ -17,6 +17,9 @@ export interface CompactResult {
   reason?: string;
 }
 
+/** Told of every compaction's outcome (the Prometheus counters). */
+export type CompactionObserver = (r: CompactResult & { paused_ms: number }) => void;
+
 /**
  * Copy-and-swap compaction of one domain (§3.5): its writes pause (requests
  * wait in its queue) while the maintenance thread writes a compacted copy
@@ -26,9 +29,6 @@ export interface CompactResult {
  * match and put back when not; then the queue drains. Other domains never
  * pause.
  */
-/** Told of every compaction's outcome (the Prometheus counters). */
-export type CompactionObserver = (r: CompactResult & { paused_ms: number }) => void;
-
 export function compactDomain(
   d: Batcher<any>,
   dataDir: string,
@@ -45,25 +45,38 @@ export function compactDomain(
     await d.pause();
     const before = (await m.space(d.name)).file_size_bytes;
     let result: CompactResult;
+    /** the original is out of its place, aside: it comes back unless the copy checks out */
+    let swappedIn = false;
     let keepAside = false;
     try {
       const live = await m.compactCopy(d.name, copy);
       await m.release(d.name);
       const swapped = await d.swap({ swap: 'compact', copy, aside });
       const base = { table: d.name, bytes_before: before, live_counts: live };
-      const diff = swapped.ok ? Object.keys(live).filter((n) => swapped.counts[n] !== live[n]) : [];
-      if (!swapped.ok) result = { ...base, status: 'failed', bytes_after: before, counts: {}, reason: swapped.reason };
-      else if (diff.length) {
-        // the original is only set aside until the copy is checked: a copy that lost records is never kept
-        const undone = await d.swap({ swap: 'undo' });
-        keepAside = !undone.ok;
-        const reason = `counts differ in ${diff.join(', ')}; ${undone.ok ? 'the original file was put back' : `putting the original back failed (${undone.reason}): it is in ${aside}`}`;
-        result = { ...base, status: 'failed', bytes_after: before, counts: swapped.counts, reason };
-      } else result = { ...base, status: 'compacted', bytes_after: swapped.bytes, counts: swapped.counts };
+      if (!swapped.ok) {
+        rmSync(copy, { force: true });
+        result = { ...base, status: 'failed', bytes_after: before, counts: {}, reason: swapped.reason };
+      } else {
+        swappedIn = true;
+        const diff = Object.keys(live).filter((n) => swapped.counts[n] !== live[n]);
+        if (diff.length) {
+          // a copy that lost records is never kept
+          const undone = await d.swap({ swap: 'undo' });
+          swappedIn = !undone.ok;
+          keepAside = !undone.ok;
+          const back = undone.ok ? 'the original file was put back' : `putting it back failed (${undone.reason})`;
+          const reason = `counts differ in ${diff.join(', ')}; ${back}`;
+          result = { ...base, status: 'failed', bytes_after: before, counts: swapped.counts, reason };
+        } else result = { ...base, status: 'compacted', bytes_after: swapped.bytes, counts: swapped.counts };
+      }
       await m.reopen(d.name);
     } catch (err) {
-      // whatever happened, a file set aside stays for the operator
-      keepAside = true;
+      // the original comes back if it was out; if that fails as well, it stays aside for the operator
+      if (swappedIn)
+        keepAside = !(await d.swap({ swap: 'undo' }).then(
+          (r) => r.ok,
+          () => false,
+        ));
       rmSync(copy, { force: true });
       await m.reopen(d.name);
       result = {
@@ -77,9 +90,13 @@ export function compactDomain(
     } finally {
       d.resume();
     }
-    // off the event loop and after the resume: unlinking a large file takes a while
-    if (!keepAside) await rm(aside, { recursive: true, force: true });
     const paused_ms = Math.round(performance.now() - started);
+    if (keepAside) result.reason = `${result.reason}; the original file is in ${aside}`;
+    // off the event loop and after the resume: unlinking a large file takes a while
+    else
+      await rm(aside, { recursive: true, force: true }).catch((err) =>
+        log.warn({ err, domain: d.name, aside }, 'the file a compaction replaced could not be deleted'),
+      );
     log[result.status === 'compacted' ? 'info' : 'error'](
       { domain: d.name, ...result, counts: undefined, live_counts: undefined, paused_ms },
       'domain compacted',

@@ -1,4 +1,4 @@
-import { writeFileSync } from 'node:fs';
+import { renameSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 
 /**
@@ -15,7 +15,7 @@ export const backupsDir = (dataDir: string) => join(dataDir, 'backups');
 export const seqMarkFile = (dataDir: string) => join(dataDir, 'seq-hwm.json');
 /** which backup the data was last restored from */
 export const restoreMarkFile = (dataDir: string) => join(dataDir, 'last-restore.json');
-/** where a restore moves the files it replaces, so a wrong restore can be undone */
+/** where a restore or a compaction moves the files it replaces, so it can be undone */
 export const replacedDir = (dataDir: string, at: number) =>
   join(dataDir, 'replaced', new Date(at).toISOString().replace(/[:.]/g, '-'));
 
@@ -38,5 +38,8 @@ export function writeRestoreMark(
     at: now,
     txnids: Object.fromEntries(backups.map((d) => [d.domain, d.txnid ?? 0])),
   };
-  writeFileSync(restoreMarkFile(dataDir), `${JSON.stringify(mark, null, 2)}\n`);
+  // a mark cut short (a full disk) would read as none: written whole beside it, then renamed over it
+  const file = restoreMarkFile(dataDir);
+  writeFileSync(`${file}.tmp`, `${JSON.stringify(mark, null, 2)}\n`);
+  renameSync(`${file}.tmp`, file);
 }

@@ -1,4 +1,4 @@
-import { copyFileSync, existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, linkSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { readManifestAt } from '../shared/backups.js';
 import { DOMAINS, envFile, replacedDir, seqMarkFile, writeRestoreMark } from '../shared/data-layout.js';
@@ -81,13 +81,15 @@ export function swapFile(live: string, aside: string, source = staged(live)): ()
   const had = existsSync(live);
   if (had) {
     mkdirSync(aside, { recursive: true });
-    renameSync(live, kept);
+    // a second name first: the live path never goes missing, so a crash mid-swap leaves one file or the other there
+    linkSync(live, kept);
   }
   try {
     rmSync(`${live}-lock`, { force: true });
     renameSync(source, live);
   } catch (err) {
-    if (had) renameSync(kept, live);
+    // the live file is still the original: its second name goes
+    if (had) rmSync(kept, { force: true });
     throw err;
   }
   return () => {

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
-import { rmSync } from 'node:fs';
+import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { open } from 'lmdb';
 import { spaceOf } from '../storage/space.js';
-import { connectAgent } from './helpers/client.js';
+import { connectAgent, until } from './helpers/client.js';
 import { ADMIN_TOKEN, api, startTestHub, type TestHub, tempDir, tokenFor, whitelist } from './helpers/hub.js';
 
 /** Sends `n` padded messages from a to b (online, so nothing is mailboxed) and waits for every ack. */
@@ -78,6 +78,9 @@ describe('copy-and-swap compaction', () => {
     );
     const all = await api(hub.adminUrl, 'POST', '/admin/compact', { token: ADMIN_TOKEN });
     assert.deepEqual([all.body.status, all.body.tables_compacted], ['complete', 4]);
+    const replaced = join(hub.dataDir, 'replaced');
+    await until(() => !existsSync(replaced) || readdirSync(replaced).length === 0, 'the replaced originals deleted');
+    assert.ok(!existsSync(`${join(hub.dataDir, 'messaging', 'messaging.mdb')}.compacting`), 'no copy left behind');
     const unknown = await api(hub.adminUrl, 'POST', '/api/admin/compact/nope', { token: ADMIN_TOKEN });
     assert.deepEqual([unknown.status, unknown.body.error], [404, 'unknown_table']);
     sender.close();

@@ -59,13 +59,13 @@ export function batchHandler<S>(open: (prev?: S) => Opened<S>, ops: OpTable<S>, 
   /** Closes the environment, swaps its file as `task` says, and reopens it whatever happened. */
   async function swap(task: SwapTask): Promise<SwapResult> {
     await cur.root.close();
+    // an undo only ever puts back the swap just before it
+    const undo = undoSwap;
+    undoSwap = null;
     try {
       if (task.swap === 'compact') undoSwap = swapFile(cur.path, task.aside, task.copy);
       else if (task.swap === 'restore') undoSwap = swapFile(cur.path, task.aside);
-      else {
-        undoSwap?.();
-        undoSwap = null;
-      }
+      else undo?.();
     } catch (err) {
       return { ok: false, reason: err instanceof Error ? err.message : String(err) };
     } finally {
@@ -119,19 +119,27 @@ export function batchHandler<S>(open: (prev?: S) => Opened<S>, ops: OpTable<S>, 
       info.aborted?.(store);
     };
     try {
-      try {
-        // a child transaction per item costs about a tenth of the batch, and an item rarely throws: so first all in one
-        root.transactionSync(body(batch.items.length));
-      } catch (err) {
-        if (!(err instanceof Isolate)) throw err;
-        // the items before the one that threw ran clean and run so again; from it on, each alone
-        rolledBack();
-        root.transactionSync(body(err.index));
+      // a child transaction per item costs about a tenth of the batch, and an item rarely throws: so first all in one
+      for (let from = batch.items.length; ; ) {
+        try {
+          root.transactionSync(body(from));
+          break;
+        } catch (err) {
+          if (!(err instanceof Isolate)) throw err;
+          // the items before the one that threw ran clean and run so again; from it on, each alone
+          rolledBack();
+          from = err.index;
+        }
       }
       await root.flushed;
     } catch (err) {
-      rolledBack();
-      const storageError = err instanceof Error ? err.message : String(err);
+      let storageError = err instanceof Error ? err.message : String(err);
+      try {
+        rolledBack();
+      } catch (thrown) {
+        // the store could not read itself back: main hears of that with the failed commit
+        storageError += `; the in-memory rollback failed too: ${thrown instanceof Error ? thrown.message : thrown}`;
+      }
       const failed: ItemResult = { ok: false, error: { code: ErrorCode.storageUnavailable } };
       return { results: results.fill(failed), storageError };
     }
