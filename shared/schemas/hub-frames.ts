@@ -1,5 +1,5 @@
 import * as v from 'valibot';
-import { AgentSchema, HistEntrySchema } from './records.js';
+import { AgentSchema, ChannelRecSchema, HistEntrySchema } from './records.js';
 import { TaskSchema } from './tasks.js';
 
 /**
@@ -24,10 +24,8 @@ export type PresenceAgent = v.InferOutput<typeof PresenceAgentSchema>;
 
 /** A channel as `channels` and GET /api/channels list it; a channel created without a description has "". */
 export const ChannelSummarySchema = v.object({
-  name: v.string(),
-  description: v.string(),
+  ...v.omit(ChannelRecSchema, ['created_by']).entries,
   subscriber_count: v.number(),
-  created_at: v.number(),
 });
 export type ChannelSummary = v.InferOutput<typeof ChannelSummarySchema>;
 
