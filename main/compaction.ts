@@ -1,6 +1,6 @@
-import { rmSync } from 'node:fs';
+import { rmSync, statSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
-import { envFile, replacedDir } from '../shared/data-layout.js';
+import { envFile, replacedDir, writeCompactionMark } from '../shared/data-layout.js';
 import type { Batcher } from './batcher.js';
 import type { Logger } from './log.js';
 import type { MaintenanceClient } from './maintenance.js';
@@ -67,7 +67,10 @@ export function compactDomain(
           const back = undone.ok ? 'the original file was put back' : `putting it back failed (${undone.reason})`;
           const reason = `counts differ in ${diff.join(', ')}; ${back}`;
           result = { ...base, status: 'failed', bytes_after: before, counts: swapped.counts, reason };
-        } else result = { ...base, status: 'compacted', bytes_after: swapped.bytes, counts: swapped.counts };
+        } else {
+          writeCompactionMark(dataDir, d.name, { at: Date.now(), ino: statSync(file).ino, txnid: swapped.txnid });
+          result = { ...base, status: 'compacted', bytes_after: swapped.bytes, counts: swapped.counts };
+        }
       }
       await m.reopen(d.name);
     } catch (err) {

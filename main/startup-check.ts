@@ -1,7 +1,7 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { basename } from 'node:path';
 import { newestBackup } from '../shared/backups.js';
-import { backupsDir, envFile, type RestoreMark, restoreMarkFile } from '../shared/data-layout.js';
+import { backupsDir, envFile, readCompactionMarks, readRestoreMark } from '../shared/data-layout.js';
 import { OperatorError } from '../shared/errors.js';
 import { type EnvReport, type VerifyMode, verifyEnvs } from '../shared/verify.js';
 import type { Logger } from './log.js';
@@ -58,26 +58,20 @@ export async function verifyDataDir(
   return reports;
 }
 
-function readRestoreMark(dataDir: string): RestoreMark | null {
-  try {
-    return JSON.parse(readFileSync(restoreMarkFile(dataDir), 'utf8')) as RestoreMark;
-  } catch {
-    return null;
-  }
-}
-
 /**
  * Compares the verified files with the newest complete backup. A file whose
  * last transaction is older than the backup's was rolled back (replaced by an
  * older copy): a warning with both counts, since records the backup holds may
- * be gone. A file that a restore put there is reported as restored. Otherwise
- * one info line per domain with the counts that changed since the backup.
+ * be gone. A file that a restore put there is reported as restored, and one
+ * a compaction since the backup left as compacted. Otherwise one info line
+ * per domain with the counts that changed since the backup.
  */
 export function logCountsSinceBackup(dataDir: string, reports: readonly EnvReport[], log: Logger): void {
   const newest = newestBackup(dataDir);
   if (!newest) return;
   const backup = basename(newest.dir);
   const mark = readRestoreMark(dataDir);
+  const compactions = readCompactionMarks(dataDir);
   for (const r of reports) {
     const saved = newest.manifest.domains.find((m) => m.domain === r.domain);
     if (!saved) continue;
@@ -88,7 +82,13 @@ export function logCountsSinceBackup(dataDir: string, reports: readonly EnvRepor
     }
     const older = saved.txnid !== undefined && r.txnid < saved.txnid;
     const restored = mark?.txnids[r.domain] !== undefined && r.txnid >= mark.txnids[r.domain];
-    if (older && !restored) {
+    const c = compactions[r.domain];
+    // the very file a compaction since the backup left, its transaction ids counted again from 1
+    const compacted =
+      c !== undefined && c.at > newest.manifest.created_at && c.ino === statSync(r.file).ino && r.txnid >= c.txnid;
+    if (older && compacted) {
+      log.info({ domain: r.domain, backup, changed }, 'domain compacted since the newest backup');
+    } else if (older && !restored) {
       log.warn(
         { domain: r.domain, file: r.file, backup, counts: r.counts, backup_counts: saved.counts, changed },
         'domain file is older than the newest backup: records the backup holds may be missing (rolled back?)',

@@ -43,7 +43,14 @@ export type SwapTask =
   | { swap: 'restore'; aside: string }
   | { swap: 'undo' };
 
-export type SwapResult = { ok: true; counts: Record<string, number>; bytes: number } | { ok: false; reason: string };
+export type SwapResult =
+  | {
+      ok: true;
+      counts: Record<string, number>;
+      bytes: number /** the reopened file's last transaction */;
+      txnid: number;
+    }
+  | { ok: false; reason: string };
 
 /** Every domain worker's `workerData`; `caps` is the domain's own. */
 export interface DomainWorkerData<C = undefined> {

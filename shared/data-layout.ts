@@ -1,4 +1,4 @@
-import { renameSync, writeFileSync } from 'node:fs';
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 
 /**
@@ -26,6 +26,47 @@ export interface RestoreMark {
   txnids: Record<string, number>;
 }
 
+/** what each domain's last compaction left: see `CompactionMark` */
+export const compactionMarkFile = (dataDir: string) => join(dataDir, 'last-compactions.json');
+
+/**
+ * Written by a compaction for its domain: the copy starts its transaction
+ * ids again from 1, so the start-up check must not take it for a file rolled
+ * back to before the newest backup. The mark names the file (its inode) and
+ * its first transaction id: a file replaced since has another inode.
+ */
+export interface CompactionMark {
+  at: number;
+  ino: number;
+  txnid: number;
+}
+
+/** Replaces `file` with `value` as JSON: a mark cut short (a full disk) would read as none, so it is written beside it and renamed over it. */
+function writeJsonWhole(file: string, value: unknown): void {
+  writeFileSync(`${file}.tmp`, `${JSON.stringify(value, null, 2)}\n`);
+  renameSync(`${file}.tmp`, file);
+}
+
+export function readRestoreMark(dataDir: string): RestoreMark | null {
+  try {
+    return JSON.parse(readFileSync(restoreMarkFile(dataDir), 'utf8')) as RestoreMark;
+  } catch {
+    return null;
+  }
+}
+
+export function readCompactionMarks(dataDir: string): Record<string, CompactionMark> {
+  try {
+    return JSON.parse(readFileSync(compactionMarkFile(dataDir), 'utf8')) as Record<string, CompactionMark>;
+  } catch {
+    return {};
+  }
+}
+
+export function writeCompactionMark(dataDir: string, domain: string, mark: CompactionMark): void {
+  writeJsonWhole(compactionMarkFile(dataDir), { ...readCompactionMarks(dataDir), [domain]: mark });
+}
+
 /** Tells the start-up check where the data came from, so an older backup's data is not taken for a rollback. */
 export function writeRestoreMark(
   dataDir: string,
@@ -38,8 +79,5 @@ export function writeRestoreMark(
     at: now,
     txnids: Object.fromEntries(backups.map((d) => [d.domain, d.txnid ?? 0])),
   };
-  // a mark cut short (a full disk) would read as none: written whole beside it, then renamed over it
-  const file = restoreMarkFile(dataDir);
-  writeFileSync(`${file}.tmp`, `${JSON.stringify(mark, null, 2)}\n`);
-  renameSync(`${file}.tmp`, file);
+  writeJsonWhole(restoreMarkFile(dataDir), mark);
 }

@@ -215,4 +215,22 @@ describe('damaged storage is refused at start (§9.33)', () => {
     assert.equal((warn.changed as Record<string, number>).mailbox, -5);
     await again.stop({ keepData: true });
   });
+
+  test('a file compacted since the newest backup counts its transactions from 1 again: no rollback warning', async () => {
+    const { dataDir } = await dataWithMessages(5);
+    const hub = await startTestHub({}, dataDir);
+    await api(hub.adminUrl, 'POST', '/admin/backup', { token: ADMIN_TOKEN });
+    const r = await api(hub.adminUrl, 'POST', '/admin/compact/messaging', { token: ADMIN_TOKEN });
+    assert.equal(r.body.status, 'compacted');
+    await hub.stop({ keepData: true });
+    const again = await startLoggedHub({}, 'info', dataDir);
+    const lines = again.lines.filter((l) => l.domain === 'messaging');
+    assert.equal(
+      lines.find((l) => String(l.msg).startsWith('domain file is older')),
+      undefined,
+      'no false alarm',
+    );
+    assert.ok(lines.find((l) => l.msg === 'domain compacted since the newest backup'));
+    await again.stop({ keepData: true });
+  });
 });

@@ -71,7 +71,8 @@ export function batchHandler<S>(open: (prev?: S) => Opened<S>, ops: OpTable<S>, 
     } finally {
       cur = open(cur.store);
     }
-    return { ok: true, counts: countsOf(cur.root, info.names), bytes: statSync(cur.path).size };
+    const txnid = (cur.root.getStats() as { lastTxnId: number }).lastTxnId;
+    return { ok: true, counts: countsOf(cur.root, info.names), bytes: statSync(cur.path).size, txnid };
   }
 
   async function apply(batch: Batch): Promise<BatchResult> {
