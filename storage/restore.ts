@@ -79,17 +79,25 @@ export async function prepareRestore(
 export function swapFile(live: string, aside: string, source = staged(live)): () => void {
   const kept = join(aside, basename(live));
   const had = existsSync(live);
+  let linked = false;
   if (had) {
     mkdirSync(aside, { recursive: true });
     // a second name first: the live path never goes missing, so a crash mid-swap leaves one file or the other there
-    linkSync(live, kept);
+    try {
+      linkSync(live, kept);
+      linked = true;
+    } catch {
+      // a file system without hard links: moved, with a moment in which the live path is empty
+      renameSync(live, kept);
+    }
   }
   try {
     rmSync(`${live}-lock`, { force: true });
     renameSync(source, live);
   } catch (err) {
-    // the live file is still the original: its second name goes
-    if (had) rmSync(kept, { force: true });
+    // the original goes back to its place (linked: it never left, only its second name goes)
+    if (linked) rmSync(kept, { force: true });
+    else if (had) renameSync(kept, live);
     throw err;
   }
   return () => {
