@@ -1,6 +1,8 @@
-import { rmSync, statSync } from 'node:fs';
+import { existsSync, rmSync, statSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
-import { envFile, replacedDir, writeCompactionMark } from '../shared/data-layout.js';
+import { basename, join } from 'node:path';
+import { envFile, replacedDir } from '../shared/data-layout.js';
+import { writeCompactionMark } from '../shared/data-marks.js';
 import type { Batcher } from './batcher.js';
 import type { Logger } from './log.js';
 import type { MaintenanceClient } from './maintenance.js';
@@ -55,6 +57,8 @@ export function compactDomain(
       const base = { table: d.name, bytes_before: before, live_counts: live };
       if (!swapped.ok) {
         rmSync(copy, { force: true });
+        // a swap that failed puts the original back; one whose put-back failed too leaves it aside
+        keepAside = existsSync(join(aside, basename(file)));
         result = { ...base, status: 'failed', bytes_after: before, counts: {}, reason: swapped.reason };
       } else {
         swappedIn = true;
@@ -67,12 +71,13 @@ export function compactDomain(
           const back = undone.ok ? 'the original file was put back' : `putting it back failed (${undone.reason})`;
           const reason = `counts differ in ${diff.join(', ')}; ${back}`;
           result = { ...base, status: 'failed', bytes_after: before, counts: swapped.counts, reason };
-        } else {
-          writeCompactionMark(dataDir, d.name, { at: Date.now(), ino: statSync(file).ino, txnid: swapped.txnid });
-          result = { ...base, status: 'compacted', bytes_after: swapped.bytes, counts: swapped.counts };
-        }
+        } else result = { ...base, status: 'compacted', bytes_after: swapped.bytes, counts: swapped.counts };
       }
       await m.reopen(d.name);
+      if (result.status === 'compacted' && swapped.ok) {
+        const { dev, ino } = statSync(file);
+        writeCompactionMark(dataDir, d.name, { at: Date.now(), dev, ino, txnid: swapped.txnid });
+      }
     } catch (err) {
       // the original comes back if it was out; if that fails as well, it stays aside for the operator
       if (swappedIn)

@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
-import { backupsDir, replacedDir, writeRestoreMark } from '../shared/data-layout.js';
+import { backupsDir, replacedDir } from '../shared/data-layout.js';
+import { writeRestoreMark } from '../shared/data-marks.js';
 import { ErrorCode, HubError } from '../shared/errors.js';
 import type { Batcher } from './batcher.js';
 import type { Logger } from './log.js';

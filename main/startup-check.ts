@@ -1,7 +1,8 @@
 import { existsSync, statSync } from 'node:fs';
 import { basename } from 'node:path';
 import { newestBackup } from '../shared/backups.js';
-import { backupsDir, envFile, readCompactionMarks, readRestoreMark } from '../shared/data-layout.js';
+import { backupsDir, envFile } from '../shared/data-layout.js';
+import { readCompactionMarks, readRestoreMark } from '../shared/data-marks.js';
 import { OperatorError } from '../shared/errors.js';
 import { type EnvReport, type VerifyMode, verifyEnvs } from '../shared/verify.js';
 import type { Logger } from './log.js';
@@ -84,8 +85,13 @@ export function logCountsSinceBackup(dataDir: string, reports: readonly EnvRepor
     const restored = mark?.txnids[r.domain] !== undefined && r.txnid >= mark.txnids[r.domain];
     const c = compactions[r.domain];
     // the very file a compaction since the backup left, its transaction ids counted again from 1
+    const file = statSync(r.file);
     const compacted =
-      c !== undefined && c.at > newest.manifest.created_at && c.ino === statSync(r.file).ino && r.txnid >= c.txnid;
+      c !== undefined &&
+      c.at > newest.manifest.created_at &&
+      c.dev === file.dev &&
+      c.ino === file.ino &&
+      r.txnid >= c.txnid;
     if (older && compacted) {
       log.info({ domain: r.domain, backup, changed }, 'domain compacted since the newest backup');
     } else if (older && !restored) {

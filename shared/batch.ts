@@ -47,7 +47,8 @@ export type SwapResult =
   | {
       ok: true;
       counts: Record<string, number>;
-      bytes: number /** the reopened file's last transaction */;
+      bytes: number;
+      /** the reopened file's last transaction */
       txnid: number;
     }
   | { ok: false; reason: string };

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream, statSync } from 'node:fs';
 import { open, type RootDatabase } from 'lmdb';
 import type { DomainBackup } from '../shared/maintenance.js';
-import { count } from './env.js';
+import { count, lastTxnId } from './env.js';
 
 export function sha256File(path: string): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -28,7 +28,7 @@ export async function countEnv(
 ): Promise<{ counts: Record<string, number>; txnid: number }> {
   const env = open({ path: file, readOnly: true, maxDbs: 32 });
   try {
-    return { counts: countsOf(env, names), txnid: (env.getStats() as { lastTxnId: number }).lastTxnId };
+    return { counts: countsOf(env, names), txnid: lastTxnId(env) };
   } finally {
     await env.close();
   }

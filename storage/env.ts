@@ -62,6 +62,11 @@ export function first<T>(range: Iterable<T>): T | undefined {
 /** Where lmdb-js keeps a database's shared msgpack structures (ranges never yield it). */
 export const STRUCTURES = Symbol.for('structures');
 
+/** The environment's last committed transaction id (LMDB's `me_txnid`). */
+export function lastTxnId(root: RootDatabase): number {
+  return (root.getStats() as { lastTxnId: number }).lastTxnId;
+}
+
 /** Records in a whole database, from mdb_stat (O(1), unlike counting a range), less the structures entry. */
 export function count(db: Db): number {
   return (db.getStats() as { entryCount: number }).entryCount - (db.doesExist(STRUCTURES) ? 1 : 0);

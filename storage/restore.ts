@@ -1,7 +1,8 @@
 import { copyFileSync, existsSync, linkSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { readManifestAt } from '../shared/backups.js';
-import { DOMAINS, envFile, replacedDir, seqMarkFile, writeRestoreMark } from '../shared/data-layout.js';
+import { DOMAINS, envFile, replacedDir, seqMarkFile } from '../shared/data-layout.js';
+import { writeRestoreMark } from '../shared/data-marks.js';
 import type { BackupManifest, DomainBackup } from '../shared/maintenance.js';
 import { verifyEnvs } from '../shared/verify.js';
 import { sha256File } from './backup.js';
@@ -70,6 +71,18 @@ export async function prepareRestore(
   return { problems: [], backups };
 }
 
+/** What `link` fails with on a file system that has no hard links. */
+const NO_HARD_LINKS = new Set(['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS']);
+
+/** Moves the original back; when even that fails, the error says where it is. */
+function putBack(kept: string, live: string, cause: unknown): void {
+  try {
+    renameSync(kept, live);
+  } catch {
+    throw new Error(`${cause instanceof Error ? cause.message : cause}; the original file is in ${kept}`);
+  }
+}
+
 /**
  * Puts `source` (the staged restore copy, or a compacted copy) in place of
  * the live file, which moves into `aside` (LMDB's lock file goes: its reader
@@ -82,11 +95,12 @@ export function swapFile(live: string, aside: string, source = staged(live)): ()
   let linked = false;
   if (had) {
     mkdirSync(aside, { recursive: true });
-    // a second name first: the live path never goes missing, so a crash mid-swap leaves one file or the other there
+    // a second name first, so that a crash mid-swap leaves one file or the other at the live path
     try {
       linkSync(live, kept);
       linked = true;
-    } catch {
+    } catch (err) {
+      if (!NO_HARD_LINKS.has((err as NodeJS.ErrnoException).code ?? '')) throw err;
       // a file system without hard links: moved, with a moment in which the live path is empty
       renameSync(live, kept);
     }
@@ -97,7 +111,7 @@ export function swapFile(live: string, aside: string, source = staged(live)): ()
   } catch (err) {
     // the original goes back to its place (linked: it never left, only its second name goes)
     if (linked) rmSync(kept, { force: true });
-    else if (had) renameSync(kept, live);
+    else if (had) putBack(kept, live, err);
     throw err;
   }
   return () => {

@@ -4,7 +4,7 @@ import { performance } from 'node:perf_hooks';
 import { open } from 'lmdb';
 import type { EnvReport, VerifyLine, VerifyRequest } from '../shared/verify.js';
 import { DOMAIN_DBS } from './domains.js';
-import { STRUCTURES } from './env.js';
+import { lastTxnId, STRUCTURES } from './env.js';
 
 /** Records a walk of one database finds, decoding each value in `full` mode. */
 function walk(db: ReturnType<ReturnType<typeof open>['openDB']>, full: boolean): number {
@@ -35,7 +35,7 @@ function verifyOne(e: VerifyRequest['envs'][number], mode: VerifyRequest['mode']
   if (e.sha256 !== undefined && sha256Sync(e.file) !== e.sha256) return fail(`${e.file} does not match its checksum`);
   const env = open({ path: e.file, readOnly: true, maxDbs: 32 });
   try {
-    base.txnid = (env.getStats() as { lastTxnId: number }).lastTxnId;
+    base.txnid = lastTxnId(env);
     const present = new Set(Array.from(env.getKeys(), String));
     for (const name of DOMAIN_DBS[e.domain] ?? []) {
       if (!present.has(name)) {

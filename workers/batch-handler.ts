@@ -1,8 +1,9 @@
-import { statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import type { RootDatabase } from 'lmdb';
 import type { Batch, BatchResult, ItemResult, SwapResult, SwapTask } from '../shared/batch.js';
 import { ErrorCode, toWireError } from '../shared/errors.js';
 import { countsOf } from '../storage/backup.js';
+import { lastTxnId } from '../storage/env.js';
 import { swapFile } from '../storage/restore.js';
 
 /** A domain operation: a plain synchronous function over the domain's store. */
@@ -56,7 +57,7 @@ export function batchHandler<S>(open: (prev?: S) => Opened<S>, ops: OpTable<S>, 
   /** puts the file the last compact or restore swap replaced back */
   let undoSwap: (() => void) | null = null;
 
-  /** Closes the environment, swaps its file as `task` says, and reopens it whatever happened. */
+  /** Closes the environment, swaps its file as `task` says, and reopens it whatever happened (unless no file is left). */
   async function swap(task: SwapTask): Promise<SwapResult> {
     await cur.root.close();
     // an undo only ever puts back the swap just before it
@@ -69,9 +70,10 @@ export function batchHandler<S>(open: (prev?: S) => Opened<S>, ops: OpTable<S>, 
     } catch (err) {
       return { ok: false, reason: err instanceof Error ? err.message : String(err) };
     } finally {
-      cur = open(cur.store);
+      // no file at all (a put-back that failed too): opening would create an empty one and serve it; the batches fail instead
+      if (existsSync(cur.path)) cur = open(cur.store);
     }
-    const txnid = (cur.root.getStats() as { lastTxnId: number }).lastTxnId;
+    const txnid = lastTxnId(cur.root);
     return { ok: true, counts: countsOf(cur.root, info.names), bytes: statSync(cur.path).size, txnid };
   }
 
