@@ -1,13 +1,25 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { closeSync, copyFileSync, ftruncateSync, openSync, readFileSync, rmSync, statSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  copyFileSync,
+  ftruncateSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { startHub } from '../main/hub.js';
 import { restore } from '../ops/restore.js';
 import { parseConfig } from '../shared/config.js';
+import { compactionMarkFile, restoreMarkFile } from '../shared/data-layout.js';
 import { DataDirHeldError } from '../shared/data-lock.js';
+import { readCompactionMarks, readRestoreMark, writeCompactionMark, writeRestoreMark } from '../shared/data-marks.js';
 import { OperatorError } from '../shared/errors.js';
 import { killChildHubs, spawnChildHub } from './helpers/child-hub.js';
 import { connectAgent } from './helpers/client.js';
@@ -232,5 +244,22 @@ describe('damaged storage is refused at start (§9.33)', () => {
     );
     assert.ok(lines.find((l) => l.msg === 'domain compacted since the newest backup'));
     await again.stop({ keepData: true });
+  });
+});
+
+describe('the marks beside the environments', () => {
+  test('a restore drops the compaction marks of the domains it replaced; a damaged mark reads as none', () => {
+    const dataDir = tempDir('agentcom-marks-');
+    dirs.push(dataDir);
+    const mark = { at: 1, dev: 2, ino: 3, txnid: 4 };
+    writeCompactionMark(dataDir, 'messaging', mark);
+    writeCompactionMark(dataDir, 'tasks', mark);
+    writeRestoreMark(dataDir, '/x/backups/2026', [{ domain: 'messaging', txnid: 9 }], 5);
+    assert.deepEqual(readCompactionMarks(dataDir), { tasks: mark });
+    assert.deepEqual(readRestoreMark(dataDir), { backup: '2026', at: 5, txnids: { messaging: 9 } });
+    writeFileSync(compactionMarkFile(dataDir), 'null');
+    writeFileSync(restoreMarkFile(dataDir), '{"backup": 1}');
+    assert.deepEqual(readCompactionMarks(dataDir), {});
+    assert.equal(readRestoreMark(dataDir), null);
   });
 });
