@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { connectAgent } from './helpers/client.js';
 import { ADMIN_TOKEN, api } from './helpers/hub.js';
-import { harness, inLaneOrder, keyOf, leave, settle, submit, WAIT } from './helpers/tasks.js';
+import { harness, inLaneOrder, keyOf, leave, refusal, settle, submit, WAIT } from './helpers/tasks.js';
 
 describe('the task API: idempotency, lists, stats and bad input', () => {
   const agents = ['sub', 'other', 'flt', 'bad'];
@@ -166,7 +166,7 @@ describe('the task API: idempotency, lists, stats and bad input', () => {
   test('bad input on every task frame gets the exact §2.3 validation_failed frame', async () => {
     const c = await connectAgent(ctx.hub.wsUrl, 'bad', ctx.tok.bad, { capabilities: ['never-used'] });
     const check = async (frame: Record<string, unknown>, field: string, error: string, value?: unknown) => {
-      const e = await c.request(frame, 'error', undefined, WAIT);
+      const e = await refusal(c, frame);
       const label = JSON.stringify(frame).slice(0, 120);
       assert.deepEqual(Object.keys(e).sort(), ['error', 'errors', 'message_type', 'type'], label);
       assert.deepEqual([e.type, e.error, e.message_type], ['error', 'validation_failed', frame.type], label);
@@ -218,30 +218,14 @@ describe('the task API: idempotency, lists, stats and bad input', () => {
     await check({ type: 'task_rejected', task_id: 't', reason: 5 }, 'reason', 'wrong_type', 5);
     await check({ type: 'wake_result', task_id: 't' }, 'status', 'required');
     // unknown ids are domain errors in the original's text form
-    assert.deepEqual(
-      await c.request(
-        { type: 'task_complete', task_id: 'task-ffffffffffffffff', generation: 1 },
-        'error',
-        undefined,
-        WAIT,
-      ),
-      {
-        type: 'error',
-        error: 'task_complete_failed: not_found',
-      },
-    );
-    assert.deepEqual(
-      await c.request(
-        { type: 'task_failed', task_id: 'task-ffffffffffffffff', generation: 1 },
-        'error',
-        undefined,
-        WAIT,
-      ),
-      {
-        type: 'error',
-        error: 'task_fail_failed: not_found',
-      },
-    );
+    assert.deepEqual(await refusal(c, { type: 'task_complete', task_id: 'task-ffffffffffffffff', generation: 1 }), {
+      type: 'error',
+      error: 'task_complete_failed: not_found',
+    });
+    assert.deepEqual(await refusal(c, { type: 'task_failed', task_id: 'task-ffffffffffffffff', generation: 1 }), {
+      type: 'error',
+      error: 'task_fail_failed: not_found',
+    });
     // the socket stays usable, and nothing else came back
     await settle(c);
     assert.deepEqual(c.frames, []);

@@ -3,7 +3,19 @@ import { describe, test } from 'node:test';
 import { connectAgent } from './helpers/client.js';
 import { ADMIN_TOKEN, api } from './helpers/hub.js';
 import { ASSIGN_KEYS, ROUTING_KEYS } from './helpers/task-frames.js';
-import { getTask, harness, leave, settle, stateOf, submit, until, WAIT } from './helpers/tasks.js';
+import {
+  accept,
+  complete,
+  getTask,
+  harness,
+  leave,
+  refusal,
+  settle,
+  stateOf,
+  submit,
+  until,
+  WAIT,
+} from './helpers/tasks.js';
 
 describe('task lifecycle: shapes, outcomes, reclaims and recovery', () => {
   const agents = ['sub', 'other', 'shape', 'late1', 'late2', 'dis1', 'dis2', 'dl', 'rj', 'rj2', 'rj3', 'sr', 'push'];
@@ -52,7 +64,7 @@ describe('task lifecycle: shapes, outcomes, reclaims and recovery', () => {
     assert.deepEqual([a.routing_decision.target_type, a.routing_decision.effective_tier], ['sidecar', 'trivial']);
     assert.ok(['free', 'local', 'api'].includes(a.routing_decision.estimated_cost_tier));
 
-    assert.deepEqual(await c.request({ type: 'task_accepted', task_id: a.task_id }, 'task_ack', undefined, WAIT), {
+    assert.deepEqual(await accept(c, a), {
       type: 'task_ack',
       task_id: a.task_id,
       status: 'accepted',
@@ -113,12 +125,7 @@ describe('task lifecycle: shapes, outcomes, reclaims and recovery', () => {
       [null, null, [], [], []],
     );
     assert.deepEqual([b.skip_verification, b.verification_timeout_ms, b.generation], [false, null, 1]);
-    await c.request(
-      { type: 'task_complete', task_id: b.task_id, generation: b.generation },
-      'task_ack',
-      undefined,
-      WAIT,
-    );
+    await complete(c, b);
     await leave(ctx, [c, 'shape']);
   });
 
@@ -127,35 +134,30 @@ describe('task lifecycle: shapes, outcomes, reclaims and recovery', () => {
     const { body } = await submit(ctx, 'sub', { description: 'reclaim me', needed_capabilities: ['late'] });
     const a = await first.next('task_assign', undefined, WAIT);
     assert.equal(a.task_id, body.task_id);
-    await first.request({ type: 'task_accepted', task_id: a.task_id }, 'task_ack', undefined, WAIT);
+    await accept(first, a);
     await leave(ctx, [first, 'late1']);
     const second = await connectAgent(ctx.hub.wsUrl, 'late2', ctx.tok.late2, { capabilities: ['late'] });
     const again = await second.next('task_assign', (f) => f.task_id === a.task_id, WAIT);
     assert.ok(again.generation > a.generation);
     const back = await connectAgent(ctx.hub.wsUrl, 'late1', ctx.tok.late1, { capabilities: ['not-late'] });
     const stale = { task_id: a.task_id, generation: a.generation, result: { status: 'success', output: 'old' } };
-    assert.deepEqual(await back.request({ type: 'task_complete', ...stale }, 'error', undefined, WAIT), {
+    assert.deepEqual(await refusal(back, { type: 'task_complete', ...stale }), {
       type: 'error',
       error: 'task_complete_failed: stale_generation',
     });
     assert.deepEqual(
-      await back.request(
-        { type: 'task_failed', task_id: a.task_id, generation: a.generation, error: 'x' },
-        'error',
-        undefined,
-        WAIT,
-      ),
+      await refusal(back, { type: 'task_failed', task_id: a.task_id, generation: a.generation, error: 'x' }),
       { type: 'error', error: 'task_fail_failed: stale_generation' },
     );
     const mid = (await getTask(ctx, a.task_id)).body;
     assert.deepEqual([mid.status, mid.assigned_to, mid.retry_count, mid.result], ['assigned', 'late2', 0, null]);
     const ok = { type: 'task_complete', task_id: a.task_id, generation: again.generation, result: { output: 'new' } };
     assert.equal((await second.request(ok, 'task_ack', undefined, WAIT)).status, 'complete');
-    assert.deepEqual(await second.request(ok, 'error', undefined, WAIT), {
+    assert.deepEqual(await refusal(second, ok), {
       type: 'error',
       error: 'task_complete_failed: invalid_state',
     });
-    assert.deepEqual(await back.request({ type: 'task_complete', ...stale }, 'error', undefined, WAIT), {
+    assert.deepEqual(await refusal(back, { type: 'task_complete', ...stale }), {
       type: 'error',
       error: 'task_complete_failed: invalid_state',
     });
@@ -178,7 +180,7 @@ describe('task lifecycle: shapes, outcomes, reclaims and recovery', () => {
     assert.deepEqual(ack, { type: 'task_ack', task_id: a.task_id, status: 'retried' });
     const b = await d1.next('task_assign', (f) => f.task_id === body.task_id, WAIT);
     assert.ok(b.generation > a.generation);
-    await d1.request({ type: 'task_accepted', task_id: b.task_id }, 'task_ack', undefined, WAIT);
+    await accept(d1, b);
     await leave(ctx, [d1, 'dis1']);
     const back = await until(async () => {
       const t = (await getTask(ctx, body.task_id)).body;
@@ -192,12 +194,7 @@ describe('task lifecycle: shapes, outcomes, reclaims and recovery', () => {
     assert.ok(c.generation > b.generation);
     const t = (await getTask(ctx, body.task_id)).body;
     assert.deepEqual([t.status, t.assigned_to, t.retry_count, t.generation], ['assigned', 'dis2', 1, c.generation]);
-    await d2.request(
-      { type: 'task_complete', task_id: c.task_id, generation: c.generation },
-      'task_ack',
-      undefined,
-      WAIT,
-    );
+    await complete(d2, c);
     await leave(ctx, [d2, 'dis2']);
   });
 
@@ -305,20 +302,10 @@ describe('task lifecycle: shapes, outcomes, reclaims and recovery', () => {
     const b = await s.next('task_assign', undefined, WAIT);
     assert.equal(b.task_id, body.task_id);
     assert.ok(b.generation > back.generation - 1);
-    await s.request(
-      { type: 'task_complete', task_id: b.task_id, generation: b.generation },
-      'task_ack',
-      undefined,
-      WAIT,
-    );
+    await complete(s, b);
     const c = await s.next('task_assign', undefined, WAIT);
     assert.equal(c.task_id, two);
-    await s.request(
-      { type: 'task_complete', task_id: c.task_id, generation: c.generation },
-      'task_ack',
-      undefined,
-      WAIT,
-    );
+    await complete(s, c);
     await settle(r);
     assert.deepEqual(
       r.frames.filter((f) => f.type === 'task_assign'),
@@ -339,12 +326,7 @@ describe('task lifecycle: shapes, outcomes, reclaims and recovery', () => {
       const report = { type: 'state_report', task_id: a.task_id, generation: a.generation };
       assert.equal((await r.request(report, 'state_report_ack', undefined, WAIT)).action, 'abort');
       const b = await r.next('task_assign', (f) => f.task_id === body.task_id, 3_000);
-      await r.request(
-        { type: 'task_complete', task_id: b.task_id, generation: b.generation },
-        'task_ack',
-        undefined,
-        WAIT,
-      );
+      await complete(r, b);
     } finally {
       await leave(ctx, [r, 'rj3']);
     }
@@ -354,7 +336,7 @@ describe('task lifecycle: shapes, outcomes, reclaims and recovery', () => {
     const one = await connectAgent(ctx.hub.wsUrl, 'sr', ctx.tok.sr, { capabilities: ['sr'] });
     const { body } = await submit(ctx, 'sub', { description: 'long job', needed_capabilities: ['sr'] });
     const a = await one.next('task_assign', undefined, WAIT);
-    await one.request({ type: 'task_accepted', task_id: a.task_id }, 'task_ack', undefined, WAIT);
+    await accept(one, a);
     // a new socket for the same agent (newest wins): no disconnect, so no reclaim
     const two = await connectAgent(ctx.hub.wsUrl, 'sr', ctx.tok.sr, { capabilities: ['sr'] });
     assert.equal((await one.waitClose(WAIT)).code, 4001);
@@ -463,25 +445,12 @@ describe('task pipeline: acceptance timeout, reject cooldown, abort', () => {
     assert.equal(reclaimed?.details.reason, 'acceptance_timeout');
     assert.equal(t.retry_count, 0, 'a reclaim is no retry');
     assert.ok((await stateOf(ctx, 'slow')).flags.includes('unresponsive'));
-    assert.deepEqual(
-      await slow.request(
-        { type: 'task_complete', task_id: a.task_id, generation: a.generation },
-        'error',
-        undefined,
-        WAIT,
-      ),
-      {
-        type: 'error',
-        error: 'task_complete_failed: stale_generation',
-      },
-    );
-    await slow.request({ type: 'task_accepted', task_id: b.task_id }, 'task_ack', undefined, WAIT);
-    const ok = await slow.request(
-      { type: 'task_complete', task_id: b.task_id, generation: b.generation },
-      'task_ack',
-      undefined,
-      WAIT,
-    );
+    assert.deepEqual(await refusal(slow, { type: 'task_complete', task_id: a.task_id, generation: a.generation }), {
+      type: 'error',
+      error: 'task_complete_failed: stale_generation',
+    });
+    await accept(slow, b);
+    const ok = await complete(slow, b);
     assert.equal(ok.status, 'complete');
     const done = (await getTask(ctx, body.task_id)).body;
     assert.equal(done.history.filter((h: { event: string }) => h.event === 'completed').length, 1);
@@ -519,12 +488,7 @@ describe('task pipeline: acceptance timeout, reject cooldown, abort', () => {
     assert.ok(b.generation > a.generation);
     const t = (await getTask(ctx, body.task_id)).body;
     assert.deepEqual([t.retry_count, t.status, t.assigned_to], [0, 'assigned', 'cool']);
-    await r.request(
-      { type: 'task_complete', task_id: b.task_id, generation: b.generation },
-      'task_ack',
-      undefined,
-      WAIT,
-    );
+    await complete(r, b);
     await leave(ctx, [r, 'cool']);
   });
 
@@ -535,7 +499,7 @@ describe('task pipeline: acceptance timeout, reject cooldown, abort', () => {
     const a = (await submit(ctx, 'sub', { description: 'a', complete_by: soon, needed_capabilities: ['cb'] })).body;
     const f = await c.next('task_assign', undefined, WAIT);
     assert.equal(f.task_id, a.task_id);
-    await c.request({ type: 'task_accepted', task_id: a.task_id }, 'task_ack', undefined, WAIT);
+    await accept(c, a);
     const note = await c.next('task_cancelled', undefined, WAIT);
     assert.equal(note.task_id, a.task_id);
     for (const id of [q.task_id, a.task_id]) {
@@ -545,18 +509,10 @@ describe('task pipeline: acceptance timeout, reject cooldown, abort', () => {
       }, `${id} expired`);
       assert.equal(t.last_error, 'complete_by_expired');
     }
-    assert.deepEqual(
-      await c.request(
-        { type: 'task_complete', task_id: a.task_id, generation: f.generation },
-        'error',
-        undefined,
-        WAIT,
-      ),
-      {
-        type: 'error',
-        error: 'task_complete_failed: invalid_state',
-      },
-    );
+    assert.deepEqual(await refusal(c, { type: 'task_complete', task_id: a.task_id, generation: f.generation }), {
+      type: 'error',
+      error: 'task_complete_failed: invalid_state',
+    });
     await until(async () => (await stateOf(ctx, 'cb')).fsm_state === 'idle', 'agent idle');
     await leave(ctx, [c, 'cb']);
   });
@@ -571,12 +527,7 @@ describe('task pipeline: acceptance timeout, reject cooldown, abort', () => {
       // the sidecar drops the task on abort: the hub must not keep it assigned to this agent (no timer, no offer)
       const again = await c.next('task_assign', (f) => f.task_id === body.task_id, 3_000);
       assert.ok(again.generation > a.generation);
-      await c.request(
-        { type: 'task_complete', task_id: again.task_id, generation: again.generation },
-        'task_ack',
-        undefined,
-        WAIT,
-      );
+      await complete(c, again);
     } finally {
       await leave(ctx, [c, 'ab']);
     }

@@ -3,6 +3,7 @@ import { describe, test } from 'node:test';
 import { connectAgent, type TestClient } from './helpers/client.js';
 import {
   autoWorker,
+  complete,
   getTask,
   harness,
   inLaneOrder,
@@ -140,12 +141,7 @@ describe('task scheduling: lanes, capabilities, dependencies and pinning', () =>
     const b = await dep.next('task_assign', undefined, WAIT);
     assert.equal(b.task_id, second.body.task_id);
     assert.deepEqual((await getTask(ctx, second.body.task_id)).body.depends_on, [first]);
-    await dep.request(
-      { type: 'task_complete', task_id: b.task_id, generation: b.generation },
-      'task_ack',
-      undefined,
-      WAIT,
-    );
+    await complete(dep, b);
     await leave(ctx, [dep, 'dep']);
 
     const pa = await connectAgent(ctx.hub.wsUrl, 'pinA', ctx.tok.pinA, { capabilities: ['pin'] });
@@ -158,20 +154,10 @@ describe('task scheduling: lanes, capabilities, dependencies and pinning', () =>
     });
     const x = await pb.next('task_assign', undefined, WAIT);
     assert.equal(x.task_id, p1.body.task_id);
-    await pb.request(
-      { type: 'task_complete', task_id: x.task_id, generation: x.generation },
-      'task_ack',
-      undefined,
-      WAIT,
-    );
+    await complete(pb, x);
     const y = await pb.next('task_assign', undefined, WAIT);
     assert.equal(y.task_id, p2.body.task_id);
-    await pb.request(
-      { type: 'task_complete', task_id: y.task_id, generation: y.generation },
-      'task_ack',
-      undefined,
-      WAIT,
-    );
+    await complete(pb, y);
     await settle(pa);
     assert.deepEqual(
       pa.frames.filter((f) => f.type === 'task_assign'),

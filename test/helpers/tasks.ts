@@ -38,6 +38,17 @@ export const getTask = (ctx: Ctx, id: string, by = 'sub') =>
 export const stateOf = async (ctx: Ctx, agent: string) =>
   (await api(ctx.hub.url, 'GET', `/api/agents/${agent}/state`, { token: ctx.tok.sub })).body;
 
+/** `task_accepted` for an assignment; resolves with its `task_ack`. */
+export const accept = (c: TestClient, a: { task_id: string }) =>
+  c.request({ type: 'task_accepted', task_id: a.task_id }, 'task_ack', undefined, WAIT);
+
+/** `task_complete` for an assignment at its generation; resolves with its `task_ack`. */
+export const complete = (c: TestClient, a: { task_id: string; generation: number }) =>
+  c.request({ type: 'task_complete', task_id: a.task_id, generation: a.generation }, 'task_ack', undefined, WAIT);
+
+/** A frame the hub refuses; resolves with its `error` frame. */
+export const refusal = (c: TestClient, frame: object) => c.request(frame, 'error', undefined, WAIT);
+
 /** Closes the sockets and waits until the hub has let the agents go. */
 export async function leave(ctx: Ctx, ...pairs: Array<[TestClient, string]>): Promise<void> {
   for (const [c] of pairs) c.close();
