@@ -1,7 +1,6 @@
 import { existsSync, rmSync, statSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
-import { basename, join } from 'node:path';
-import { envFile, replacedDir } from '../shared/data-layout.js';
+import { envFile, keptFile, replacedDir } from '../shared/data-layout.js';
 import { writeCompactionMark } from '../shared/data-marks.js';
 import type { Batcher } from './batcher.js';
 import type { Logger } from './log.js';
@@ -58,7 +57,7 @@ export function compactDomain(
       if (!swapped.ok) {
         rmSync(copy, { force: true });
         // a swap that failed puts the original back; one whose put-back failed too leaves it aside
-        keepAside = existsSync(join(aside, basename(file)));
+        keepAside = existsSync(keptFile(aside, file));
         result = { ...base, status: 'failed', bytes_after: before, counts: {}, reason: swapped.reason };
       } else {
         swappedIn = true;

@@ -1,4 +1,4 @@
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 
 /**
  * What a data directory holds: one LMDB environment per domain, backups,
@@ -19,3 +19,5 @@ export const compactionMarkFile = (dataDir: string) => join(dataDir, 'last-compa
 /** where a restore or a compaction moves the files it replaces, so it can be undone */
 export const replacedDir = (dataDir: string, at: number) =>
   join(dataDir, 'replaced', new Date(at).toISOString().replace(/[:.]/g, '-'));
+/** Where a swap keeps the original of `live` in its `replacedDir`. */
+export const keptFile = (aside: string, live: string) => join(aside, basename(live));

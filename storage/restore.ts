@@ -1,7 +1,7 @@
 import { copyFileSync, existsSync, linkSync, mkdirSync, renameSync, rmSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { readManifestAt } from '../shared/backups.js';
-import { DOMAINS, envFile, replacedDir, seqMarkFile } from '../shared/data-layout.js';
+import { DOMAINS, envFile, keptFile, replacedDir, seqMarkFile } from '../shared/data-layout.js';
 import { writeRestoreMark } from '../shared/data-marks.js';
 import type { BackupManifest, DomainBackup } from '../shared/maintenance.js';
 import { verifyEnvs } from '../shared/verify.js';
@@ -90,7 +90,7 @@ function putBack(kept: string, live: string, cause: unknown): void {
  * back. The environment must be closed.
  */
 export function swapFile(live: string, aside: string, source = staged(live)): () => void {
-  const kept = join(aside, basename(live));
+  const kept = keptFile(aside, live);
   const had = existsSync(live);
   let linked = false;
   if (had) {
