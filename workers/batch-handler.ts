@@ -57,22 +57,24 @@ export function batchHandler<S>(open: (prev?: S) => Opened<S>, ops: OpTable<S>, 
   /** puts the file the last compact or restore swap replaced back */
   let undoSwap: (() => void) | null = null;
 
-  /** Closes the environment, swaps its file as `task` says, and reopens it whatever happened (unless no file is left). */
+  /** Closes the environment, swaps its file as `task` says, and reopens it (unless a failed swap left no file). */
   async function swap(task: SwapTask): Promise<SwapResult> {
     await cur.root.close();
     // an undo only ever puts back the swap just before it
     const undo = undoSwap;
     undoSwap = null;
+    let failure: string | null = null;
     try {
       if (task.swap === 'compact') undoSwap = swapFile(cur.path, task.aside, task.copy);
       else if (task.swap === 'restore') undoSwap = swapFile(cur.path, task.aside);
       else undo?.();
     } catch (err) {
-      return { ok: false, reason: err instanceof Error ? err.message : String(err) };
-    } finally {
-      // no file at all (a put-back that failed too): opening would create an empty one and serve it; the batches fail instead
-      if (existsSync(cur.path)) cur = open(cur.store);
+      failure = err instanceof Error ? err.message : String(err);
     }
+    // a failed swap whose put-back failed too leaves no file: opening would create an empty one and serve it,
+    // so the batches fail instead (an undo that leaves none put back a domain that had no file: that one opens empty)
+    if (failure === null || existsSync(cur.path)) cur = open(cur.store);
+    if (failure !== null) return { ok: false, reason: failure };
     const txnid = lastTxnId(cur.root);
     return { ok: true, counts: countsOf(cur.root, info.names), bytes: statSync(cur.path).size, txnid };
   }
