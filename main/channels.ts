@@ -141,7 +141,7 @@ export class Channels {
       timestamp: now,
       seq: res.channelSeq,
     };
-    await this.d.fanout.channel(frame, res, subs);
+    await this.d.fanout.channel(frame, { seq: res.seq, mailboxed: mailboxFor, dropped: res.dropped }, subs);
     return { channel, seq: res.channelSeq, id: res.id };
   }
 

@@ -40,6 +40,13 @@ function messageFrame(m: Msg | StoredMsg, seq?: number): HubFrame<'message'> {
 
 const REPLAY_PAGE = 500;
 
+/** A message's write as the fan-out needs it: its seq, who got a mailbox copy, and what the cap dropped. */
+export interface Written {
+  seq: number;
+  mailboxed: readonly string[];
+  dropped?: Record<string, number>;
+}
+
 /**
  * The one fan-out: every durable frame (direct, broadcast, channel) leaves
  * through here after its write is durable. It owns what happens when a
@@ -59,23 +66,14 @@ export class Fanout {
    * `liveFor` is who was online when the copies were decided.
    * A Promise only when late copies are written: the common delivery stays synchronous.
    */
-  message(
-    msg: Msg,
-    res: { seq: number; mailboxed: string[]; dropped: Record<string, number> },
-    liveFor: readonly string[],
-  ): Promise<void> | undefined {
+  message(msg: Msg, res: Written, liveFor: readonly string[]): Promise<void> | undefined {
     const late = msg.to === null ? this.broadcast(msg, res, liveFor) : this.direct(msg, msg.to, res, liveFor);
     this.noteDrops(res.dropped);
     return late.length ? this.lateCopy(late, res.seq) : undefined;
   }
 
   /** One recipient: no sets to build on the hot path. */
-  private direct(
-    msg: Msg,
-    to: string,
-    res: { seq: number; mailboxed: string[] },
-    liveFor: readonly string[],
-  ): string[] {
+  private direct(msg: Msg, to: string, res: Written, liveFor: readonly string[]): string[] {
     const boxed = res.mailboxed.includes(to);
     const result = this.d.fleet.deliver(to, encodeOnce(messageFrame(msg, boxed ? res.seq : undefined)), res.seq);
     if (result === 'sent') this.d.analytics.received(to, msg.timestamp);
@@ -88,7 +86,7 @@ export class Fanout {
    * with a copy (a socket may have identified meanwhile); the frame is
    * encoded once per variant, with `seq` for mailbox holders and without.
    */
-  private broadcast(msg: Msg, res: { seq: number; mailboxed: string[] }, liveFor: readonly string[]): string[] {
+  private broadcast(msg: Msg, res: Written, liveFor: readonly string[]): string[] {
     const { fleet, analytics } = this.d;
     const mailboxed = new Set(res.mailboxed);
     const expected = new Set(liveFor);
@@ -109,11 +107,7 @@ export class Fanout {
   }
 
   /** A channel post after its write: one encoded frame to every following socket but the sender's. */
-  async channel(
-    frame: HubFrame<'channel_message'>,
-    res: { seq: number; mailboxed: string[]; dropped: Record<string, number> },
-    subscribers: Iterable<string>,
-  ): Promise<void> {
+  async channel(frame: HubFrame<'channel_message'>, res: Written, subscribers: Iterable<string>): Promise<void> {
     const text = encodeOnce(frame);
     const mailboxed = new Set(res.mailboxed);
     const late: string[] = [];
@@ -135,7 +129,8 @@ export class Fanout {
   }
 
   /** Mailbox-cap drops (§9.12): counted, and each agent whose mailbox overflows is logged once per minute. */
-  noteDrops(dropped: Record<string, number>): void {
+  noteDrops(dropped: Record<string, number> | undefined): void {
+    if (!dropped) return;
     const now = Date.now();
     for (const [agent, n] of Object.entries(dropped)) {
       this.d.counters.mailboxDropped += n;

@@ -60,7 +60,11 @@ export function sendMessage(d: SendDeps, from: string, input: SendInput, done: D
     const reply = { id: res.id, seq: res.seq };
     let late: Promise<void> | undefined;
     try {
-      late = d.fanout.message({ id: res.id, ...draft }, res, liveFor);
+      late = d.fanout.message(
+        { id: res.id, ...draft },
+        { seq: res.seq, mailboxed: mailboxFor, dropped: res.dropped },
+        liveFor,
+      );
     } catch (e) {
       return done(e as Error);
     }

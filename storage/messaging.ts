@@ -122,7 +122,8 @@ export class MessagingStore {
     this.db.history.putSync(seq, stored);
     this.historyCount++;
     if (msg.reply_to) this.threads.add({ id, ...msg });
-    return { seq, id, mailboxed: [...mailboxFor], dropped: this.mailboxAll(mailboxFor, stored, now) };
+    const dropped = this.mailboxAll(mailboxFor, stored, now);
+    return dropped ? { seq, id, dropped } : { seq, id };
   }
 
   /** A channel publish: one channel-history record (also in global history) and mailbox copies (§9.22). */
@@ -135,13 +136,18 @@ export class MessagingStore {
     const res = this.send({ ...msg, channel }, [], now);
     const channelSeq = this.channels.append(channel, { id: res.id, ...msg }, res.seq, now);
     const stored: StoredMsg = { id: res.id, ...msg, channel, seq: res.seq, payload: { ...msg.payload, channel } };
-    return { ...res, channelSeq, mailboxed: [...mailboxFor], dropped: this.mailboxAll(mailboxFor, stored, now) };
+    const dropped = this.mailboxAll(mailboxFor, stored, now);
+    return dropped ? { seq: res.seq, id: res.id, channelSeq, dropped } : { seq: res.seq, id: res.id, channelSeq };
   }
 
-  /** Copies `msg` to each agent's mailbox; returns the agents whose oldest entry the cap dropped. */
-  private mailboxAll(agents: readonly string[], msg: StoredMsg, now: number): Record<string, number> {
-    const dropped: Record<string, number> = {};
-    for (const agent of agents) if (this.mailboxPut(agent, msg, now)) dropped[agent] = (dropped[agent] ?? 0) + 1;
+  /** Copies `msg` to each agent's mailbox; returns the agents whose oldest entry the cap dropped, if any. */
+  private mailboxAll(agents: readonly string[], msg: StoredMsg, now: number): Record<string, number> | undefined {
+    let dropped: Record<string, number> | undefined;
+    for (const agent of agents) {
+      if (!this.mailboxPut(agent, msg, now)) continue;
+      dropped ??= {};
+      dropped[agent] = (dropped[agent] ?? 0) + 1;
+    }
     return dropped;
   }
 
@@ -180,7 +186,7 @@ export class MessagingStore {
       if (!rec) continue;
       // a channel post reaches a mailbox with payload.channel, as publish() stores it (§4)
       const msg = rec.channel === undefined ? rec : { ...rec, payload: { ...rec.payload, channel: rec.channel } };
-      for (const [a, n] of Object.entries(this.mailboxAll(agents, msg, now))) dropped[a] = (dropped[a] ?? 0) + n;
+      for (const [a, n] of Object.entries(this.mailboxAll(agents, msg, now) ?? {})) dropped[a] = (dropped[a] ?? 0) + n;
       stored += agents.length;
     }
     return { stored, dropped };

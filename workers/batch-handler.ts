@@ -87,7 +87,8 @@ export function batchHandler<S>(open: (prev?: S) => Opened<S>, ops: OpTable<S>, 
       info.closed?.(store);
       return { results: [] };
     }
-    const results: ItemResult[] = new Array(batch.items.length);
+    // filled in order from 0: a packed array clones back to main far cheaper than a holey one
+    const results: ItemResult[] = [];
     const log = info.changes?.(store);
     if (log) log.live = batch.live === true;
     const start = log?.mark() ?? 0;

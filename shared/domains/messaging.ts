@@ -12,13 +12,15 @@ export interface MessagingCaps {
 
 export type Idem = { agent: string; key: string } | null;
 
+/**
+ * Lean on purpose: it is cloned back to main once per message. The mailbox
+ * copies went to the `mailboxFor` main sent.
+ */
 export interface SendResult {
   seq: number;
   id: string;
-  /** agents that got a mailbox copy */
-  mailboxed: string[];
-  /** per agent, how many of its oldest mailbox entries the cap dropped */
-  dropped: Record<string, number>;
+  /** per agent, how many of its oldest mailbox entries the cap dropped; absent when none */
+  dropped?: Record<string, number>;
 }
 
 /** What a sender is answered: the same on a repeat of its idempotency key (§9.28). */
