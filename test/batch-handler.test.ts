@@ -65,6 +65,23 @@ describe('a batch is one transaction; an item is all or nothing', () => {
     assert.ok(aborted >= 1, 'the store was told to re-read what the op may have moved');
     await env.close();
   });
+
+  test('a batch whose transaction fails answers every item storage_unavailable, however far it got', async () => {
+    const dir = tempDir();
+    dirs.push(dir);
+    const env = openDomainEnv(dir, 'demo', ['kv'] as const);
+    const ops = { put: (db: Db, a: { key: string }) => db.putSync(a.key, 1) };
+    const run = batchHandler(() => ({ root: env.root, path: env.path, store: env.dbs.kv }), ops, { names: ['kv'] });
+    const items = ['a', 'b', 'c'].map((key) => ({ op: 'put', args: { key } }));
+    // closed under it: the transaction fails before any item ran
+    await env.close();
+    const res = (await run({ items, now: Date.now() })) as BatchResult;
+    assert.ok(res.storageError);
+    assert.deepEqual(
+      res.results,
+      items.map(() => ({ ok: false, error: { code: 'storage_unavailable' } })),
+    );
+  });
 });
 
 describe('a compaction swap keeps the original aside until it is checked', () => {

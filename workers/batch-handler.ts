@@ -147,7 +147,8 @@ export function batchHandler<S>(open: (prev?: S) => Opened<S>, ops: OpTable<S>, 
         storageError += `; the in-memory rollback failed too: ${thrown instanceof Error ? thrown.message : thrown}`;
       }
       const failed: ItemResult = { ok: false, error: { code: ErrorCode.storageUnavailable } };
-      return { results: results.fill(failed), storageError };
+      // every item, whatever the failed attempt had reached
+      return { results: batch.items.map(() => failed), storageError };
     }
     return report === undefined ? { results } : { results, report };
   }
