@@ -45,55 +45,54 @@ export function compactDomain(
     const started = performance.now();
     await d.pause();
     const before = (await m.space(d.name)).file_size_bytes;
+    const failed = (reason: string, counts: Record<string, number> = {}): CompactResult => ({
+      table: d.name,
+      status: 'failed',
+      bytes_before: before,
+      bytes_after: before,
+      counts,
+      reason,
+    });
+    // while the original is out of its place it is here, and it comes back unless the copy checks out
+    const kept = keptFile(aside, file);
     let result: CompactResult;
-    /** the original is out of its place, aside: it comes back unless the copy checks out */
-    let swappedIn = false;
-    let keepAside = false;
     try {
       const live = await m.compactCopy(d.name, copy);
       await m.release(d.name);
       const swapped = await d.swap({ swap: 'compact', copy, aside });
-      const base = { table: d.name, bytes_before: before, live_counts: live };
-      if (!swapped.ok) {
-        rmSync(copy, { force: true });
-        // a swap that failed puts the original back; one whose put-back failed too leaves it aside
-        keepAside = existsSync(keptFile(aside, file));
-        result = { ...base, status: 'failed', bytes_after: before, counts: {}, reason: swapped.reason };
-      } else {
-        swappedIn = true;
+      if (!swapped.ok) result = { ...failed(swapped.reason), live_counts: live };
+      else {
         const diff = Object.keys(live).filter((n) => swapped.counts[n] !== live[n]);
-        if (diff.length) {
-          // a copy that lost records is never kept
-          const undone = await d.swap({ swap: 'undo' });
-          swappedIn = !undone.ok;
-          keepAside = !undone.ok;
-          const back = undone.ok ? 'the original file was put back' : `putting it back failed (${undone.reason})`;
-          const reason = `counts differ in ${diff.join(', ')}; ${back}`;
-          result = { ...base, status: 'failed', bytes_after: before, counts: swapped.counts, reason };
-        } else result = { ...base, status: 'compacted', bytes_after: swapped.bytes, counts: swapped.counts };
-      }
-      await m.reopen(d.name);
-      if (result.status === 'compacted' && swapped.ok) {
-        const { dev, ino } = statSync(file);
-        writeCompactionMark(dataDir, d.name, { at: Date.now(), dev, ino, txnid: swapped.txnid });
+        result = diff.length
+          ? // a copy that lost records is never kept
+            { ...failed(`counts differ in ${diff.join(', ')}`, swapped.counts), live_counts: live }
+          : {
+              table: d.name,
+              status: 'compacted',
+              bytes_before: before,
+              bytes_after: swapped.bytes,
+              counts: swapped.counts,
+              live_counts: live,
+            };
+        if (result.status === 'compacted') markCompacted(dataDir, d.name, file, swapped.txnid, log);
       }
     } catch (err) {
-      // the original comes back if it was out; if that fails as well, it stays aside for the operator
-      if (swappedIn)
-        keepAside = !(await d.swap({ swap: 'undo' }).then(
-          (r) => r.ok,
-          () => false,
-        ));
-      rmSync(copy, { force: true });
+      result = failed(String(err));
+    }
+    // whatever failed, and however far it got: the original goes back if it is still aside
+    let keepAside = false;
+    if (result.status === 'failed' && existsSync(kept)) {
+      const undone = await d
+        .swap({ swap: 'undo' })
+        .catch((err: Error) => ({ ok: false as const, reason: err.message }));
+      keepAside = existsSync(kept);
+      result.reason += undone.ok && !keepAside ? '; the original file was put back' : '';
+      if (keepAside)
+        result.reason += `; putting the original back failed (${undone.ok ? 'it is still aside' : undone.reason})`;
+    }
+    rmSync(copy, { force: true });
+    try {
       await m.reopen(d.name);
-      result = {
-        table: d.name,
-        status: 'failed',
-        bytes_before: before,
-        bytes_after: before,
-        counts: {},
-        reason: String(err),
-      };
     } finally {
       d.resume();
     }
@@ -111,6 +110,20 @@ export function compactDomain(
     observe?.({ ...result, paused_ms });
     return { ...result, paused_ms };
   });
+}
+
+/**
+ * Names the compacted file for the start-up check (its txnids start again
+ * from 1). Only advice: a compaction that checked out is kept when the mark
+ * cannot be written, and the next start may warn of a rollback.
+ */
+function markCompacted(dataDir: string, domain: string, file: string, txnid: number, log: Logger): void {
+  try {
+    const { dev, ino } = statSync(file);
+    writeCompactionMark(dataDir, domain, { at: Date.now(), dev, ino, txnid });
+  } catch (err) {
+    log.warn({ err, domain }, 'compaction mark not written: the next start may take the compacted file for a rollback');
+  }
 }
 
 /**

@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
-import { backupsDir, replacedDir } from '../shared/data-layout.js';
+import { backupsDir, envFile, keptFile, replacedDir } from '../shared/data-layout.js';
 import { writeRestoreMark } from '../shared/data-marks.js';
 import { ErrorCode, HubError } from '../shared/errors.js';
 import type { Batcher } from './batcher.js';
@@ -49,7 +49,9 @@ export function restoreOnline(d: RestoreDeps, name: string) {
     try {
       for (const x of d.domains) await m.release(x.name);
       for (const x of d.domains) {
-        const r = await x.swap({ swap: 'restore', aside });
+        const r = await x
+          .swap({ swap: 'restore', aside })
+          .catch((err: Error) => ({ ok: false as const, reason: err.message }));
         if (!r.ok) {
           failure = `${x.name}: ${r.reason}`;
           break;
@@ -66,7 +68,12 @@ export function restoreOnline(d: RestoreDeps, name: string) {
           failure = `writing the restore mark: ${err instanceof Error ? err.message : String(err)}`;
         }
       }
-      if (failure) for (const x of swapped.reverse()) await x.swap({ swap: 'undo' });
+      if (failure) {
+        for (const x of swapped.reverse()) await x.swap({ swap: 'undo' }).catch(() => undefined);
+        // an original still aside is where the operator finds it (the failing domain's too)
+        const stuck = d.domains.filter((x) => existsSync(keptFile(aside, envFile(d.dataDir, x.name))));
+        if (stuck.length) failure += `; not put back, still in ${aside}: ${stuck.map((x) => x.name).join(', ')}`;
+      }
     } finally {
       for (const x of d.domains) await m.reopen(x.name);
       await m.unstageRestore();

@@ -1,4 +1,4 @@
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { RootDatabase } from 'lmdb';
 import { pruneBackups } from '../shared/backups.js';
@@ -62,19 +62,27 @@ export async function copyRecords(env: RootDatabase, names: readonly string[], c
  * before the domain's file is swapped and reopened after.
  */
 export class Maintenance implements MaintenanceApi {
-  private readonly open = new Map<string, RootDatabase>();
+  /** each handle with the file it was opened on, by device and inode */
+  private readonly open = new Map<string, { env: RootDatabase; dev: number; ino: number }>();
 
   constructor(
     private readonly dataDir: string,
     private readonly domains: Record<string, readonly string[]>,
   ) {
-    for (const d of Object.keys(domains)) this.open.set(d, openEnvFile(envFile(dataDir, d)));
+    for (const d of Object.keys(domains)) this.openOn(d);
+  }
+
+  private openOn(domain: string): void {
+    const file = envFile(this.dataDir, domain);
+    const env = openEnvFile(file);
+    const { dev, ino } = statSync(file);
+    this.open.set(domain, { env, dev, ino });
   }
 
   private env(domain: string): RootDatabase {
-    const env = this.open.get(domain);
-    if (!env) throw new Error(`${domain} is not open (released for a swap, or not a domain)`);
-    return env;
+    const held = this.open.get(domain);
+    if (!held) throw new Error(`${domain} is not open (released for a swap, or not a domain)`);
+    return held.env;
   }
 
   async backup(dir: string): Promise<BackupManifest> {
@@ -116,13 +124,23 @@ export class Maintenance implements MaintenanceApi {
   }
 
   async release(domain: string): Promise<void> {
-    const env = this.open.get(domain);
+    const held = this.open.get(domain);
     this.open.delete(domain);
-    await env?.close();
+    await held?.env.close();
   }
 
+  /**
+   * Opens the domain's file again. A handle still held on another file (one
+   * a swap replaced) is dropped: it would read a copy no longer live. With no
+   * file at the path nothing is opened, since opening would create an empty one.
+   */
   async reopen(domain: string): Promise<void> {
-    if (!this.open.has(domain)) this.open.set(domain, openEnvFile(envFile(this.dataDir, domain)));
+    const file = envFile(this.dataDir, domain);
+    const now = existsSync(file) ? statSync(file) : null;
+    const held = this.open.get(domain);
+    if (held && now && held.dev === now.dev && held.ino === now.ino) return;
+    await this.release(domain);
+    if (now) this.openOn(domain);
   }
 
   async close(): Promise<void> {

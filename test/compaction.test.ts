@@ -1,9 +1,18 @@
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { open } from 'lmdb';
+import type { Batcher } from '../main/batcher.js';
+import { compactDomain } from '../main/compaction.js';
+import type { Logger } from '../main/log.js';
+import type { MaintenanceClient } from '../main/maintenance.js';
+import type { BatchResult, SwapTask } from '../shared/batch.js';
+import { compactionMarkFile, envFile } from '../shared/data-layout.js';
+import { type Db, openDomainEnv } from '../storage/env.js';
+import { Maintenance } from '../storage/maintenance.js';
 import { spaceOf } from '../storage/space.js';
+import { batchHandler } from '../workers/batch-handler.js';
 import { connectAgent, until } from './helpers/client.js';
 import { ADMIN_TOKEN, api, startTestHub, type TestHub, tempDir, tokenFor, whitelist } from './helpers/hub.js';
 
@@ -84,6 +93,91 @@ describe('copy-and-swap compaction', () => {
     const unknown = await api(hub.adminUrl, 'POST', '/api/admin/compact/nope', { token: ADMIN_TOKEN });
     assert.deepEqual([unknown.status, unknown.body.error], [404, 'unknown_table']);
     sender.close();
+  });
+});
+
+/**
+ * compactDomain over a real batch handler and maintenance store, no threads: a
+ * domain `demo` with one database, `opens` counting how often the worker opened it.
+ */
+async function demoDomain(failOnOpen?: number) {
+  const dir = tempDir();
+  let opens = 0;
+  const run = batchHandler(
+    () => {
+      opens++;
+      const env = openDomainEnv(dir, 'demo', ['kv'] as const);
+      // stands in for a store that cannot start on the file (a full disk, a failed reindex)
+      if (opens === failOnOpen) throw new Error('ENOSPC: no space left on device');
+      return { root: env.root, path: env.path, store: env.dbs.kv as Db };
+    },
+    { put: (db: Db, a: { k: string }) => db.putSync(a.k, 1) },
+    { names: ['kv'] },
+  );
+  const put = async (k: string) => {
+    const r = (await run({ items: [{ op: 'put', args: { k } }], now: Date.now() })) as BatchResult;
+    assert.ok(r.results[0].ok, `put ${k}`);
+  };
+  const m = new Maintenance(dir, { demo: ['kv'] });
+  const lines: string[] = [];
+  const log = {
+    info: () => {},
+    warn: (_: unknown, msg: string) => lines.push(msg),
+    error: (_: unknown, msg: string) => lines.push(msg),
+  } as unknown as Logger;
+  const domain = { name: 'demo', pause: async () => {}, resume() {}, swap: (t: SwapTask) => run(t) };
+  const compact = () =>
+    compactDomain(
+      domain as unknown as Batcher<never>,
+      dir,
+      { api: m, exclusive: (job: () => Promise<unknown>) => job() } as unknown as MaintenanceClient,
+      log,
+    );
+  const onDisk = async () => {
+    await run({ items: [], now: Date.now(), close: true });
+    await m.close();
+    const env = open({ path: envFile(dir, 'demo'), readOnly: true, maxDbs: 32 });
+    const n = env.openDB({ name: 'kv' }).getKeysCount();
+    await env.close();
+    return n;
+  };
+  return { dir, run, put, m, lines, compact, onDisk };
+}
+
+describe('a compaction that fails late', () => {
+  test('a compaction whose mark cannot be written is kept, and the maintenance thread reads the live file after it', async () => {
+    const demo = await demoDomain();
+    for (let i = 0; i < 100; i++) await demo.put(`before-${i}`);
+    // the mark's temp file cannot be created (a full disk or a read-only file stands for it)
+    mkdirSync(`${compactionMarkFile(demo.dir)}.tmp`);
+    const first = await demo.compact();
+    assert.equal(first.status, 'compacted', first.reason);
+    assert.ok(demo.lines.some((l) => l.startsWith('compaction mark not written')));
+    rmSync(`${compactionMarkFile(demo.dir)}.tmp`, { recursive: true });
+    for (let i = 0; i < 50; i++) await demo.put(`after-${i}`);
+    const second = await demo.compact();
+    assert.deepEqual(second.live_counts, { kv: 150 }, 'the maintenance thread counts the live file');
+    assert.equal(await demo.onDisk(), 150, 'every acked write is still on disk');
+  });
+
+  test('a swapped-in copy that does not open: the original comes back and serves', async () => {
+    const demo = await demoDomain(2);
+    for (let i = 0; i < 100; i++) await demo.put(`k${i}`);
+    const r = await demo.compact();
+    assert.equal(r.status, 'failed');
+    assert.match(r.reason ?? '', /reopening the swapped-in file: ENOSPC/);
+    await demo.put('after');
+    assert.equal(await demo.onDisk(), 101, 'the original is live again, with the write after it');
+  });
+
+  test('the maintenance thread never creates a domain file that is missing', async () => {
+    const demo = await demoDomain();
+    await demo.m.release('demo');
+    await demo.run({ items: [], now: Date.now(), close: true });
+    renameSync(envFile(demo.dir, 'demo'), join(demo.dir, 'elsewhere.mdb'));
+    await demo.m.reopen('demo');
+    assert.ok(!existsSync(envFile(demo.dir, 'demo')), 'no empty file at the live path');
+    await assert.rejects(demo.m.space('demo'), /not open/);
   });
 });
 

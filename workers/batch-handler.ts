@@ -72,8 +72,22 @@ export function batchHandler<S>(open: (prev?: S) => Opened<S>, ops: OpTable<S>, 
       failure = err instanceof Error ? err.message : String(err);
     }
     // a failed swap whose put-back failed too leaves no file: opening would create an empty one and serve it,
-    // so the batches fail instead (an undo that leaves none put back a domain that had no file: that one opens empty)
-    if (failure === null || existsSync(cur.path)) cur = open(cur.store);
+    // so the batches fail instead; so after an undo with nothing to undo (an undo that leaves none put back a
+    // domain that had no file: that one opens empty)
+    const moved = failure === null && (task.swap !== 'undo' || undo !== null);
+    if (moved || existsSync(cur.path)) {
+      try {
+        cur = open(cur.store);
+      } catch (err) {
+        // the file swapped in does not open: the original goes back and is opened instead (a throw here leaves it aside)
+        const back = undoSwap;
+        undoSwap = null;
+        if (!back) throw err;
+        failure = `reopening the swapped-in file: ${err instanceof Error ? err.message : String(err)}`;
+        back();
+        cur = open(cur.store);
+      }
+    }
     if (failure !== null) return { ok: false, reason: failure };
     const txnid = lastTxnId(cur.root);
     return { ok: true, counts: countsOf(cur.root, info.names), bytes: statSync(cur.path).size, txnid };
