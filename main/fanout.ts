@@ -143,8 +143,17 @@ export class Fanout {
     }
   }
 
-  /** Sends the agent's mailbox after `since`, in order, before any live frame (§9.21). */
+  /**
+   * Sends the agent's mailbox after `since`, in order, before any live frame
+   * (§9.21). One replay per socket: asked for again while one runs (a
+   * re-identify), the running one starts again from the new point and what
+   * queued behind it stays queued. Held frames are pushed once it ends.
+   */
   async replay(conn: Connection, since: number): Promise<void> {
+    if (conn.replaying) {
+      conn.replayRestart = since;
+      return;
+    }
     conn.beginReplay();
     try {
       let cursor = since;
@@ -154,15 +163,31 @@ export class Fanout {
           since: cursor,
           limit: REPLAY_PAGE,
         });
+        let next = page.messages.length < REPLAY_PAGE ? null : page.last_seq;
         for (const m of page.messages) {
           if (conn.closing) return;
+          if (conn.replayRestart !== null) break;
+          if (m.seq >= conn.replayBound()) {
+            next = null;
+            break;
+          }
           await conn.sendPaced(JSON.stringify(messageFrame(m, m.seq)));
         }
-        if (page.messages.length < REPLAY_PAGE) return;
-        cursor = page.last_seq;
+        if (conn.replayRestart !== null) {
+          next = conn.replayRestart;
+          conn.replayRestart = null;
+        }
+        if (next === null) return;
+        cursor = next;
       }
     } finally {
+      conn.replayRestart = null;
       conn.endReplay();
+      // frames held while it ran (its queue overflowed) follow it, from the mailbox
+      if (conn.heldFrom !== null && !conn.catchingUp && !conn.closing) {
+        conn.catchingUp = true;
+        this.catchUp(conn);
+      }
     }
   }
 
@@ -175,7 +200,8 @@ export class Fanout {
   catchUp(conn: Connection): void {
     const socket = (conn.ws as unknown as { _socket?: { once(e: 'drain', f: () => void): void } })._socket;
     const attempt = () => {
-      if (conn.closing || conn.heldFrom === null) {
+      // a replay that runs meanwhile arms the catch-up again when it ends
+      if (conn.closing || conn.heldFrom === null || conn.replaying) {
         conn.catchingUp = false;
         return;
       }

@@ -101,7 +101,8 @@ export class LocalFleet implements Fleet {
     const conn = this.byAgent.get(agent);
     if (!conn) return 'offline';
     if (conn.send(text, FrameKind.Live, Date.now(), seq)) return 'sent';
-    if (conn.heldFrom !== null && !conn.catchingUp) {
+    // during a replay the held frames wait for it to end (it arms the catch-up)
+    if (conn.heldFrom !== null && !conn.catchingUp && !conn.replaying) {
       conn.catchingUp = true;
       this.onHeld(conn);
     }

@@ -101,6 +101,48 @@ describe('held frames reach a slow consumer that catches up (§9.20)', () => {
   });
 });
 
+describe('live frames behind a mailbox replay', () => {
+  let hub: TestHub;
+  let tok: Record<string, string>;
+
+  before(async () => {
+    hub = await startTestHub({ sendBufferMax: 64 * 1024, slowConsumerMs: 60_000 });
+    tok = await tokens(hub, ['sender', 'replayer']);
+  });
+  after(() => hub.stop());
+
+  test('frames that overflow a replay’s queue follow it, and a re-identify restarts it: none lost, first arrivals in order', async () => {
+    const sender = await connectAgent(hub.wsUrl, 'sender', tok.sender);
+    const blob = 'x'.repeat(32 * 1024);
+    // offline: far more than the socket and the cap hold, so the replay waits for the reader
+    const ids = await sendTo(sender, 'replayer', 300, { blob });
+    const replayer = await TestClient.open(hub.wsUrl);
+    const socket = (replayer.ws as unknown as { _socket: { pause(): void; resume(): void } })._socket;
+    socket.pause();
+    replayer.send({ type: 'identify', agent_id: 'replayer', token: tok.replayer, mailbox_since: 0 });
+    await until(() => hub.fleet.local('replayer')?.replaying, 'the replay started');
+    // live frames queue behind the replay until the queue is over the cap; the rest are held in the mailbox
+    for (let i = 0; i < 10; i++) ids.push(...(await sendTo(sender, 'replayer', 1, { blob })));
+    assert.notEqual(hub.fleet.local('replayer')?.heldFrom, null, 'the queue overflowed');
+    replayer.send({ type: 'identify', agent_id: 'replayer', token: tok.replayer, mailbox_since: 0 });
+    ids.push(...(await sendTo(sender, 'replayer', 2, { blob })));
+    socket.resume();
+    await until(
+      () => {
+        const seen = new Set(replayer.frames.filter((f) => f.type === 'message').map((f) => f.id));
+        return ids.every((id) => seen.has(id));
+      },
+      'every acked message reached the socket',
+      10_000,
+    );
+    const got = replayer.frames.filter((f) => f.type === 'message');
+    const firsts = got.filter((f, i) => got.findIndex((g) => g.id === f.id) === i).map((f) => f.id);
+    assert.deepEqual(firsts, ids);
+    replayer.close();
+    sender.close();
+  });
+});
+
 describe('direct messages and broadcasts to a stalled reader: cut off with 4008, nothing acked lost', () => {
   let hub: TestHub;
   let tok: Record<string, string>;

@@ -52,6 +52,10 @@ export class Connection {
   /** set while a mailbox replay is being sent: live frames wait behind it */
   pending: Array<{ text: Frame; seq?: number }> | null = null;
   private pendingBytes = 0;
+  /** asked for while a replay runs: the running one starts again from here (one replay per socket) */
+  replayRestart: number | null = null;
+  /** the seq of the first durable frame queued behind the running replay */
+  private queuedFrom: number | null = null;
   /** the `mailbox_since` of the identify, null when the agent asked for no replay */
   replayFrom: number | null = null;
   /** `acked`: every direct and broadcast message is also kept in the mailbox until acked (§9.32) */
@@ -118,14 +122,15 @@ export class Connection {
    */
   send(text: Frame, kind: FrameKind, now = Date.now(), seq?: number): boolean {
     if (this.closing || this.ws.readyState !== 1) return false;
+    // durable frames behind a held one wait in the mailbox too, so they arrive in order (a replay's queue included)
+    if (kind === FrameKind.Live && seq !== undefined && this.heldFrom !== null) return false;
     if (kind === FrameKind.Live && this.pending) {
       if (this.pendingBytes + text.length > this.bufferMax) return this.hold(seq);
       this.pendingBytes += text.length;
       this.pending.push({ text, seq });
+      if (seq !== undefined) this.queuedFrom ??= seq;
       return true;
     }
-    // durable frames behind a held one wait in the mailbox too, so they arrive in order
-    if (kind === FrameKind.Live && seq !== undefined && this.heldFrom !== null) return false;
     const buffered = this.ws.bufferedAmount;
     if (kind !== FrameKind.Reply) {
       const cap = kind === FrameKind.Presence ? this.bufferMax / 2 : this.bufferMax;
@@ -181,10 +186,24 @@ export class Connection {
     (this.ws as unknown as { _socket?: { uncork(): void } })._socket?.uncork();
   }
 
+  get replaying(): boolean {
+    return this.pending !== null;
+  }
+
+  /**
+   * Where the running replay stops: the first durable frame that came live
+   * meanwhile (queued behind it, or held in the mailbox). That one and the
+   * newer ones follow the replay, so nothing arrives ahead of an older seq.
+   */
+  replayBound(): number {
+    return Math.min(this.queuedFrom ?? Number.POSITIVE_INFINITY, this.heldFrom ?? Number.POSITIVE_INFINITY);
+  }
+
   /** Starts a mailbox replay: live frames queue (bounded) until `endReplay`; held frames are part of it. */
   beginReplay(): void {
     this.pending = [];
     this.pendingBytes = 0;
+    this.queuedFrom = null;
     this.heldFrom = null;
   }
 
@@ -204,6 +223,7 @@ export class Connection {
     const pending = this.pending ?? [];
     this.pending = null;
     this.pendingBytes = 0;
+    this.queuedFrom = null;
     // these were accepted when they queued (bounded by the cap), so they go out whatever the buffer holds
     if (!this.closing && this.ws.readyState === 1) for (const f of pending) this.writeDurable(f.text, f.seq);
   }
