@@ -49,6 +49,8 @@ export class Batcher<A extends OpApi<A>> implements Domain<A> {
   private idle: (() => void) | null = null;
   private scheduled = false;
   private closed = false;
+  /** closed, and its last batch ran: nothing more is taken */
+  private drained = false;
   /** main watches this domain's changes: its batches ask the worker to report them */
   live = false;
   /** gets the worker's report after each committed batch (figures; changes while `live`) */
@@ -97,6 +99,16 @@ export class Batcher<A extends OpApi<A>> implements Domain<A> {
       done(new HubError(ErrorCode.overloaded, { retry_after_ms: 1000 }));
       return;
     }
+    this.enqueue(op, args, done);
+  }
+
+  finish<K extends keyof A & string>(op: K, args: ArgsOf<A, K>): Promise<ResultOf<A, K>> {
+    return promised((done) =>
+      this.drained ? done(new HubError(ErrorCode.shuttingDown)) : this.enqueue(op, args, done),
+    );
+  }
+
+  private enqueue<K extends keyof A & string>(op: K, args: ArgsOf<A, K>, done: Done<ResultOf<A, K>>): void {
     this.queue.push({ item: { op, args }, done: done as Done<unknown> });
     this.stats.queued = this.queue.length;
     if (this.inFlight >= this.opts.inFlightMax || this.paused) return;
@@ -193,7 +205,9 @@ export class Batcher<A extends OpApi<A>> implements Domain<A> {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    // what settles meanwhile may still `finish` its writes: they are part of the drain
     while (this.queue.length > 0 || this.inFlight > 0) await new Promise((r) => setTimeout(r, 5));
+    this.drained = true;
     try {
       await this.pool.run({ items: [], now: Date.now(), close: true } satisfies Batch);
     } finally {

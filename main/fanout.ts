@@ -124,7 +124,7 @@ export class Fanout {
   private async lateCopy(agents: string[], seq: number): Promise<void> {
     if (!agents.length) return;
     this.d.counters.liveDropped += agents.length;
-    const copy = await this.d.messaging.call('mailboxCopy', { agents, seqs: [seq] });
+    const copy = await this.d.messaging.finish('mailboxCopy', { agents, seqs: [seq] });
     this.noteDrops(copy.dropped);
   }
 
@@ -246,7 +246,7 @@ export class Fanout {
         fleet.congested.delete(c);
         const seqs = c.takeUnflushed();
         if (c.agentId && seqs.length) {
-          this.d.messaging.call('mailboxCopy', { agents: [c.agentId], seqs }).then(
+          this.d.messaging.finish('mailboxCopy', { agents: [c.agentId], seqs }).then(
             (r) => this.noteDrops(r.dropped),
             (err) => log.error({ err, agent_id: c.agentId }, 'slow consumer mailbox copy failed'),
           );

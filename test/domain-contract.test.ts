@@ -190,4 +190,43 @@ for (const backend of BACKENDS) {
       assert.deepEqual(names, ['ops', 'pa', 'pb', 'pc'], 'every channel once, by name');
     });
   });
+
+  describe(`what a domain takes (${backend.name})`, () => {
+    const ctx = contractDomains(backend);
+
+    test('finish is taken when the queue is full and while the domain closes; call is refused', async () => {
+      const d = ctx.d.messaging;
+      await d.pause();
+      // fill the queue until a call is refused as overloaded
+      const queued: Promise<unknown>[] = [];
+      let refused: Error | null = null;
+      while (!refused && queued.length < 1_000_000) {
+        queued.push(
+          new Promise<void>((res) =>
+            d.submit('health', {}, (err) => {
+              refused ??= err;
+              res();
+            }),
+          ),
+        );
+        if (queued.length % 1000 === 0) await new Promise((r) => setImmediate(r));
+      }
+      assert.equal(code(refused), ErrorCode.overloaded);
+      await assert.rejects(d.call('health', {}), (e) => code(e) === ErrorCode.overloaded);
+      const late = d.finish('health', {});
+      const closing = d.close();
+      await assert.rejects(d.call('health', {}), (e) => code(e) === ErrorCode.shuttingDown);
+      const later = d.finish('health', {});
+      d.resume();
+      assert.equal(typeof (await late).last_seq, 'number', 'taken over the queue cap');
+      assert.equal(typeof (await later).last_seq, 'number', 'taken while the domain closed');
+      await closing;
+      await assert.rejects(
+        d.finish('health', {}),
+        (e) => code(e) === ErrorCode.shuttingDown,
+        'not after the last batch',
+      );
+      await Promise.all(queued);
+    });
+  });
 }

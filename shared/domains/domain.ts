@@ -40,6 +40,14 @@ export interface Domain<A extends OpApi<A>> {
   call<K extends keyof A & string>(op: K, args: ArgsOf<A, K>): Promise<ResultOf<A, K>>;
   /** `call` with a callback instead of a Promise, for the per-message paths. */
   submit<K extends keyof A & string>(op: K, args: ArgsOf<A, K>, done: Done<ResultOf<A, K>>): void;
+  /**
+   * `call` for work that completes a write already committed (a late mailbox
+   * copy owed before the sender's ack): taken even when the queue is full or
+   * the domain is closing, until its last batch has run. Refusing it would
+   * answer the sender with an error for a message whose retry is then acked
+   * from the idempotency record, with the copy never written.
+   */
+  finish<K extends keyof A & string>(op: K, args: ArgsOf<A, K>): Promise<ResultOf<A, K>>;
   /** Stops taking requests out of the queue once what is in flight is done (a compaction or a restore swap). */
   pause(): Promise<void>;
   resume(): void;
