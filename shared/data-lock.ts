@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { connect, createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { OperatorError } from './errors.js';
@@ -32,13 +32,15 @@ export class DataDirHeldError extends OperatorError {
 }
 
 /**
- * Linux: an abstract Unix socket named after the directory's real path. Only
- * one process can bind it, and the kernel releases it with the process, so a
- * hub killed with `kill -9` never blocks the next start; the holder answers
- * a connect with its PID.
+ * Linux: an abstract Unix socket named after the directory's device and
+ * inode, so the same directory reached by another path (a bind mount, a
+ * symlink) has the same name. Only one process can bind it, and the kernel
+ * releases it with the process, so a hub killed with `kill -9` never blocks
+ * the next start; the holder answers a connect with its PID.
  */
 function socketName(dir: string): string {
-  return `\0agentcom-data-${createHash('sha256').update(dir).digest('hex').slice(0, 40)}`;
+  const { dev, ino } = statSync(dir);
+  return `\0agentcom-data-${createHash('sha256').update(`${dev}:${ino}`).digest('hex').slice(0, 40)}`;
 }
 
 function listen(server: Server, name: string): Promise<void> {

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import {
   closeSync,
   copyFileSync,
@@ -18,7 +18,7 @@ import { startHub } from '../main/hub.js';
 import { restore } from '../ops/restore.js';
 import { parseConfig } from '../shared/config.js';
 import { compactionMarkFile, restoreMarkFile } from '../shared/data-layout.js';
-import { DataDirHeldError } from '../shared/data-lock.js';
+import { DataDirHeldError, lockDataDir } from '../shared/data-lock.js';
 import { readCompactionMarks, readRestoreMark, writeCompactionMark, writeRestoreMark } from '../shared/data-marks.js';
 import { OperatorError } from '../shared/errors.js';
 import { killChildHubs, spawnChildHub } from './helpers/child-hub.js';
@@ -101,6 +101,21 @@ describe('one owner per data directory (§9.30)', () => {
     await hub.stop({ keepData: true });
     const again = await startTestHub({}, hub.dataDir);
     await again.stop({ keepData: true });
+  });
+
+  test('the same directory through a bind mount is the same lock', async (t) => {
+    const dir = tempDir();
+    const alias = tempDir();
+    dirs.push(dir, alias);
+    // needs root: skipped where bind mounts cannot be made
+    if (spawnSync('mount', ['--bind', dir, alias]).status !== 0) return t.skip('mount --bind needs root');
+    try {
+      const held = await lockDataDir(dir, 'hub');
+      await assert.rejects(lockDataDir(alias, 'restore'), DataDirHeldError);
+      await held.release();
+    } finally {
+      spawnSync('umount', [alias]);
+    }
   });
 
   test('`npm run restore` into the data directory of a running hub refuses and changes nothing', async () => {
