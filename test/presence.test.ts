@@ -27,7 +27,7 @@ function assertAgentShape(a: any): void {
 describe('presence', () => {
   let hub: TestHub;
   const tok: Record<string, string> = {};
-  const ids = ['w', 'j', 'd', 's', 'q', 'x', 'nw', 'pv', 'un', 'pp', 'bs', 'bl'];
+  const ids = ['w', 'j', 'd', 's', 'q', 'x', 'nw', 'pv', 'un', 'pp', 'bs', 'bl', 'ga', 'gb', 'race'];
 
   before(async () => {
     hub = await startTestHub({}, tempDir('agentcom-presence-'));
@@ -215,6 +215,35 @@ describe('presence', () => {
     await barrier(w);
     assert.equal(w.frames.filter((f) => f.type === 'agent_left').length, 0, 'exactly one agent_left');
     await leave(hub, w, 'w');
+  });
+
+  test('two identifies for two agents in one write: the second is refused, and no ghost stays after the close', async () => {
+    const c = await TestClient.open(hub.wsUrl);
+    const socket = (c.ws as unknown as { _socket: { cork(): void; uncork(): void } })._socket;
+    socket.cork();
+    c.send({ type: 'identify', agent_id: 'ga', token: tok.ga });
+    c.send({ type: 'identify', agent_id: 'gb', token: tok.gb });
+    socket.uncork();
+    await c.next('identified');
+    assert.equal((await c.next('error')).error, 'token_agent_mismatch');
+    c.close();
+    await c.waitClose();
+    await sleep(100);
+    assert.deepEqual([hub.fleet.local('ga'), hub.fleet.local('gb')], [undefined, undefined]);
+    const listed = (await api(hub.url, 'GET', '/api/agents')).body.agents.map((a: { agent_id: string }) => a.agent_id);
+    assert.ok(!listed.includes('ga') && !listed.includes('gb'), 'neither is listed once the socket is gone');
+  });
+
+  test('a socket that closes right after its identify leaves no ghost', async () => {
+    for (let i = 0; i < 20; i++) {
+      const c = await TestClient.open(hub.wsUrl);
+      c.send({ type: 'identify', agent_id: 'race', token: tok.race });
+      c.ws.terminate();
+    }
+    await sleep(200);
+    assert.equal(hub.fleet.local('race'), undefined);
+    const listed = (await api(hub.url, 'GET', '/api/agents')).body.agents.map((a: { agent_id: string }) => a.agent_id);
+    assert.ok(!listed.includes('race'));
   });
 
   test('ping → pong with a timestamp', async () => {

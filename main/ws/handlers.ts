@@ -50,7 +50,10 @@ export function coreHandlers(d: CoreDeps): Handlers {
     if (conn.agentId && conn.agentId !== f.agent_id) throw new HubError(ErrorCode.tokenAgentMismatch);
     // asked before the socket is bound, so nothing reaches it ahead of `identified`
     const oldest = await d.messaging.call('mailboxHead', { agent: f.agent_id });
-    if (conn.closing) return;
+    // frames are handled concurrently: meanwhile the socket may have closed (binding it would leave a ghost
+    // no close ever removes) or another identify may have bound it to another agent
+    if (conn.closing || conn.ws.readyState !== 1) return;
+    if (conn.agentId && conn.agentId !== f.agent_id) throw new HubError(ErrorCode.tokenAgentMismatch);
 
     const rejoin = conn.agentId === f.agent_id;
     d.limiter.unpin(conn.limiterKey);
