@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { WebSocket } from 'ws';
-import { Connection } from '../main/ws/connection.js';
+import { Connection, FrameKind } from '../main/ws/connection.js';
 import { connectAgent, sleep, TestClient, until } from './helpers/client.js';
 import { api, startTestHub, type TestHub, tempDir, tokenFor, waitOffline, whitelist } from './helpers/hub.js';
 
@@ -98,6 +98,44 @@ describe('held frames reach a slow consumer that catches up (§9.20)', () => {
     assert.equal(slow.closed, null, 'still connected');
     slow.close();
     sender.close();
+  });
+});
+
+describe('a socket that asks and does not read', () => {
+  let hub: TestHub;
+  let tok: Record<string, string>;
+
+  before(async () => {
+    // a long cut-off: only the overrun of replies closes it quickly
+    hub = await startTestHub({ sendBufferMax: 64 * 1024, slowConsumerMs: 60_000 });
+    tok = await tokens(hub, ['poster', 'asker']);
+  });
+  after(() => hub.stop());
+
+  test('big replies to a reader that stopped are capped and the socket is closed 4008; memory does not follow', async () => {
+    const poster = await connectAgent(hub.wsUrl, 'poster', tok.poster);
+    await api(hub.url, 'POST', '/api/channels', { token: tok.poster, body: { name: 'big' } });
+    for (let i = 0; i < 20; i++)
+      await poster.request(
+        { type: 'channel_publish', channel: 'big', payload: { pad: 'x'.repeat(30_000) } },
+        'channel_published',
+      );
+    const asker = await connectAgent(hub.wsUrl, 'asker', tok.asker);
+    const closes = spyClose(hub, 'asker');
+    const server = hub.fleet.local('asker');
+    (asker.ws as unknown as { _socket: { pause(): void } })._socket.pause();
+    let most = 0;
+    for (let i = 0; i < 400 && closes.length === 0; i++) {
+      asker.send({ type: 'channel_history', channel: 'big', limit: 20 });
+      await sleep(2);
+      most = Math.max(most, server?.ws.bufferedAmount ?? 0);
+    }
+    await until(() => closes.length > 0, 'the socket cut off', 5000);
+    assert.deepEqual(closes, [[4008, 'slow_consumer']]);
+    // four caps of replies, plus the one reply that crossed the line
+    assert.ok(most < 4 * 64 * 1024 + 700_000, `buffered at most ${most} bytes`);
+    asker.ws.terminate();
+    poster.close();
   });
 });
 
@@ -397,6 +435,24 @@ describe('the stall clock of a paced replay', () => {
     };
     return { ws, drain };
   }
+
+  test('replies to a socket that does not read start its stall clock past the cap; past four caps more they are not written', () => {
+    const { ws, drain } = scriptedSocket();
+    const conn = new Connection(1, ws as unknown as WebSocket, '127.0.0.1', 64 * 1024, Date.now(), () => {});
+    const reply = 'x'.repeat(100 * 1024);
+    ws.bufferedAmount = 32 * 1024;
+    assert.equal(conn.send(reply, FrameKind.Reply), true);
+    assert.equal(conn.stalledSince(), 0, 'under the cap: a reader that keeps up');
+    ws.bufferedAmount = 100 * 1024;
+    assert.equal(conn.send(reply, FrameKind.Reply), true, 'over the cap a reply is still written');
+    assert.ok(conn.stalledSince() > 0, 'and the stall clock runs');
+    assert.equal(conn.send(reply, FrameKind.Reply), true);
+    assert.equal(conn.send(reply, FrameKind.Reply), false, 'the one that takes it past four caps is not');
+    assert.equal(conn.stalledSince(), 1, 'cut at the timer’s next look');
+    drain();
+    assert.equal(conn.stalledSince(), 0);
+    assert.equal(conn.send(reply, FrameKind.Reply), true, 'a reader that caught up gets replies again');
+  });
 
   test('each wait a reader ends stops the clock: a slow but steady reader is never taken for a stalled one', async () => {
     const { ws, drain } = scriptedSocket();

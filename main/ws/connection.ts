@@ -33,6 +33,11 @@ function uncorkAll(): void {
   for (const c of corked.splice(0)) c.uncork();
 }
 
+/** How many caps of replies over its cap a socket that does not read may be sent before it is cut. */
+const REPLY_OVERRUN = 4;
+/** A stall clock this old is past any slowConsumerMs: cut at the slow-consumer timer's next look. */
+const OVERRUN = 1;
+
 /** One WebSocket and what the hub knows of it. Volatile: lives and dies with the socket. */
 export class Connection {
   agentId: string | null = null;
@@ -74,6 +79,8 @@ export class Connection {
   private stalledAt = 0;
   /** a paced replay write is waiting for the buffer to drain */
   private pacing = false;
+  /** bytes of replies written while the buffer was over the cap, since it was last under */
+  private overrunBytes = 0;
   dropped = 0;
   /**
    * Seqs of durable frames written since this socket's buffer was last empty:
@@ -139,8 +146,22 @@ export class Connection {
         this.dropped++;
         return kind === FrameKind.Live ? this.hold(seq) : false;
       }
+    } else if (buffered > this.bufferMax) {
+      // a reply is not dropped for a slow reader, but a reader that asks and does not read is a stalled one;
+      // past REPLY_OVERRUN caps of replies over the cap it is cut at the timer's next look, and memory stops
+      // growing with it (§9.20)
+      this.stall(now);
+      this.overrunBytes += text.length;
+      if (this.overrunBytes > this.bufferMax * REPLY_OVERRUN) {
+        this.stalledAt = OVERRUN;
+        this.dropped++;
+        return false;
+      }
     }
-    if (buffered <= this.bufferMax && !this.pacing) this.stalledAt = 0;
+    if (buffered <= this.bufferMax) {
+      this.overrunBytes = 0;
+      if (!this.pacing) this.stalledAt = 0;
+    }
     this.writeDurable(text, seq);
     return true;
   }
