@@ -330,6 +330,21 @@ describe('malformed WebSocket frames: each refused with its error, the socket st
     c.close();
   });
 
+  test('a binary frame whose JSON holds bytes that are not UTF-8 is invalid_json, never stored with replacement characters', async () => {
+    const c = await connectAgent(hub.wsUrl, 'fuzz', token);
+    const got = c.next('error');
+    const frame = Buffer.concat([
+      Buffer.from('{"type":"status","status":"'),
+      Buffer.from([0xc3, 0x28]),
+      Buffer.from('"}'),
+    ]);
+    c.sendRaw(frame);
+    assert.deepEqual(await got, { type: 'error', error: 'invalid_json' });
+    assert.equal(c.frames.filter((f) => f.type === 'status_updated').length, 0);
+    await stillServes(c);
+    c.close();
+  });
+
   test('a frame over 1 MiB closes the socket with 1009; the hub keeps serving others', async () => {
     const bystander = await connectAgent(hub.wsUrl, 'bystander', await tokenFor(hub, 'bystander'));
     const c = await connectAgent(hub.wsUrl, 'fuzz', token);

@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { type RawData, type WebSocket, WebSocketServer } from 'ws';
@@ -80,10 +81,15 @@ function tooDeep(g: GatewayDeps, conn: Connection): void {
   violation(g, conn, validationFailed('unknown', [{ field: 'message', error: 'too_long', detail }]));
 }
 
-function onFrame(g: GatewayDeps, conn: Connection, data: RawData): void {
+function onFrame(g: GatewayDeps, conn: Connection, data: RawData, isBinary = false): void {
   const started = performance.now();
   conn.lastSeen = Date.now();
   if (rateLimited(g, conn, 'ws_message')) return;
+  // ws checks a text frame's UTF-8 (1007); a binary one is read as JSON text only when it is UTF-8, never lossily
+  if (isBinary && !(Buffer.isBuffer(data) && isUtf8(data))) {
+    violation(g, conn, { type: 'error', error: ErrorCode.invalidJson });
+    return;
+  }
   const text = data.toString();
   const bytes = Buffer.isBuffer(data) ? data.length : Buffer.byteLength(text);
   // big frames are scanned before parsing so a deep one costs no parse time; small ones are checked after
@@ -159,7 +165,7 @@ function onConnection(g: GatewayDeps, ws: WebSocket, req: IncomingMessage): void
   const conn = g.fleet.add(ws, clientIp(req), Date.now());
   g.limiter.pin(conn.limiterKey);
   g.log.debug({ conn: conn.id, ip: conn.ip }, 'socket opened');
-  ws.on('message', (data) => onFrame(g, conn, data));
+  ws.on('message', (data, isBinary) => onFrame(g, conn, data, isBinary));
   ws.on('pong', () => {
     conn.pongPending = false;
   });
