@@ -36,6 +36,25 @@ export function valueDepthExceeds(x: unknown, limit: number, depth = 0): boolean
   return false;
 }
 
+/**
+ * Whether a parsed JSON value holds an own `__proto__` key anywhere. The
+ * store's msgpack decoder renames that key (a guard against prototype
+ * pollution), so such a value would not come back as it was acked. The walk
+ * runs only when the text could name the key (literally or with escapes);
+ * the value is already depth-checked.
+ */
+export function holdsProtoKey(text: string, value: unknown): boolean {
+  return (text.includes('__proto__') || text.includes('\\u')) && protoKeyIn(value);
+}
+
+function protoKeyIn(x: unknown): boolean {
+  if (typeof x !== 'object' || x === null) return false;
+  if (Array.isArray(x)) return x.some(protoKeyIn);
+  if (Object.hasOwn(x, '__proto__')) return true;
+  for (const k in x) if (protoKeyIn((x as Record<string, unknown>)[k])) return true;
+  return false;
+}
+
 /** Below this size a frame is parsed before its depth is checked (V8's parser is not recursive). */
 export const SCAN_FIRST_BYTES = 16 * 1024;
 

@@ -217,6 +217,16 @@ const WS_CASES: WsCase[] = [
     expect: vf('unknown', 'message', 'too_long'),
   },
   {
+    name: 'a payload with a __proto__ key (the store could not give it back as sent)',
+    frame: '{"type":"message","to":"nobody","payload":{"a":1,"b":{"__proto__":{"x":1}}}}',
+    expect: vf('message', 'message', 'wrong_type'),
+  },
+  {
+    name: 'the same key written with escapes',
+    frame: '{"type":"message","to":"nobody","payload":{"\\u005f_proto__":1}}',
+    expect: vf('message', 'message', 'wrong_type'),
+  },
+  {
     name: '100,000 nested objects, closed',
     frame: `${'{"a":'.repeat(100_000)}1${'}'.repeat(100_000)}`,
     expect: vf('unknown', 'message', 'too_long'),

@@ -3,10 +3,16 @@ import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { type RawData, type WebSocket, WebSocketServer } from 'ws';
 import { ErrorCode, HubError } from '../../shared/errors.js';
-import { isPlainObject, jsonDepthExceeds, SCAN_FIRST_BYTES, valueDepthExceeds } from '../../shared/json.js';
+import {
+  holdsProtoKey,
+  isPlainObject,
+  jsonDepthExceeds,
+  SCAN_FIRST_BYTES,
+  valueDepthExceeds,
+} from '../../shared/json.js';
 import type { Action } from '../../shared/ratelimit.js';
 import type { HubFrame } from '../../shared/schemas/hub-frames.js';
-import type { FieldError } from '../../shared/schemas/validate.js';
+import { type FieldError, PROTO_KEY_ERROR } from '../../shared/schemas/validate.js';
 import type { WsType } from '../../shared/schemas/ws.js';
 import type { Fleet } from '../fleet.js';
 import type { Limiter } from '../limiter.js';
@@ -133,6 +139,10 @@ function onFrame(g: GatewayDeps, conn: Connection, data: RawData, isBinary = fal
     return;
   }
   const t = type as WsType;
+  if (holdsProtoKey(text, obj)) {
+    violation(g, conn, validationFailed(t, [PROTO_KEY_ERROR]));
+    return;
+  }
   const parsed = g.validator.frame(t, obj, bytes);
   if (!parsed.ok) {
     violation(g, conn, validationFailed(t, parsed.errors));

@@ -9,6 +9,13 @@ export interface FieldError {
   known_types?: string[];
 }
 
+/** A body or frame holding a `__proto__` key anywhere: the store could not give it back as sent (see `holdsProtoKey`). */
+export const PROTO_KEY_ERROR: FieldError = {
+  field: 'message',
+  error: 'wrong_type',
+  detail: 'a key named "__proto__" cannot be stored; rename it',
+};
+
 function fieldOf(issue: v.BaseIssue<unknown>): string {
   if (!issue.path || issue.path.length === 0) return 'message';
   let out = '';
