@@ -217,6 +217,11 @@ const WS_CASES: WsCase[] = [
     expect: vf('unknown', 'message', 'too_long'),
   },
   {
+    name: 'a seq past 2^53 (it could not be told from its neighbours)',
+    frame: '{"type":"mailbox_ack","seq":1e308}',
+    expect: vf('mailbox_ack', 'seq', 'wrong_type'),
+  },
+  {
     name: 'a payload with a __proto__ key (the store could not give it back as sent)',
     frame: '{"type":"message","to":"nobody","payload":{"a":1,"b":{"__proto__":{"x":1}}}}',
     expect: vf('message', 'message', 'wrong_type'),

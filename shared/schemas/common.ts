@@ -37,8 +37,10 @@ export const opt = <S extends v.GenericSchema>(s: S) => v.nullish(s);
 export const str = (max: number) => v.pipe(v.string(), v.maxLength(max, `at most ${max} characters`));
 export const nonEmpty = (max: number) =>
   v.pipe(v.string(), v.minLength(1, 'must not be empty'), v.maxLength(max, `at most ${max} characters`));
-export const int = () => v.pipe(v.number(), v.integer('must be an integer'));
-export const nonNegInt = () => v.pipe(v.number(), v.integer('must be an integer'), v.minValue(0, 'must be ≥ 0'));
+// safe integers only: a seq or a count past 2^53 cannot be told from its neighbours
+export const int = () => v.pipe(v.number(), v.safeInteger('must be an integer within ±2^53'));
+export const nonNegInt = () =>
+  v.pipe(v.number(), v.safeInteger('must be an integer within ±2^53'), v.minValue(0, 'must be ≥ 0'));
 
 /** A JSON object (not an array), at most `max` bytes as JSON. The size check's issue maps to `too_long`. */
 export const jsonObject = (max = Number.MAX_SAFE_INTEGER) =>
