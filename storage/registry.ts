@@ -28,10 +28,13 @@ export class RegistryStore {
     const tokens: Array<[string, string]> = [];
     for (const { key, value } of this.db.tokens.getRange({}))
       tokens.push([key as string, (value as TokenRec).agent_id]);
-    const config: Record<string, unknown> = {};
-    for (const { key, value } of this.db.config.getRange({})) config[key as string] = value;
-    const overrides: Record<string, Overrides> = {};
-    for (const { key, value } of this.db.overrides.getRange({})) overrides[key as string] = value as Overrides;
+    // fromEntries makes own properties whatever the key: an agent named `__proto__` keeps its overrides
+    const config: Record<string, unknown> = Object.fromEntries(
+      all(this.db.config.getRange({})).map(({ key, value }) => [key as string, value]),
+    );
+    const overrides: Record<string, Overrides> = Object.fromEntries(
+      all(this.db.overrides.getRange({})).map(({ key, value }) => [key as string, value as Overrides]),
+    );
     const whitelist = all(this.db.whitelist.getKeys({})) as string[];
     return { tokens, config, overrides, whitelist };
   }

@@ -108,6 +108,12 @@ for (const backend of BACKENDS) {
       assert.equal(await call('removeOverrides', { agent_id: 'bot' }), false, 'nothing left to remove');
       const after = (await call('snapshot', {})).overrides;
       assert.deepEqual([after.bot, after.other], [undefined, snap.other]);
+      // an agent id that is also an object's prototype key keeps its overrides
+      await call('setOverrides', { agent_id: '__proto__', overrides: { message: { capacity: 3, per_min: 3 } } });
+      const proto = (await call('snapshot', {})).overrides;
+      assert.ok(Object.hasOwn(proto, '__proto__'));
+      assert.deepEqual(proto.__proto__, { message: { capacity: 3, per_min: 3 } });
+      assert.equal(await call('removeOverrides', { agent_id: '__proto__' }), true);
     });
 
     test('the whitelist is replaced (sorted, no duplicates), added to and removed from', async () => {
