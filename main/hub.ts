@@ -19,6 +19,7 @@ import { type Domains, lmdbDomains } from './domains.js';
 import { type DeliveryCounters, Fanout } from './fanout.js';
 import type { Fleet } from './fleet.js';
 import { health } from './health.js';
+import { clientError } from './http/client-error.js';
 import { dashboardRoutes } from './http/dashboard.js';
 import { compile, handler } from './http/router.js';
 import { adminRewrite, adminRoutes } from './http/routes-admin.js';
@@ -351,6 +352,7 @@ async function startLocked(config: Config, log: Logger, dataDir: string, lock: D
   ];
   const publicServer = createServer(handler(router, compile([...pub, schemaRoute(validator, pub)])));
   const adminServer = createServer(handler(router, compile(adm), adminRewrite));
+  for (const server of [publicServer, adminServer]) server.on('clientError', clientError(log));
 
   const core: CoreDeps = {
     fleet,

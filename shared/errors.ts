@@ -34,6 +34,9 @@ export const ErrorCode = {
   invalidOverrides: 'invalid_overrides',
   idempotencyKeyReused: 'idempotency_key_reused',
   payloadTooLarge: 'payload_too_large',
+  badRequest: 'bad_request',
+  headersTooLarge: 'headers_too_large',
+  requestTimeout: 'request_timeout',
   shuttingDown: 'shutting_down',
   internal: 'internal_error',
 } as const;
@@ -68,6 +71,10 @@ export const httpStatus: Partial<Record<ErrorCodeValue, number>> = {
   invalid_state: 409,
   dependency_failed: 409,
   payload_too_large: 413,
+  // malformed HTTP: a request target no URL parser takes, or framing node's parser refuses
+  bad_request: 400,
+  headers_too_large: 431,
+  request_timeout: 408,
   rate_limited: 429,
   overloaded: 503,
   storage_unavailable: 503,

@@ -2,6 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Database, open, type RootDatabase } from 'lmdb';
 import type { PageArgs } from '../shared/domains/domain.js';
+import { ErrorCode, HubError } from '../shared/errors.js';
 
 export type { PageArgs };
 
@@ -77,14 +78,40 @@ export const PAGE_MAX = 1000;
 
 /** Cursors are the last key read, opaque to clients. */
 export const encodeCursor = (key: unknown) => Buffer.from(JSON.stringify(key)).toString('base64url');
-export function decodeCursor(cursor: string | undefined): unknown {
+
+/**
+ * The key a cursor continues after (undefined: the first page). A cursor is
+ * the last key of a page, so it must have the shape of `db`'s keys: the same
+ * type, a tuple of the same arity and element types. Anything else is refused
+ * (422 on `cursor`): as a start key it would fail lmdb's key encoder or start
+ * before the first record, at lmdb-js's internal structures entry.
+ */
+export function decodeCursor(cursor: string | undefined, db: Db): unknown {
   if (!cursor) return undefined;
+  const key = parseKey(cursor);
+  // every key of one database has one shape, so its first key shows it (an empty database takes any key)
+  const like = first(db.getKeys({ limit: 1 }));
+  if (key === undefined || (like !== undefined && shapeOf(key) !== shapeOf(like))) {
+    const detail = 'not a cursor this list answered';
+    throw new HubError(ErrorCode.validationFailed, { errors: [{ field: 'cursor', error: 'wrong_type', detail }] });
+  }
+  return key;
+}
+
+/** A cursor's JSON when it is a key the hub writes (a string, or a tuple of strings and numbers), else undefined. */
+function parseKey(cursor: string): string | Array<string | number> | undefined {
+  let key: unknown;
   try {
-    return JSON.parse(Buffer.from(cursor, 'base64url').toString());
+    key = JSON.parse(Buffer.from(cursor, 'base64url').toString());
   } catch {
     return undefined;
   }
+  if (typeof key === 'string') return key;
+  const part = (x: unknown) => typeof x === 'string' || Number.isFinite(x);
+  return Array.isArray(key) && key.length > 0 && key.every(part) ? key : undefined;
 }
+
+const shapeOf = (key: unknown) => (Array.isArray(key) ? `[${key.map((x) => typeof x).join()}]` : typeof key);
 
 /** One page of a database in key order: items after the cursor's key, and the cursor of the next page (null at the end). */
 export function readPage<T>(
@@ -93,7 +120,7 @@ export function readPage<T>(
   map: (key: unknown, value: unknown) => T,
 ): { items: T[]; cursor: string | null } {
   const limit = Math.min(Math.max(args.limit ?? PAGE_MAX, 1), PAGE_MAX);
-  const after = decodeCursor(args.cursor);
+  const after = decodeCursor(args.cursor, db);
   const items: T[] = [];
   for (const { key, value } of db.getRange(after === undefined ? {} : { start: after as never })) {
     if (after !== undefined && JSON.stringify(key) === JSON.stringify(after)) continue;

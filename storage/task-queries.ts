@@ -47,8 +47,8 @@ export class TaskQueries {
    */
   list(f: TaskFilter): TaskPage {
     const limit = Math.min(Math.max(f.limit ?? PAGE_MAX, 1), PAGE_MAX);
-    const after = decodeCursor(f.cursor);
     const index = this.indexFor(f);
+    const after = decodeCursor(f.cursor, index);
     const idOf = (key: unknown) =>
       index === this.db.tasks ? (key as string) : ((key as unknown[])[(key as unknown[]).length - 1] as string);
     const reverse = f.newest === true && index === this.db.tasks;

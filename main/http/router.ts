@@ -1,9 +1,10 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ErrorCode, type ErrorCodeValue, HubError, httpStatus } from '../../shared/errors.js';
-import { isPlainObject, jsonDepthExceeds } from '../../shared/json.js';
+import { holdsProtoKey, isPlainObject, jsonDepthExceeds } from '../../shared/json.js';
 import type { Action } from '../../shared/ratelimit.js';
 import { IDEMPOTENCY_KEY_MAX } from '../../shared/schemas/common.js';
 import type { HttpBody, HttpSchemas } from '../../shared/schemas/http.js';
+import { PROTO_KEY_ERROR } from '../../shared/schemas/validate.js';
 import { bearer, type TokenCache } from '../auth.js';
 import type { Limiter } from '../limiter.js';
 import type { Logger } from '../log.js';
@@ -77,7 +78,7 @@ export function compile(routes: Route[]): Compiled[] {
 }
 
 export function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
-  if (res.headersSent) return;
+  if (res.headersSent || res.destroyed) return;
   const text = typeof body === 'string' ? body : JSON.stringify(body);
   res.writeHead(status, {
     'content-type': typeof body === 'string' ? 'text/plain; version=0.0.4' : 'application/json',
@@ -87,7 +88,14 @@ export function send(res: ServerResponse, status: number, body: unknown, headers
   res.end(text);
 }
 
+/** The client closed or reset its connection before its body arrived: no one to answer, and no fault of the hub. */
+class ClientGone extends Error {}
+
 function sendError(res: ServerResponse, err: unknown, log: Logger): void {
+  if (err instanceof ClientGone) {
+    log.debug({ reason: (err.cause as Error).message }, 'http client went away mid-request');
+    return;
+  }
   if (err instanceof HubError) {
     const status = httpStatus[err.code] ?? 400;
     const headers: Record<string, string> = {};
@@ -129,7 +137,8 @@ function readBody(req: IncomingMessage, max: number): Promise<string> {
     req.on('end', () => {
       if (chunks) resolve(Buffer.concat(chunks).toString('utf8'));
     });
-    req.on('error', reject);
+    // node destroys the request with `aborted` when its socket closes early (FIN, RST, its request timeout)
+    req.on('error', (err) => reject(new ClientGone('client went away', { cause: err })));
   });
 }
 
@@ -165,6 +174,41 @@ function limit(d: RouterDeps, route: Compiled, agent: string, ip: string): void 
   throw new HubError(ErrorCode.rateLimited, { retry_after_ms: Math.ceil(r.retryAfterMs / 1000) * 1000, action });
 }
 
+/**
+ * The request target as a URL. A target node's parser lets through but no
+ * URL parser takes (`//[`, `http://[`, a port over 65535) names no path at
+ * all, so it is malformed HTTP like the framing node refuses itself (see
+ * client-error.ts): 400 `bad_request`, not a 404.
+ */
+function requestUrl(target = '/'): URL {
+  try {
+    return new URL(target, 'http://hub');
+  } catch {
+    throw new HubError(ErrorCode.badRequest);
+  }
+}
+
+/** Longest path parameter taken: above any id the hub hands out, and as UTF-8 well under lmdb's ~1,978-byte key limit. */
+const PARAM_MAX = 512;
+
+/**
+ * Path parameters are input like body fields: an `:agent_id` meets the body
+ * schemas' agent-id rule (through the validator, so log-only mode treats it
+ * alike), and every parameter has a length bound, log-only mode or not, so
+ * none reaches lmdb as an oversize key. 422 naming the parameter.
+ */
+function checkParams(validator: Validator, params: Record<string, string>): void {
+  if (params.agent_id !== undefined) {
+    const r = validator.body('agentPath', { agent_id: params.agent_id });
+    if (!r.ok) throw new HubError(ErrorCode.validationFailed, { errors: r.errors });
+  }
+  for (const [field, value] of Object.entries(params)) {
+    if (value.length <= PARAM_MAX) continue;
+    const detail = `at most ${PARAM_MAX} characters`;
+    throw new HubError(ErrorCode.validationFailed, { errors: [{ field, error: 'too_long', detail }] });
+  }
+}
+
 /** A path no route serves is 404; a path served for other methods is 405 naming them (`Allow`). */
 function notRouted(routes: Compiled[], path: string): HubError {
   const methods = new Set(routes.filter((r) => r.re.test(path)).map((r) => r.method));
@@ -177,7 +221,7 @@ function notRouted(routes: Compiled[], path: string): HubError {
 export function handler(d: RouterDeps, routes: Compiled[], rewrite: (path: string) => string = (p) => p) {
   return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     try {
-      const url = new URL(req.url ?? '/', 'http://hub');
+      const url = requestUrl(req.url);
       const path = rewrite(url.pathname);
       // HEAD is GET without the body (node leaves the body out of a HEAD answer)
       const method = req.method === 'HEAD' ? 'GET' : req.method;
@@ -204,6 +248,7 @@ export function handler(d: RouterDeps, routes: Compiled[], rewrite: (path: strin
       const ip = req.socket.remoteAddress ?? 'unknown';
       const agent = authenticate(d.tokens, route, req, url.searchParams, params);
       limit(d, route, agent, ip);
+      checkParams(d.validator, params);
       let body: unknown;
       let raw: unknown;
       if (route.body) {
@@ -217,6 +262,7 @@ export function handler(d: RouterDeps, routes: Compiled[], rewrite: (path: strin
         } catch {
           throw new HubError(ErrorCode.invalidJson);
         }
+        if (holdsProtoKey(text, raw)) throw new HubError(ErrorCode.validationFailed, { errors: [PROTO_KEY_ERROR] });
         if (!isPlainObject(raw)) {
           const detail = 'a body must be a JSON object';
           const value =

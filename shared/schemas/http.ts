@@ -49,6 +49,7 @@ export function makeHttpSchemas(l: Limits) {
     whitelistPost: v.object({ agent_id: agentId(l) }),
     createChannel: v.object({ name: str(256), description: opt(str(2000)) }),
     channelPath: v.object({ channel: channelName(l) }),
+    agentPath: v.object({ agent_id: agentId(l) }),
     channelPublish: v.object({
       payload: jsonObject(l.maxPayloadBytes),
       type: opt(str(64)),
