@@ -301,6 +301,7 @@ async function startLocked(config: Config, log: Logger, dataDir: string, lock: D
     validator,
     log,
     maxBodyBytes: config.maxBodyBytes,
+    unsentMax: config.sendBufferMax * 4,
     maxDepth: config.maxDepth,
   };
   const taskDeps = { tasks, scheduler, fleet, log, submitSchema: validator.http.taskSubmit };

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { connect } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import type { WebSocket } from 'ws';
 import { Connection, FrameKind } from '../main/ws/connection.js';
@@ -109,10 +110,7 @@ describe('a socket that asks and does not read', () => {
     // a long cut-off: only the overrun of replies closes it quickly
     hub = await startTestHub({ sendBufferMax: 64 * 1024, slowConsumerMs: 60_000 });
     tok = await tokens(hub, ['poster', 'asker']);
-  });
-  after(() => hub.stop());
-
-  test('big replies to a reader that stopped are capped and the socket is closed 4008; memory does not follow', async () => {
+    // a channel whose history answer is about 600 KB
     const poster = await connectAgent(hub.wsUrl, 'poster', tok.poster);
     await api(hub.url, 'POST', '/api/channels', { token: tok.poster, body: { name: 'big' } });
     for (let i = 0; i < 20; i++)
@@ -120,6 +118,11 @@ describe('a socket that asks and does not read', () => {
         { type: 'channel_publish', channel: 'big', payload: { pad: 'x'.repeat(30_000) } },
         'channel_published',
       );
+    poster.close();
+  });
+  after(() => hub.stop());
+
+  test('big replies to a reader that stopped are capped and the socket is closed 4008; memory does not follow', async () => {
     const asker = await connectAgent(hub.wsUrl, 'asker', tok.asker);
     const closes = spyClose(hub, 'asker');
     const server = hub.fleet.local('asker');
@@ -135,7 +138,26 @@ describe('a socket that asks and does not read', () => {
     // four caps of replies, plus the one reply that crossed the line
     assert.ok(most < 4 * 64 * 1024 + 700_000, `buffered at most ${most} bytes`);
     asker.ws.terminate();
-    poster.close();
+  });
+
+  test('pipelined HTTP requests on a connection that does not read: closed once its answers pass four caps', async () => {
+    const socket = connect(hub.port, '127.0.0.1');
+    await new Promise((res) => socket.once('connect', res));
+    const closed = new Promise((res) => socket.once('close', res));
+    socket.on('error', () => {});
+    socket.pause();
+    socket.write('GET /api/channels/big/history?limit=20 HTTP/1.1\r\nHost: hub\r\n\r\n'.repeat(60));
+    await sleep(1000);
+    // read what was answered: the connection ends well before sixty answers
+    let bytes = 0;
+    socket.on('data', (d: Buffer) => {
+      bytes += d.length;
+    });
+    socket.resume();
+    const outcome = await Promise.race([closed.then(() => 'closed'), sleep(10_000).then(() => 'still open')]);
+    assert.equal(outcome, 'closed');
+    assert.ok(bytes < 20 * 600_000, `${bytes} bytes answered`);
+    socket.destroy();
   });
 });
 

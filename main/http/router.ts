@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import { ErrorCode, type ErrorCodeValue, HubError, httpStatus } from '../../shared/errors.js';
 import { holdsProtoKey, isPlainObject, jsonDepthExceeds } from '../../shared/json.js';
 import type { Action } from '../../shared/ratelimit.js';
@@ -19,6 +20,8 @@ export interface RouterDeps {
   log: Logger;
   maxBodyBytes: number;
   maxDepth: number;
+  /** answers a connection may hold untaken before it is closed (four times a socket's send cap, as for WS replies) */
+  unsentMax: number;
 }
 
 /**
@@ -77,15 +80,44 @@ export function compile(routes: Route[]): Compiled[] {
   });
 }
 
-export function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+/** `unsentMax`: see `overrun`. */
+export function send(
+  res: ServerResponse,
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+  unsentMax = Number.POSITIVE_INFINITY,
+): void {
   if (res.headersSent || res.destroyed) return;
   const text = typeof body === 'string' ? body : JSON.stringify(body);
+  const bytes = Buffer.byteLength(text);
+  if (overrun(res, bytes, unsentMax)) return;
   res.writeHead(status, {
     'content-type': typeof body === 'string' ? 'text/plain; version=0.0.4' : 'application/json',
-    'content-length': Buffer.byteLength(text),
+    'content-length': bytes,
     ...headers,
   });
   res.end(text);
+}
+
+/** Bytes answered on each connection that its reader has not taken: pipelined answers wait in memory behind the first. */
+const unsent = new WeakMap<Socket, number>();
+
+/**
+ * A connection that keeps asking without reading (§9.20): once what it was
+ * answered and has not taken passes `max` it is closed, so memory does not
+ * grow with it. One answer of any size always goes.
+ */
+function overrun(res: ServerResponse, bytes: number, max: number): boolean {
+  const socket = res.req.socket;
+  const held = unsent.get(socket) ?? 0;
+  if (held + socket.writableLength > max) {
+    socket.destroy();
+    return true;
+  }
+  unsent.set(socket, held + bytes);
+  res.once('close', () => unsent.set(socket, (unsent.get(socket) ?? bytes) - bytes));
+  return false;
 }
 
 /** The client closed or reset its connection before its body arrived: no one to answer, and no fault of the hub. */
@@ -281,7 +313,7 @@ export function handler(d: RouterDeps, routes: Compiled[], rewrite: (path: strin
       };
       const out = await route.handler({ req, params, body, raw, agent, ip, parse });
       if (out.stream) out.stream(res);
-      else send(res, out.status ?? 200, out.body, out.headers);
+      else send(res, out.status ?? 200, out.body, out.headers, d.unsentMax);
     } catch (err) {
       sendError(res, err, d.log);
     }
