@@ -153,7 +153,12 @@ export class Batcher<A extends OpApi<A>> implements Domain<A> {
     for (let i = 0; i < taken.length; i++) {
       const r = res.results[i];
       if (r.ok) this.answer(taken[i], null, r.value);
-      else this.answer(taken[i], new HubError(r.error.code, r.error.fields));
+      else {
+        // a bug or a storage fault, not a refusal: the client gets internal_error, the operator the cause
+        if (r.error.cause)
+          this.opts.log.error({ domain: this.name, op: taken[i].item.op, err: r.error.cause }, 'op failed');
+        this.answer(taken[i], new HubError(r.error.code, r.error.fields));
+      }
     }
   }
 

@@ -97,11 +97,13 @@ export class HubError extends Error {
 export interface WireError {
   code: ErrorCodeValue;
   fields?: Record<string, unknown>;
+  /** what an op threw that was not a HubError: logged on main, never sent to a client */
+  cause?: string;
 }
 
 export function toWireError(err: unknown): WireError {
   if (err instanceof HubError) return { code: err.code, fields: err.fields };
-  return { code: ErrorCode.internal };
+  return { code: ErrorCode.internal, cause: err instanceof Error ? (err.stack ?? err.message) : String(err) };
 }
 
 /**

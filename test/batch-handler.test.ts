@@ -58,6 +58,10 @@ describe('a batch is one transaction; an item is all or nothing', () => {
       [true, false, true],
     );
     assert.deepEqual(res.results[1], { ok: false, error: { code: 'invalid_state', fields: {} } });
+    const bug = (await run({ items: [{ op: 'nope', args: {} }], now: Date.now() })) as BatchResult;
+    const err = bug.results[0].ok ? null : bug.results[0].error;
+    assert.equal(err?.code, 'internal_error');
+    assert.match(err?.cause ?? '', /unknown op nope/, 'what a bug threw goes to main for its log');
     assert.equal(env.dbs.kv.get('before'), 1);
     assert.equal(env.dbs.kv.get('half'), undefined, 'the throwing op’s write was rolled back');
     assert.equal(env.dbs.kv.get('after'), 1);
