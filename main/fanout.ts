@@ -39,6 +39,7 @@ function messageFrame(m: Msg | StoredMsg, seq?: number): HubFrame<'message'> {
 }
 
 const REPLAY_PAGE = 500;
+const CATCH_UP_RETRY_MS = 1000;
 
 /** A message's write as the fan-out needs it: its seq, who got a mailbox copy, and what the cap dropped. */
 export interface Written {
@@ -155,6 +156,8 @@ export class Fanout {
       return;
     }
     conn.beginReplay();
+    // the newest seq sent: on a failure what follows it is still in the mailbox, held again
+    let sent = since;
     try {
       let cursor = since;
       for (;;) {
@@ -172,6 +175,7 @@ export class Fanout {
             break;
           }
           await conn.sendPaced(JSON.stringify(messageFrame(m, m.seq)));
+          sent = m.seq;
         }
         if (conn.replayRestart !== null) {
           next = conn.replayRestart;
@@ -180,6 +184,10 @@ export class Fanout {
         if (next === null) return;
         cursor = next;
       }
+    } catch (err) {
+      // a page that could not be read (overloaded, a storage fault): a later catch-up pushes the rest in order
+      conn.heldFrom = Math.min(conn.heldFrom ?? Number.POSITIVE_INFINITY, sent + 1);
+      throw err;
     } finally {
       conn.replayRestart = null;
       conn.endReplay();
@@ -199,6 +207,7 @@ export class Fanout {
    */
   catchUp(conn: Connection): void {
     const socket = (conn.ws as unknown as { _socket?: { once(e: 'drain', f: () => void): void } })._socket;
+    let failures = 0;
     const attempt = () => {
       // a replay that runs meanwhile arms the catch-up again when it ends
       if (conn.closing || conn.heldFrom === null || conn.replaying) {
@@ -218,8 +227,14 @@ export class Fanout {
           }
         },
         (err) => {
-          conn.catchingUp = false;
-          this.d.log.error({ err, agent_id: conn.agentId }, 'pushing held mailbox entries failed');
+          // one line when it starts failing, not one a second
+          if (failures++ === 0)
+            this.d.log.error(
+              { err, agent_id: conn.agentId },
+              'pushing held mailbox entries failed; retrying every second',
+            );
+          // still held (the failed replay kept its place): tried again, unless the socket goes meanwhile
+          setTimeout(attempt, CATCH_UP_RETRY_MS).unref();
         },
       );
     };

@@ -110,8 +110,9 @@ const unsent = new WeakMap<Socket, number>();
  */
 function overrun(res: ServerResponse, bytes: number, max: number): boolean {
   const socket = res.req.socket;
+  // every answer not yet taken, the one being written included (its bytes are in writableLength too)
   const held = unsent.get(socket) ?? 0;
-  if (held + socket.writableLength > max) {
+  if (held > max) {
     socket.destroy();
     return true;
   }

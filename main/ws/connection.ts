@@ -81,6 +81,8 @@ export class Connection {
   private pacing = false;
   /** bytes of replies written while the buffer was over the cap, since it was last under */
   private overrunBytes = 0;
+  /** past REPLY_OVERRUN caps of those: a reply went unwritten, so the socket is cut at the timer's next look */
+  private overrun = false;
   dropped = 0;
   /**
    * Seqs of durable frames written since this socket's buffer was last empty:
@@ -152,11 +154,12 @@ export class Connection {
       // growing with it (§9.20)
       this.stall(now);
       this.overrunBytes += text.length;
-      if (this.overrunBytes > this.bufferMax * REPLY_OVERRUN) {
-        this.stalledAt = OVERRUN;
-        this.dropped++;
-        return false;
-      }
+      if (this.overrunBytes > this.bufferMax * REPLY_OVERRUN) this.overrun = true;
+    }
+    // a reply was not written: nothing more is, and the socket is cut whatever it reads meanwhile
+    if (this.overrun) {
+      this.dropped++;
+      return kind === FrameKind.Live ? this.hold(seq) : false;
     }
     if (buffered <= this.bufferMax) {
       this.overrunBytes = 0;
@@ -270,6 +273,7 @@ export class Connection {
 
   /** Since when this socket has not taken what it was sent; 0, and the clock stopped, once it reads again. */
   stalledSince(): number {
+    if (this.overrun) return OVERRUN;
     if (!this.pacing && this.ws.bufferedAmount <= this.bufferMax) this.stalledAt = 0;
     return this.stalledAt;
   }
