@@ -42,9 +42,10 @@ export function compactDomain(
     const file = envFile(dataDir, d.name);
     const copy = `${file}.compacting`;
     const aside = replacedDir(dataDir, Date.now());
+    // asked before the pause: a domain the maintenance thread cannot read is refused without pausing it
+    const before = (await m.space(d.name)).file_size_bytes;
     const started = performance.now();
     await d.pause();
-    const before = (await m.space(d.name)).file_size_bytes;
     const failed = (reason: string, counts: Record<string, number> = {}): CompactResult => ({
       table: d.name,
       status: 'failed',

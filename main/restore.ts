@@ -69,15 +69,24 @@ export function restoreOnline(d: RestoreDeps, name: string) {
         }
       }
       if (failure) {
-        for (const x of swapped.reverse()) await x.swap({ swap: 'undo' }).catch(() => undefined);
+        // the domain that failed too, when its original is still aside (its swap threw after the move)
+        const failing = d.domains[swapped.length];
+        const kept = (x: Batcher<any>) => existsSync(keptFile(aside, envFile(d.dataDir, x.name)));
+        const undo = failing && kept(failing) ? [failing, ...swapped.reverse()] : swapped.reverse();
+        for (const x of undo) await x.swap({ swap: 'undo' }).catch(() => undefined);
         // an original still aside is where the operator finds it (the failing domain's too)
-        const stuck = d.domains.filter((x) => existsSync(keptFile(aside, envFile(d.dataDir, x.name))));
+        const stuck = d.domains.filter(kept);
         if (stuck.length) failure += `; not put back, still in ${aside}: ${stuck.map((x) => x.name).join(', ')}`;
       }
     } finally {
-      for (const x of d.domains) await m.reopen(x.name);
-      await m.unstageRestore();
-      for (const x of d.domains) x.resume();
+      // every domain resumes whatever else fails here: a paused one would hold its queue forever
+      try {
+        for (const x of d.domains)
+          await m.reopen(x.name).catch((err) => d.log.error({ err, domain: x.name }, 'maintenance could not reopen'));
+        await m.unstageRestore();
+      } finally {
+        for (const x of d.domains) x.resume();
+      }
     }
     if (failure) throw new HubError(ErrorCode.restoreFailed, { backup: name, reason: failure });
     const pausedMs = Math.round(performance.now() - started);
