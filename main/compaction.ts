@@ -42,10 +42,9 @@ export function compactDomain(
     const file = envFile(dataDir, d.name);
     const copy = `${file}.compacting`;
     const aside = replacedDir(dataDir, Date.now());
-    // asked before the pause: a domain the maintenance thread cannot read is refused without pausing it
-    const before = (await m.space(d.name)).file_size_bytes;
     const started = performance.now();
     await d.pause();
+    let before = 0;
     const failed = (reason: string, counts: Record<string, number> = {}): CompactResult => ({
       table: d.name,
       status: 'failed',
@@ -58,6 +57,8 @@ export function compactDomain(
     const kept = keptFile(aside, file);
     let result: CompactResult;
     try {
+      // inside the try: a domain the maintenance thread cannot read fails here and resumes
+      before = (await m.space(d.name)).file_size_bytes;
       const live = await m.compactCopy(d.name, copy);
       await m.release(d.name);
       const swapped = await d.swap({ swap: 'compact', copy, aside });
