@@ -43,6 +43,25 @@ async function sendTo(c: TestClient, to: string, n: number, extra: object = {}):
   return ids;
 }
 
+/** Waits until every one of `ids` reached the client, then checks their first arrivals came in send order. */
+async function arrivedInOrder(c: TestClient, ids: string[]): Promise<void> {
+  const messages = () => c.frames.filter((f) => f.type === 'message');
+  await until(
+    () => {
+      const seen = new Set(messages().map((f) => f.id));
+      return ids.every((id) => seen.has(id));
+    },
+    'every acked message reached the socket',
+    10_000,
+  );
+  const got = messages();
+  assert.deepEqual(
+    got.filter((f, i) => got.findIndex((g) => g.id === f.id) === i).map((f) => f.id),
+    ids,
+    'first arrivals in send order',
+  );
+}
+
 /** Records the close code the hub asks for on the agent's server-side socket. */
 function spyClose(hub: TestHub, agent: string): Array<[number | undefined, string]> {
   const conn = hub.fleet.local(agent);
@@ -81,21 +100,8 @@ describe('held frames reach a slow consumer that catches up (§9.20)', () => {
     assert.notEqual(hub.fleet.local('slow')?.heldFrom, null, 'the hub started holding frames back');
     ids.push(...(await sendTo(sender, 'slow', 20, { blob })));
     socket.resume();
-    for (let i = 0; i < 500; i++) {
-      const seen = new Set(slow.frames.filter((f) => f.type === 'message').map((f) => f.id));
-      if (ids.every((id) => seen.has(id))) break;
-      await sleep(20);
-    }
-    const got = slow.frames.filter((f) => f.type === 'message');
-    const seen = new Set(got.map((f) => f.id));
-    assert.deepEqual(
-      ids.filter((id) => !seen.has(id)),
-      [],
-      'every acked message reached the connected socket',
-    );
-    // each first arrival is in send order: held ones came before anything newer
-    const firsts = got.filter((f, i) => got.findIndex((g) => g.id === f.id) === i).map((f) => f.id);
-    assert.deepEqual(firsts, ids);
+    // held ones came before anything newer
+    await arrivedInOrder(slow, ids);
     assert.equal(slow.closed, null, 'still connected');
     slow.close();
     sender.close();
@@ -191,17 +197,7 @@ describe('a catch-up that cannot read the mailbox', () => {
     await sleep(1500);
     messaging.resume();
     await Promise.all(waiting);
-    await until(
-      () => {
-        const seen = new Set(slow.frames.filter((f) => f.type === 'message').map((f) => f.id));
-        return ids.every((id) => seen.has(id));
-      },
-      'every held message arrived',
-      10_000,
-    );
-    const got = slow.frames.filter((f) => f.type === 'message');
-    const firsts = got.filter((f, i) => got.findIndex((g) => g.id === f.id) === i).map((f) => f.id);
-    assert.deepEqual(firsts, ids);
+    await arrivedInOrder(slow, ids);
     slow.close();
     sender.close();
   });
@@ -233,17 +229,7 @@ describe('live frames behind a mailbox replay', () => {
     replayer.send({ type: 'identify', agent_id: 'replayer', token: tok.replayer, mailbox_since: 0 });
     ids.push(...(await sendTo(sender, 'replayer', 2, { blob })));
     socket.resume();
-    await until(
-      () => {
-        const seen = new Set(replayer.frames.filter((f) => f.type === 'message').map((f) => f.id));
-        return ids.every((id) => seen.has(id));
-      },
-      'every acked message reached the socket',
-      10_000,
-    );
-    const got = replayer.frames.filter((f) => f.type === 'message');
-    const firsts = got.filter((f, i) => got.findIndex((g) => g.id === f.id) === i).map((f) => f.id);
-    assert.deepEqual(firsts, ids);
+    await arrivedInOrder(replayer, ids);
     replayer.close();
     sender.close();
   });
