@@ -92,10 +92,11 @@ export function compactDomain(
       if (keepAside)
         result.reason += `; putting the original back failed (${undone.ok ? 'it is still aside' : undone.reason})`;
     }
-    rmSync(copy, { force: true });
     try {
-      await m.reopen(d.name);
+      rmSync(copy, { force: true });
+      await m.reopen(d.name).catch((err) => log.error({ err, domain: d.name }, 'maintenance could not reopen'));
     } finally {
+      // a paused domain would hold its queue forever
       d.resume();
     }
     const paused_ms = Math.round(performance.now() - started);
