@@ -81,9 +81,9 @@ describe('held frames reach a slow consumer that catches up (§9.20)', () => {
   let tok: Record<string, string>;
 
   before(async () => {
-    // no cut-off here: the socket stays open while it does not read
-    hub = await startTestHub({ sendBufferMax: 64 * 1024, slowConsumerMs: 60_000 });
-    tok = await tokens(hub, ['sender', 'slow']);
+    // no cut-off here: the socket stays open while it does not read; a small queue the last test can fill
+    hub = await startTestHub({ sendBufferMax: 64 * 1024, slowConsumerMs: 60_000, queueMax: 20 });
+    tok = await tokens(hub, ['sender', 'slow', 'replayer', 'stuck']);
   });
   after(() => hub.stop());
 
@@ -104,6 +104,52 @@ describe('held frames reach a slow consumer that catches up (§9.20)', () => {
     await arrivedInOrder(slow, ids);
     assert.equal(slow.closed, null, 'still connected');
     slow.close();
+    sender.close();
+  });
+
+  test('frames that overflow a replay’s queue follow it, and a re-identify restarts it: none lost, first arrivals in order', async () => {
+    const sender = await connectAgent(hub.wsUrl, 'sender', tok.sender);
+    const blob = 'x'.repeat(32 * 1024);
+    // offline: far more than the socket and the cap hold, so the replay waits for the reader
+    const ids = await sendTo(sender, 'replayer', 300, { blob });
+    const replayer = await TestClient.open(hub.wsUrl);
+    const socket = (replayer.ws as unknown as { _socket: { pause(): void; resume(): void } })._socket;
+    socket.pause();
+    replayer.send({ type: 'identify', agent_id: 'replayer', token: tok.replayer, mailbox_since: 0 });
+    await until(() => hub.fleet.local('replayer')?.replaying, 'the replay started');
+    // live frames queue behind the replay until the queue is over the cap; the rest are held in the mailbox
+    for (let i = 0; i < 10; i++) ids.push(...(await sendTo(sender, 'replayer', 1, { blob })));
+    assert.notEqual(hub.fleet.local('replayer')?.heldFrom, null, 'the queue overflowed');
+    replayer.send({ type: 'identify', agent_id: 'replayer', token: tok.replayer, mailbox_since: 0 });
+    ids.push(...(await sendTo(sender, 'replayer', 2, { blob })));
+    socket.resume();
+    await arrivedInOrder(replayer, ids);
+    replayer.close();
+    sender.close();
+  });
+
+  test('a catch-up that cannot read the mailbox is tried again: the held frames still arrive, in order, once the mailbox can be read', async () => {
+    const sender = await connectAgent(hub.wsUrl, 'sender', tok.sender);
+    const stuck = await connectAgent(hub.wsUrl, 'stuck', tok.stuck);
+    const socket = (stuck.ws as unknown as { _socket: { pause(): void; resume(): void } })._socket;
+    socket.pause();
+    const blob = 'x'.repeat(16 * 1024);
+    const ids: string[] = [];
+    for (let i = 0; i < 400 && hub.fleet.local('stuck')?.heldFrom === null; i++)
+      ids.push(...(await sendTo(sender, 'stuck', 1, { blob })));
+    ids.push(...(await sendTo(sender, 'stuck', 5, { blob })));
+    assert.notEqual(hub.fleet.local('stuck')?.heldFrom, null, 'frames are held');
+    // the messaging queue full: the catch-up's mailbox read is refused as overloaded
+    const messaging = hub.domains.messaging;
+    await messaging.pause();
+    const waiting: Promise<unknown>[] = [];
+    for (let i = 0; i < 20; i++) waiting.push(messaging.call('health', {}));
+    socket.resume();
+    await sleep(1500);
+    messaging.resume();
+    await Promise.all(waiting);
+    await arrivedInOrder(stuck, ids);
+    stuck.close();
     sender.close();
   });
 });
@@ -164,74 +210,6 @@ describe('a socket that asks and does not read', () => {
     assert.equal(outcome, 'closed');
     assert.ok(bytes < 20 * 600_000, `${bytes} bytes answered`);
     socket.destroy();
-  });
-});
-
-describe('a catch-up that cannot read the mailbox', () => {
-  let hub: TestHub;
-  let tok: Record<string, string>;
-
-  before(async () => {
-    hub = await startTestHub({ sendBufferMax: 64 * 1024, slowConsumerMs: 60_000, queueMax: 20 });
-    tok = await tokens(hub, ['sender', 'slow']);
-  });
-  after(() => hub.stop());
-
-  test('is tried again: the held frames still arrive, in order, once the mailbox can be read', async () => {
-    const sender = await connectAgent(hub.wsUrl, 'sender', tok.sender);
-    const slow = await connectAgent(hub.wsUrl, 'slow', tok.slow);
-    const socket = (slow.ws as unknown as { _socket: { pause(): void; resume(): void } })._socket;
-    socket.pause();
-    const blob = 'x'.repeat(16 * 1024);
-    const ids: string[] = [];
-    for (let i = 0; i < 400 && hub.fleet.local('slow')?.heldFrom === null; i++)
-      ids.push(...(await sendTo(sender, 'slow', 1, { blob })));
-    ids.push(...(await sendTo(sender, 'slow', 5, { blob })));
-    assert.notEqual(hub.fleet.local('slow')?.heldFrom, null, 'frames are held');
-    // the messaging queue full: the catch-up's mailbox read is refused as overloaded
-    const messaging = hub.domains.messaging;
-    await messaging.pause();
-    const waiting: Promise<unknown>[] = [];
-    for (let i = 0; i < 20; i++) waiting.push(messaging.call('health', {}));
-    socket.resume();
-    await sleep(1500);
-    messaging.resume();
-    await Promise.all(waiting);
-    await arrivedInOrder(slow, ids);
-    slow.close();
-    sender.close();
-  });
-});
-
-describe('live frames behind a mailbox replay', () => {
-  let hub: TestHub;
-  let tok: Record<string, string>;
-
-  before(async () => {
-    hub = await startTestHub({ sendBufferMax: 64 * 1024, slowConsumerMs: 60_000 });
-    tok = await tokens(hub, ['sender', 'replayer']);
-  });
-  after(() => hub.stop());
-
-  test('frames that overflow a replay’s queue follow it, and a re-identify restarts it: none lost, first arrivals in order', async () => {
-    const sender = await connectAgent(hub.wsUrl, 'sender', tok.sender);
-    const blob = 'x'.repeat(32 * 1024);
-    // offline: far more than the socket and the cap hold, so the replay waits for the reader
-    const ids = await sendTo(sender, 'replayer', 300, { blob });
-    const replayer = await TestClient.open(hub.wsUrl);
-    const socket = (replayer.ws as unknown as { _socket: { pause(): void; resume(): void } })._socket;
-    socket.pause();
-    replayer.send({ type: 'identify', agent_id: 'replayer', token: tok.replayer, mailbox_since: 0 });
-    await until(() => hub.fleet.local('replayer')?.replaying, 'the replay started');
-    // live frames queue behind the replay until the queue is over the cap; the rest are held in the mailbox
-    for (let i = 0; i < 10; i++) ids.push(...(await sendTo(sender, 'replayer', 1, { blob })));
-    assert.notEqual(hub.fleet.local('replayer')?.heldFrom, null, 'the queue overflowed');
-    replayer.send({ type: 'identify', agent_id: 'replayer', token: tok.replayer, mailbox_since: 0 });
-    ids.push(...(await sendTo(sender, 'replayer', 2, { blob })));
-    socket.resume();
-    await arrivedInOrder(replayer, ids);
-    replayer.close();
-    sender.close();
   });
 });
 
