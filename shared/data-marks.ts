@@ -1,7 +1,8 @@
-import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import * as v from 'valibot';
 import { compactionMarkFile, restoreMarkFile } from './data-layout.js';
+import { writeJsonWhole } from './json-file.js';
 
 /**
  * The marks a restore and a compaction leave beside the environments, so
@@ -34,12 +35,6 @@ function readJson<T>(file: string, schema: v.GenericSchema<unknown, T>): T | nul
   } catch {
     return null;
   }
-}
-
-/** Replaces `file` with `value` as JSON, whole: written beside it, then renamed over it. */
-function writeJsonWhole(file: string, value: unknown): void {
-  writeFileSync(`${file}.tmp`, `${JSON.stringify(value, null, 2)}\n`);
-  renameSync(`${file}.tmp`, file);
 }
 
 export function readRestoreMark(dataDir: string): RestoreMark | null {

@@ -1,4 +1,28 @@
-import { readFileSync } from 'node:fs';
+import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { dirname } from 'node:path';
+
+/**
+ * Replaces `file` with `value` as JSON, atomically and durably: written to a
+ * temp file beside it and synced, renamed over it, and the directory synced.
+ * A crash leaves the old file or the new one, never a part.
+ */
+export function writeJsonWhole(file: string, value: unknown): void {
+  const tmp = `${file}.tmp`;
+  const fd = openSync(tmp, 'w');
+  try {
+    writeSync(fd, `${JSON.stringify(value, null, 2)}\n`);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  renameSync(tmp, file);
+  const dir = openSync(dirname(file), 'r');
+  try {
+    fsyncSync(dir);
+  } finally {
+    closeSync(dir);
+  }
+}
 
 /**
  * The JSON object in a file named on the command line (`--config`, the

@@ -1,5 +1,5 @@
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { writeJsonWhole } from '../shared/json-file.js';
 
 /**
  * The messaging seq's high-water mark, kept in `data/seq-hwm.json`, outside
@@ -30,23 +30,9 @@ export function readSeqMark(file: string): SeqMarkFile {
   }
 }
 
-/** Atomic and durable: a temp file synced, renamed over, and the directory synced. */
+/** Atomic and durable (see `writeJsonWhole`). */
 export function writeSeqMark(file: string, mark: SeqMarkFile): void {
-  const tmp = `${file}.tmp`;
-  const fd = openSync(tmp, 'w');
-  try {
-    writeSync(fd, JSON.stringify(mark));
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(tmp, file);
-  const dir = openSync(dirname(file), 'r');
-  try {
-    fsyncSync(dir);
-  } finally {
-    closeSync(dir);
-  }
+  writeJsonWhole(file, mark);
 }
 
 /**
