@@ -46,6 +46,7 @@ import { startTimers } from './timers.js';
 import { Validator } from './validation.js';
 import { Violations } from './violations.js';
 import { channelHandlers } from './ws/channel-handlers.js';
+import { REPLY_OVERRUN } from './ws/connection.js';
 import { attachWebSocket } from './ws/gateway.js';
 import { type CoreDeps, coreHandlers, socketClosed } from './ws/handlers.js';
 import { taskHandlers } from './ws/task-handlers.js';
@@ -301,7 +302,7 @@ async function startLocked(config: Config, log: Logger, dataDir: string, lock: D
     validator,
     log,
     maxBodyBytes: config.maxBodyBytes,
-    unsentMax: config.sendBufferMax * 4,
+    unsentMax: config.sendBufferMax * REPLY_OVERRUN,
     maxDepth: config.maxDepth,
   };
   const taskDeps = { tasks, scheduler, fleet, log, submitSchema: validator.http.taskSubmit };

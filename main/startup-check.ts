@@ -85,13 +85,8 @@ export function logCountsSinceBackup(dataDir: string, reports: readonly EnvRepor
     const restored = mark?.txnids[r.domain] !== undefined && r.txnid >= mark.txnids[r.domain];
     const c = compactions[r.domain];
     // the very file a compaction since the backup left, its transaction ids counted again from 1
-    const file = statSync(r.file);
     const compacted =
-      c !== undefined &&
-      c.at > newest.manifest.created_at &&
-      c.dev === file.dev &&
-      c.ino === file.ino &&
-      r.txnid >= c.txnid;
+      older && c !== undefined && c.at > newest.manifest.created_at && r.txnid >= c.txnid && sameFile(r.file, c);
     if (older && compacted) {
       log.info({ domain: r.domain, backup, changed }, 'domain compacted since the newest backup');
     } else if (older && !restored) {
@@ -108,4 +103,10 @@ export function logCountsSinceBackup(dataDir: string, reports: readonly EnvRepor
       log.info({ domain: r.domain, backup, changed }, 'record counts since the newest backup');
     }
   }
+}
+
+/** Whether the file at `path` is the one named by device and inode (stat only when it matters). */
+function sameFile(path: string, named: { dev: number; ino: number }): boolean {
+  const { dev, ino } = statSync(path);
+  return dev === named.dev && ino === named.ino;
 }

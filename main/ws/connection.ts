@@ -34,7 +34,7 @@ function uncorkAll(): void {
 }
 
 /** How many caps of replies over its cap a socket that does not read may be sent before it is cut. */
-const REPLY_OVERRUN = 4;
+export const REPLY_OVERRUN = 4;
 /** A stall clock this old is past any slowConsumerMs: cut at the slow-consumer timer's next look. */
 const OVERRUN = 1;
 
