@@ -6,7 +6,7 @@ import { type WebSocket, WebSocketServer } from 'ws';
 import type { Fleet } from '../main/fleet.js';
 import { LocalFleet } from '../main/local-fleet.js';
 import type { Connection } from '../main/ws/connection.js';
-import { sleep, TestClient } from './helpers/client.js';
+import { reading, sleep, TestClient } from './helpers/client.js';
 
 /**
  * The Fleet contract (main/fleet.ts) as its users see it: real `ws` sockets
@@ -26,13 +26,6 @@ interface Identity {
   delivery?: 'live' | 'acked';
   protocolVersion?: number | string | null;
 }
-
-/** Pauses or resumes reading on the client's side of a socket (the kernel buffers fill, then the hub's). */
-const reading = (c: TestClient, on: boolean) => {
-  const socket = (c.ws as unknown as { _socket: { pause(): void; resume(): void } })._socket;
-  if (on) socket.resume();
-  else socket.pause();
-};
 
 for (const backend of BACKENDS) {
   describe(`fleet contract (${backend.name})`, () => {

@@ -3,7 +3,7 @@ import { connect } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import type { WebSocket } from 'ws';
 import { Connection, FrameKind } from '../main/ws/connection.js';
-import { connectAgent, sleep, TestClient, until } from './helpers/client.js';
+import { connectAgent, reading, sleep, TestClient, until } from './helpers/client.js';
 import { api, startTestHub, type TestHub, tempDir, tokenFor, waitOffline, whitelist } from './helpers/hub.js';
 
 /**
@@ -90,8 +90,7 @@ describe('held frames reach a slow consumer that catches up (§9.20)', () => {
   test('frames dropped while a socket stopped reading are pushed in order once it reads again, without a reconnect', async () => {
     const sender = await connectAgent(hub.wsUrl, 'sender', tok.sender);
     const slow = await connectAgent(hub.wsUrl, 'slow', tok.slow);
-    const socket = (slow.ws as unknown as { _socket: { pause(): void; resume(): void } })._socket;
-    socket.pause();
+    reading(slow, false);
     const blob = 'x'.repeat(16 * 1024);
     const ids: string[] = [];
     // enough to fill the kernel buffers and the 64 KiB cap many times over
@@ -99,7 +98,7 @@ describe('held frames reach a slow consumer that catches up (§9.20)', () => {
       ids.push(...(await sendTo(sender, 'slow', 8, { blob })));
     assert.notEqual(hub.fleet.local('slow')?.heldFrom, null, 'the hub started holding frames back');
     ids.push(...(await sendTo(sender, 'slow', 20, { blob })));
-    socket.resume();
+    reading(slow, true);
     // held ones came before anything newer
     await arrivedInOrder(slow, ids);
     assert.equal(slow.closed, null, 'still connected');
@@ -113,8 +112,7 @@ describe('held frames reach a slow consumer that catches up (§9.20)', () => {
     // offline: far more than the socket and the cap hold, so the replay waits for the reader
     const ids = await sendTo(sender, 'replayer', 300, { blob });
     const replayer = await TestClient.open(hub.wsUrl);
-    const socket = (replayer.ws as unknown as { _socket: { pause(): void; resume(): void } })._socket;
-    socket.pause();
+    reading(replayer, false);
     replayer.send({ type: 'identify', agent_id: 'replayer', token: tok.replayer, mailbox_since: 0 });
     await until(() => hub.fleet.local('replayer')?.replaying, 'the replay started');
     // live frames queue behind the replay until the queue is over the cap; the rest are held in the mailbox
@@ -122,7 +120,7 @@ describe('held frames reach a slow consumer that catches up (§9.20)', () => {
     assert.notEqual(hub.fleet.local('replayer')?.heldFrom, null, 'the queue overflowed');
     replayer.send({ type: 'identify', agent_id: 'replayer', token: tok.replayer, mailbox_since: 0 });
     ids.push(...(await sendTo(sender, 'replayer', 2, { blob })));
-    socket.resume();
+    reading(replayer, true);
     await arrivedInOrder(replayer, ids);
     replayer.close();
     sender.close();
@@ -131,8 +129,7 @@ describe('held frames reach a slow consumer that catches up (§9.20)', () => {
   test('a catch-up that cannot read the mailbox is tried again: the held frames still arrive, in order, once the mailbox can be read', async () => {
     const sender = await connectAgent(hub.wsUrl, 'sender', tok.sender);
     const stuck = await connectAgent(hub.wsUrl, 'stuck', tok.stuck);
-    const socket = (stuck.ws as unknown as { _socket: { pause(): void; resume(): void } })._socket;
-    socket.pause();
+    reading(stuck, false);
     const blob = 'x'.repeat(16 * 1024);
     const ids: string[] = [];
     for (let i = 0; i < 400 && hub.fleet.local('stuck')?.heldFrom === null; i++)
@@ -144,7 +141,7 @@ describe('held frames reach a slow consumer that catches up (§9.20)', () => {
     await messaging.pause();
     const waiting: Promise<unknown>[] = [];
     for (let i = 0; i < 20; i++) waiting.push(messaging.call('health', {}));
-    socket.resume();
+    reading(stuck, true);
     await sleep(1500);
     messaging.resume();
     await Promise.all(waiting);
@@ -178,7 +175,7 @@ describe('a socket that asks and does not read', () => {
     const asker = await connectAgent(hub.wsUrl, 'asker', tok.asker);
     const closes = spyClose(hub, 'asker');
     const server = hub.fleet.local('asker');
-    (asker.ws as unknown as { _socket: { pause(): void } })._socket.pause();
+    reading(asker, false);
     let most = 0;
     for (let i = 0; i < 400 && closes.length === 0; i++) {
       asker.send({ type: 'channel_history', channel: 'big', limit: 20 });
@@ -228,7 +225,7 @@ describe('direct messages and broadcasts to a stalled reader: cut off with 4008,
     const watch = await connectAgent(hub.wsUrl, 'watch', tok.watch);
     const slow = await connectAgent(hub.wsUrl, slowAgent, tok[slowAgent]);
     const closes = spyClose(hub, slowAgent);
-    (slow.ws as unknown as { _socket: { pause(): void } })._socket.pause();
+    reading(slow, false);
 
     const leftSeen = watch
       .next('agent_left', (f) => f.agent_id === slowAgent, 25_000)
@@ -262,7 +259,7 @@ describe('direct messages and broadcasts to a stalled reader: cut off with 4008,
 
   /** Resumes the stalled client, reads what reached it, and returns the ids of the message frames. */
   async function drainStalled(slow: TestClient): Promise<Set<string>> {
-    (slow.ws as unknown as { _socket: { resume(): void } })._socket.resume();
+    reading(slow, true);
     await slow.waitClose(10_000);
     return new Set(slow.frames.filter((f) => f.type === 'message').map((f) => f.id));
   }
@@ -344,7 +341,7 @@ describe('a channel subscriber that stops reading', () => {
       verdict ??= { code, reason };
       close(code, reason);
     };
-    (slow.ws as unknown as { _socket: { pause(): void } })._socket.pause();
+    reading(slow, false);
 
     const received = fast.map(() => [] as string[]);
     for (const [i, c] of fast.entries()) {
@@ -401,8 +398,7 @@ describe('a channel subscriber that stops reading', () => {
     await subscribe(hub, tok.slow);
     const pub = await connectAgent(hub.wsUrl, 'hose', tok.hose, { presence_events: false });
     const slow = await connectAgent(hub.wsUrl, 'slow', tok.slow, { presence_events: false });
-    const socket = (slow.ws as unknown as { _socket: { pause(): void; resume(): void } })._socket;
-    socket.pause();
+    reading(slow, false);
     const payload = { blob: 'y'.repeat(60 * 1024) };
     const sent: string[] = [];
     const deadline = Date.now() + 15_000;
@@ -411,7 +407,7 @@ describe('a channel subscriber that stops reading', () => {
       sent.push((await pub.request({ type: 'channel_publish', channel: 'firehose', payload }, 'channel_published')).id);
     }
     assert.equal(hub.fleet.local('slow'), undefined, 'the hub cut the stalled subscriber off');
-    socket.resume();
+    reading(slow, true);
     const closed = await slow.waitClose(10_000);
     const live = new Set(slow.frames.filter((f) => f.type === 'channel_message').map((f) => f.id as string));
     const box = await mailboxIds(hub, 'slow', tok.slow);
@@ -438,7 +434,7 @@ describe('a mailbox replay to a reader that stops: cut off with 4008 like any st
     // offline: all of it goes to the mailbox, far more than the socket buffers hold
     await sendTo(sender, 'replayer', 300, { blob: 'x'.repeat(32 * 1024) });
     const replayer = await TestClient.open(hub.wsUrl);
-    (replayer.ws as unknown as { _socket: { pause(): void } })._socket.pause();
+    reading(replayer, false);
     replayer.send({ type: 'identify', agent_id: 'replayer', token: tok.replayer, mailbox_since: 0 });
     await until(() => hub.fleet.local('replayer'), 'replayer identified');
     const closes = spyClose(hub, 'replayer');

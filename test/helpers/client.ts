@@ -126,3 +126,10 @@ export async function until<T>(
     await sleep(25);
   }
 }
+
+/** Pauses or resumes reading on the client's side of a socket (the kernel buffers fill, then the hub's). */
+export function reading(c: TestClient, on: boolean): void {
+  const socket = (c.ws as unknown as { _socket: { pause(): void; resume(): void } })._socket;
+  if (on) socket.resume();
+  else socket.pause();
+}
