@@ -242,7 +242,7 @@ describe('task lifecycle: shapes, outcomes, reclaims and recovery', () => {
     assert.ok(third.generation > second.generation);
     const t3 = (await getTask(ctx, id)).body;
     assert.deepEqual([t3.status, t3.retry_count, t3.last_error], ['assigned', 0, null]);
-    await w.request({ type: 'task_accepted', task_id: id }, 'task_ack', undefined, WAIT);
+    await accept(w, third);
 
     const agentOnAdmin = await api(ctx.hub.adminUrl, 'POST', `/api/tasks/${id}/cancel`, { token: ctx.tok.sub });
     assert.equal(agentOnAdmin.status, 401, 'an agent token is no admin token');
@@ -273,7 +273,7 @@ describe('task lifecycle: shapes, outcomes, reclaims and recovery', () => {
     const aliasDl = await api(ctx.hub.adminUrl, 'GET', '/api/tasks/dead-letter', { token: ADMIN_TOKEN });
     assert.equal(aliasDl.status, 200);
     const a3 = await w.next('task_assign', (f) => f.task_id === two, WAIT);
-    await w.request({ type: 'task_complete', task_id: two, generation: a3.generation }, 'task_ack', undefined, WAIT);
+    await complete(w, a3);
     const notDead = await api(ctx.hub.url, 'POST', `/api/tasks/${two}/retry`, { token: ctx.tok.sub });
     assert.deepEqual([notDead.status, notDead.body], [404, { error: 'task_not_found', task_id: two }]);
 
@@ -372,8 +372,7 @@ describe('task lifecycle: shapes, outcomes, reclaims and recovery', () => {
     assert.equal((await stateOf(ctx, 'sr')).fsm_state, 'working');
     const t = (await getTask(ctx, body.task_id)).body;
     assert.deepEqual([t.status, t.assigned_to, t.generation], ['assigned', 'sr', a.generation]);
-    const done = { type: 'task_complete', task_id: a.task_id, generation: a.generation };
-    assert.equal((await two.request(done, 'task_ack', undefined, WAIT)).status, 'complete');
+    assert.equal((await complete(two, a)).status, 'complete');
     assert.deepEqual(
       await two.request({ type: 'task_recovering', task_id: a.task_id }, 'task_reassign', undefined, WAIT),
       {

@@ -133,11 +133,11 @@ describe('task scheduling: lanes, capabilities, dependencies and pinning', () =>
       depends_on: [first],
     });
     assert.equal(second.status, 201);
-    await dep.request({ type: 'task_complete', task_id: hold, generation: h.generation }, 'task_ack', undefined, WAIT);
+    await complete(dep, h);
     const a = await dep.next('task_assign', undefined, WAIT);
     assert.equal(a.task_id, first, 'the urgent dependant waits for its dependency');
     assert.equal((await getTask(ctx, second.body.task_id)).body.status, 'queued');
-    await dep.request({ type: 'task_complete', task_id: first, generation: a.generation }, 'task_ack', undefined, WAIT);
+    await complete(dep, a);
     const b = await dep.next('task_assign', undefined, WAIT);
     assert.equal(b.task_id, second.body.task_id);
     assert.deepEqual((await getTask(ctx, second.body.task_id)).body.depends_on, [first]);
