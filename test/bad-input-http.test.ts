@@ -5,6 +5,7 @@ import { big, type FieldKind, KIB64, nest } from './helpers/bad-input.js';
 import { until } from './helpers/client.js';
 import { ADMIN_TOKEN, api, startTestHub, type TestHub, tokenFor, whitelist } from './helpers/hub.js';
 import { type LoggedHub, startLoggedHub } from './helpers/logged-hub.js';
+import { rawExchange } from './helpers/raw-http.js';
 
 interface HttpCase {
   name: string;
@@ -316,21 +317,6 @@ describe('malformed HTTP bodies and queries: each refused with its status, the h
     assert.equal(r.status, 413);
   });
 });
-
-/** Sends `data` on a raw socket; resolves with what came back once the hub closes it (or after 5 s). */
-function rawExchange(port: number, data: string): Promise<string> {
-  return new Promise((resolve) => {
-    const sock = connect(port, '127.0.0.1', () => sock.write(data));
-    let text = '';
-    sock.setEncoding('utf8');
-    sock.on('data', (d) => {
-      text += d;
-    });
-    sock.on('error', () => {});
-    sock.on('close', () => resolve(text));
-    setTimeout(() => sock.destroy(), 5000).unref();
-  });
-}
 
 /** The status and JSON body of a raw answer. */
 function parsed(text: string): { status: number; body: unknown } {

@@ -1,29 +1,7 @@
 import assert from 'node:assert/strict';
-import { connect } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { ADMIN_TOKEN, api, startTestHub, type TestHub } from './helpers/hub.js';
-
-/** A request sent over a raw socket: `head` now, `rest` when the test says so; resolves with the status line and body. */
-function rawRequest(port: number, head: string) {
-  const sock = connect(port, '127.0.0.1');
-  let text = '';
-  sock.setEncoding('utf8');
-  sock.on('data', (d) => {
-    text += d;
-  });
-  const ended = new Promise<string>((resolve) => sock.on('close', () => resolve(text)));
-  const opened = new Promise<void>((resolve) => sock.once('connect', () => resolve()));
-  return {
-    async start() {
-      await opened;
-      sock.write(head);
-    },
-    finish(rest: string) {
-      sock.write(rest);
-      return ended;
-    },
-  };
-}
+import { rawRequest } from './helpers/raw-http.js';
 
 describe('HEAD and wrong methods', () => {
   let hub: TestHub;
