@@ -21,38 +21,36 @@ export function jsonDepthExceeds(text: string, limit: number): boolean {
 }
 
 /**
- * The same limit on a parsed value. Recursion is bounded by `limit`, so it
- * is safe on any input; it is cheaper than scanning text when a payload is a
- * few objects holding long strings, the common case.
+ * What a parsed value breaks, in one walk: `deep` when nested past `limit`
+ * (the limit `jsonDepthExceeds` scans text for), `proto` when an object
+ * holds an own `__proto__` key, else null. The store's msgpack decoder
+ * renames that key (a guard against prototype pollution), so such a value
+ * would not come back as it was acked. Recursion is bounded by `limit`, so
+ * it is safe on any input; it is cheaper than scanning text when a payload
+ * is a few objects holding long strings, the common case.
  */
-export function valueDepthExceeds(x: unknown, limit: number, depth = 0): boolean {
-  if (typeof x !== 'object' || x === null) return false;
-  if (depth + 1 > limit) return true;
-  if (Array.isArray(x)) {
-    for (const v of x) if (valueDepthExceeds(v, limit, depth + 1)) return true;
-    return false;
+export function valueFault(x: unknown, limit: number, depth = 0): 'deep' | 'proto' | null {
+  if (typeof x !== 'object' || x === null) return null;
+  if (depth + 1 > limit) return 'deep';
+  let found: 'proto' | null = Array.isArray(x) || !Object.hasOwn(x, '__proto__') ? null : 'proto';
+  // for…in walks an array's indexes too, without the copy Object.values would make per object
+  for (const k in x) {
+    const f = valueFault((x as Record<string, unknown>)[k], limit, depth + 1);
+    if (f === 'deep') return f;
+    found ??= f;
   }
-  for (const k in x) if (valueDepthExceeds((x as Record<string, unknown>)[k], limit, depth + 1)) return true;
-  return false;
+  return found;
 }
 
 /**
- * Whether a parsed JSON value holds an own `__proto__` key anywhere. The
- * store's msgpack decoder renames that key (a guard against prototype
- * pollution), so such a value would not come back as it was acked. The walk
- * runs only when the text could name the key (literally or with escapes);
- * the value is already depth-checked.
+ * An own `__proto__` key anywhere in input `valueFault` did not walk (it is
+ * depth-checked already): walked only when the text could name the key,
+ * literally or with escapes.
  */
 export function holdsProtoKey(text: string, value: unknown): boolean {
-  return (text.includes('__proto__') || text.includes('\\u')) && protoKeyIn(value);
-}
-
-function protoKeyIn(x: unknown): boolean {
-  if (typeof x !== 'object' || x === null) return false;
-  if (Array.isArray(x)) return x.some(protoKeyIn);
-  if (Object.hasOwn(x, '__proto__')) return true;
-  for (const k in x) if (protoKeyIn((x as Record<string, unknown>)[k])) return true;
-  return false;
+  return (
+    (text.includes('__proto__') || text.includes('\\u')) && valueFault(value, Number.POSITIVE_INFINITY) === 'proto'
+  );
 }
 
 /** Below this size a frame is parsed before its depth is checked (V8's parser is not recursive). */

@@ -3,13 +3,7 @@ import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { type RawData, type WebSocket, WebSocketServer } from 'ws';
 import { ErrorCode, HubError } from '../../shared/errors.js';
-import {
-  holdsProtoKey,
-  isPlainObject,
-  jsonDepthExceeds,
-  SCAN_FIRST_BYTES,
-  valueDepthExceeds,
-} from '../../shared/json.js';
+import { holdsProtoKey, isPlainObject, jsonDepthExceeds, SCAN_FIRST_BYTES, valueFault } from '../../shared/json.js';
 import type { Action } from '../../shared/ratelimit.js';
 import type { HubFrame } from '../../shared/schemas/hub-frames.js';
 import { type FieldError, PROTO_KEY_ERROR } from '../../shared/schemas/validate.js';
@@ -111,7 +105,9 @@ function onFrame(g: GatewayDeps, conn: Connection, data: RawData, isBinary = fal
     violation(g, conn, { type: 'error', error: ErrorCode.invalidJson });
     return;
   }
-  if (small && valueDepthExceeds(obj, g.maxDepth)) {
+  // one walk of a small frame finds both; a big one was depth-scanned as text and is walked only if it may hold the key
+  const fault = small ? valueFault(obj, g.maxDepth) : holdsProtoKey(text, obj) ? 'proto' : null;
+  if (fault === 'deep') {
     tooDeep(g, conn);
     return;
   }
@@ -139,7 +135,7 @@ function onFrame(g: GatewayDeps, conn: Connection, data: RawData, isBinary = fal
     return;
   }
   const t = type as WsType;
-  if (holdsProtoKey(text, obj)) {
+  if (fault === 'proto') {
     violation(g, conn, validationFailed(t, [PROTO_KEY_ERROR]));
     return;
   }
