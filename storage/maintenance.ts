@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { RootDatabase } from 'lmdb';
 import { pruneBackups } from '../shared/backups.js';
@@ -136,7 +136,7 @@ export class Maintenance implements MaintenanceApi {
    */
   async reopen(domain: string): Promise<void> {
     const file = envFile(this.dataDir, domain);
-    const now = existsSync(file) ? statSync(file) : null;
+    const now = statSync(file, { throwIfNoEntry: false });
     const held = this.open.get(domain);
     if (held && now && held.dev === now.dev && held.ino === now.ino) return;
     await this.release(domain);
