@@ -62,6 +62,35 @@ async function arrivedInOrder(c: TestClient, ids: string[]): Promise<void> {
   );
 }
 
+/** Sends to `agent` (its client not reading), `perStep` at a time, until the hub holds frames back; the acked ids. */
+async function untilHeld(
+  hub: TestHub,
+  sender: TestClient,
+  agent: string,
+  perStep: number,
+  blob: string,
+): Promise<string[]> {
+  const ids: string[] = [];
+  // enough to fill the kernel buffers and the 64 KiB cap many times over
+  for (let i = 0; i < 400 && hub.fleet.local(agent)?.heldFrom === null; i++)
+    ids.push(...(await sendTo(sender, agent, perStep, { blob })));
+  assert.notEqual(hub.fleet.local(agent)?.heldFrom, null, 'the hub started holding frames back');
+  return ids;
+}
+
+/**
+ * 300 messages of 32 KiB to `agent` while it is offline, far more than the
+ * socket and the cap hold; then a client that does not read identifies with
+ * `mailbox_since: 0`, so its replay waits for the reader.
+ */
+async function stalledReplay(hub: TestHub, sender: TestClient, agent: string, token: string) {
+  const ids = await sendTo(sender, agent, 300, { blob: 'x'.repeat(32 * 1024) });
+  const client = await TestClient.open(hub.wsUrl);
+  reading(client, false);
+  client.send({ type: 'identify', agent_id: agent, token, mailbox_since: 0 });
+  return { ids, client };
+}
+
 /** Records the close code the hub asks for on the agent's server-side socket. */
 function spyClose(hub: TestHub, agent: string): Array<[number | undefined, string]> {
   const conn = hub.fleet.local(agent);
@@ -92,11 +121,7 @@ describe('held frames reach a slow consumer that catches up (§9.20)', () => {
     const slow = await connectAgent(hub.wsUrl, 'slow', tok.slow);
     reading(slow, false);
     const blob = 'x'.repeat(16 * 1024);
-    const ids: string[] = [];
-    // enough to fill the kernel buffers and the 64 KiB cap many times over
-    for (let i = 0; i < 400 && hub.fleet.local('slow')?.heldFrom === null; i++)
-      ids.push(...(await sendTo(sender, 'slow', 8, { blob })));
-    assert.notEqual(hub.fleet.local('slow')?.heldFrom, null, 'the hub started holding frames back');
+    const ids = await untilHeld(hub, sender, 'slow', 8, blob);
     ids.push(...(await sendTo(sender, 'slow', 20, { blob })));
     reading(slow, true);
     // held ones came before anything newer
@@ -109,11 +134,7 @@ describe('held frames reach a slow consumer that catches up (§9.20)', () => {
   test('frames that overflow a replay’s queue follow it, and a re-identify restarts it: none lost, first arrivals in order', async () => {
     const sender = await connectAgent(hub.wsUrl, 'sender', tok.sender);
     const blob = 'x'.repeat(32 * 1024);
-    // offline: far more than the socket and the cap hold, so the replay waits for the reader
-    const ids = await sendTo(sender, 'replayer', 300, { blob });
-    const replayer = await TestClient.open(hub.wsUrl);
-    reading(replayer, false);
-    replayer.send({ type: 'identify', agent_id: 'replayer', token: tok.replayer, mailbox_since: 0 });
+    const { ids, client: replayer } = await stalledReplay(hub, sender, 'replayer', tok.replayer);
     await until(() => hub.fleet.local('replayer')?.replaying, 'the replay started');
     // live frames queue behind the replay until the queue is over the cap; the rest are held in the mailbox
     for (let i = 0; i < 10; i++) ids.push(...(await sendTo(sender, 'replayer', 1, { blob })));
@@ -131,11 +152,8 @@ describe('held frames reach a slow consumer that catches up (§9.20)', () => {
     const stuck = await connectAgent(hub.wsUrl, 'stuck', tok.stuck);
     reading(stuck, false);
     const blob = 'x'.repeat(16 * 1024);
-    const ids: string[] = [];
-    for (let i = 0; i < 400 && hub.fleet.local('stuck')?.heldFrom === null; i++)
-      ids.push(...(await sendTo(sender, 'stuck', 1, { blob })));
+    const ids = await untilHeld(hub, sender, 'stuck', 1, blob);
     ids.push(...(await sendTo(sender, 'stuck', 5, { blob })));
-    assert.notEqual(hub.fleet.local('stuck')?.heldFrom, null, 'frames are held');
     // the messaging queue full: the catch-up's mailbox read is refused as overloaded
     const messaging = hub.domains.messaging;
     await messaging.pause();
@@ -431,11 +449,7 @@ describe('a mailbox replay to a reader that stops: cut off with 4008 like any st
 
   test('a replay waiting on a socket that does not drain is closed after slowConsumerMs, with no live frame for it', async () => {
     const sender = await connectAgent(hub.wsUrl, 'sender', tok.sender);
-    // offline: all of it goes to the mailbox, far more than the socket buffers hold
-    await sendTo(sender, 'replayer', 300, { blob: 'x'.repeat(32 * 1024) });
-    const replayer = await TestClient.open(hub.wsUrl);
-    reading(replayer, false);
-    replayer.send({ type: 'identify', agent_id: 'replayer', token: tok.replayer, mailbox_since: 0 });
+    const { client: replayer } = await stalledReplay(hub, sender, 'replayer', tok.replayer);
     await until(() => hub.fleet.local('replayer'), 'replayer identified');
     const closes = spyClose(hub, 'replayer');
     await until(() => closes.length > 0, 'the stalled replay cut off', 5000);
